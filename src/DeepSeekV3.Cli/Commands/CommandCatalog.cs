@@ -1,0 +1,12 @@
+using System.CommandLine;
+
+namespace DeepSeekV3.Cli.Commands;
+
+/// <summary>Every dsv3 sub-command, in the order `dsv3 --help` lists them.</summary>
+internal static class CommandCatalog
+{
+    public static IEnumerable<Command> All()
+    {
+        yield break;
+    }
+}

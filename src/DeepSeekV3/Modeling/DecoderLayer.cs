@@ -1,0 +1,54 @@
+using DeepSeekV3.Configuration;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DeepSeekV3.Modeling;
+
+/// <summary>
+/// One pre-norm transformer block (spec B.3): h += MLA(RMSNorm(h)); h += FFN(RMSNorm(h)), where FFN is a dense
+/// SwiGLU for the first first_k_dense_replace layers and DeepSeekMoE after. Checkpoint prefix
+/// <c>model.layers.{i}</c>: input_layernorm, self_attn, post_attention_layernorm, mlp.
+/// </summary>
+public class DecoderLayer : nn.Module
+{
+    public DecoderLayer(ModelConfig config, int layer, YarnRotaryEmbedding rope) : base(nameof(DecoderLayer))
+    {
+        Index = layer;
+        InputLayerNorm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
+        SelfAttn = new MultiHeadLatentAttention(config, layer, rope);
+        PostAttentionLayerNorm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
+        register_module("input_layernorm", InputLayerNorm);
+        register_module("self_attn", SelfAttn);
+        register_module("post_attention_layernorm", PostAttentionLayerNorm);
+        // MTP blocks (index ≥ num_hidden_layers) use MoE whenever the model has routed experts, as V3's layer 61 does.
+        bool moe = layer < config.NumHiddenLayers ? config.IsMoeLayer(layer) : config.NRoutedExperts > 0;
+        if (moe)
+        {
+            Moe = new MixtureOfExperts(config, layer);
+            register_module("mlp", Moe);
+        }
+        else
+        {
+            DenseMlp = new SwiGluMlp(config.HiddenSize, config.IntermediateSize);
+            register_module("mlp", DenseMlp);
+        }
+    }
+
+    /// <summary>Position in <c>model.layers</c>; also this block's slot in a KV cache.</summary>
+    public int Index { get; }
+    public RmsNorm InputLayerNorm { get; }
+    public MultiHeadLatentAttention SelfAttn { get; }
+    public RmsNorm PostAttentionLayerNorm { get; }
+    public MixtureOfExperts? Moe { get; }
+    public SwiGluMlp? DenseMlp { get; }
+
+    /// <summary>h: [batch, seq, hidden] → [batch, seq, hidden].</summary>
+    public Tensor Forward(Tensor h, ForwardContext context)
+    {
+        using var scope = NewDisposeScope();
+        h = h + SelfAttn.Forward(InputLayerNorm.forward(h), context);
+        var normed = PostAttentionLayerNorm.forward(h);
+        h = h + (Moe is not null ? Moe.Forward(normed, context) : DenseMlp!.forward(normed));
+        return h.MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,63 @@
+using DeepSeekV3.Configuration;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace DeepSeekV3.Modeling;
+
+/// <summary>
+/// DeepSeek-V3 language model: <c>model</c> (<see cref="DeepSeekV3Model"/>) and <c>lm_head</c>, so that every
+/// parameter's state-dict name is its HF checkpoint tensor name (spec D.1). Device and dtype follow the module:
+/// build, then move with <see cref="To(Device, ScalarType)"/>.
+/// </summary>
+public sealed class DeepSeekV3ForCausalLM : nn.Module
+{
+    public DeepSeekV3ForCausalLM(ModelConfig config) : base(nameof(DeepSeekV3ForCausalLM))
+    {
+        ConfigValidator.Validate(config);
+        Config = config;
+        Model = new DeepSeekV3Model(config);
+        LmHead = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+        register_module("model", Model);
+        register_module("lm_head", LmHead);
+    }
+
+    public ModelConfig Config { get; }
+    public DeepSeekV3Model Model { get; }
+    public Linear LmHead { get; }
+
+    /// <summary>tokens: [batch, seq] int64. Returns logits for every position and the final hidden state.</summary>
+    public ModelOutput Forward(Tensor tokens, ForwardContext? context = null)
+    {
+        using var scope = NewDisposeScope();
+        var hidden = Model.Forward(tokens, context ?? new ForwardContext());
+        var logits = LmHead.forward(hidden);
+        return new ModelOutput(logits.MoveToOuterDisposeScope(), hidden.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// Runs MTP module <paramref name="depth"/> (1-based). previous: h^{k-1} [batch, s, hidden] for positions i;
+    /// nextTokens: t_{i+k} [batch, s]. Returns logits [batch, s, vocab] predicting t_{i+k+1}, and h^k.
+    /// </summary>
+    public ModelOutput ForwardMtp(int depth, Tensor previous, Tensor nextTokens, ForwardContext? context = null)
+    {
+        if (depth < 1 || depth > Config.NumNextnPredictLayers)
+            throw new ArgumentOutOfRangeException(nameof(depth), $"MTP depth {depth} not in [1, {Config.NumNextnPredictLayers}]");
+        using var scope = NewDisposeScope();
+        var module = (MtpLayer)Model.Layers[Config.NumHiddenLayers + depth - 1];
+        var h = module.Forward(previous, Model.EmbedTokens.forward(nextTokens), context ?? new ForwardContext());
+        var logits = LmHead.forward(module.SharedHead.Norm.forward(h));                  // eq. (23), shared head
+        return new ModelOutput(logits.MoveToOuterDisposeScope(), h.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Moves every parameter to <paramref name="device"/> and <paramref name="dtype"/>; router correction
+    /// biases stay fp32 as in the checkpoint (spec G.4).</summary>
+    public DeepSeekV3ForCausalLM To(Device device, ScalarType dtype)
+    {
+        this.to(device, dtype);
+        return this;
+    }
+
+    /// <summary>Distinct parameters (the MTP modules share embedding and head, counted once).</summary>
+    public long ParameterCount => parameters().Sum(p => p.NumberOfElements);
+}

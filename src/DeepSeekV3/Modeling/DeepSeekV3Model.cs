@@ -1,0 +1,46 @@
+using DeepSeekV3.Configuration;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace DeepSeekV3.Modeling;
+
+/// <summary>
+/// The transformer body, checkpoint prefix <c>model.</c>: embed_tokens, layers.{0..L-1} (main blocks) followed by
+/// layers.{L..L+D-1} (the D MTP modules, as in V3's checkpoint), and the final norm.
+/// </summary>
+public sealed class DeepSeekV3Model : nn.Module
+{
+    public DeepSeekV3Model(ModelConfig config) : base(nameof(DeepSeekV3Model))
+    {
+        Config = config;
+        Rope = new YarnRotaryEmbedding(config);
+        EmbedTokens = nn.Embedding(config.VocabSize, config.HiddenSize);
+        int main = config.NumHiddenLayers;
+        var blocks = Enumerable.Range(0, main + config.NumNextnPredictLayers)
+            .Select(i => i < main ? new DecoderLayer(config, i, Rope) : new MtpLayer(config, i, Rope));
+        Layers = nn.ModuleList(blocks.ToArray());
+        Norm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
+        register_module("embed_tokens", EmbedTokens);
+        register_module("layers", Layers);
+        register_module("norm", Norm);
+    }
+
+    public ModelConfig Config { get; }
+    public YarnRotaryEmbedding Rope { get; }
+    public Embedding EmbedTokens { get; }
+    public ModuleList<DecoderLayer> Layers { get; }
+    public RmsNorm Norm { get; }
+
+    public IEnumerable<MtpLayer> MtpLayers => Layers.Skip(Config.NumHiddenLayers).Cast<MtpLayer>();
+
+    /// <summary>tokens: [batch, seq] int64 → final hidden state after the last norm [batch, seq, hidden].</summary>
+    public Tensor Forward(Tensor tokens, ForwardContext context)
+    {
+        using var scope = NewDisposeScope();
+        var h = EmbedTokens.forward(tokens);                                            // [b, s, hidden]
+        for (int i = 0; i < Config.NumHiddenLayers; i++)
+            h = Layers[i].Forward(h, context);
+        return Norm.forward(h).MoveToOuterDisposeScope();
+    }
+}

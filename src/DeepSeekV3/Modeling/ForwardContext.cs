@@ -1,0 +1,24 @@
+using static TorchSharp.torch;
+
+namespace DeepSeekV3.Modeling;
+
+/// <summary>
+/// What one forward pass needs besides the tokens: attention evaluation, where the sequence starts, an optional
+/// latent cache, and an optional sink for router decisions (training statistics). Passed explicitly through the
+/// model; nothing is global.
+/// </summary>
+public sealed record ForwardContext
+{
+    public AttentionMode Mode { get; init; } = AttentionMode.Absorbed;
+
+    /// <summary>Position of the first input token (tokens already in the cache).</summary>
+    public long StartPosition { get; init; }
+
+    public ILatentKvCache? Cache { get; init; }
+
+    public RoutingTrace? Routing { get; init; }
+
+    /// <summary>Absolute positions [batch or 1, seq] (int64) of the input tokens on <paramref name="device"/>.</summary>
+    public Tensor Positions(long sequenceLength, Device device) =>
+        arange(StartPosition, StartPosition + sequenceLength, dtype: ScalarType.Int64, device: device).unsqueeze(0);
+}

@@ -1,0 +1,135 @@
+using DeepSeekV3.Configuration;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace DeepSeekV3.Modeling;
+
+/// <summary>
+/// Multi-head Latent Attention (report §2.1.1, eqs. 1-11; spec B.6). Keys and values are compressed jointly into a
+/// kv_lora_rank latent c_kv; queries optionally into a q_lora_rank latent; a single RoPE key of qk_rope_head_dim is
+/// shared by all heads (decoupled RoPE). Checkpoint names: q_a_proj, q_a_layernorm, q_b_proj (or q_proj without
+/// query compression), kv_a_proj_with_mqa, kv_a_layernorm, kv_b_proj, o_proj.
+/// </summary>
+public sealed class MultiHeadLatentAttention : nn.Module
+{
+    private readonly int _layer;
+    private readonly int _heads, _nopeDim, _ropeDim, _vDim, _kvLoraRank;
+    private readonly YarnRotaryEmbedding _rope;
+
+    public MultiHeadLatentAttention(ModelConfig config, int layer, YarnRotaryEmbedding rope) : base(nameof(MultiHeadLatentAttention))
+    {
+        _layer = layer;
+        _rope = rope;
+        _heads = config.NumAttentionHeads;
+        _nopeDim = config.QkNopeHeadDim;
+        _ropeDim = config.QkRopeHeadDim;
+        _vDim = config.VHeadDim;
+        _kvLoraRank = config.KvLoraRank;
+        long d = config.HiddenSize;
+
+        if (config.HasQueryCompression)
+        {
+            int rank = config.QLoraRank!.Value;
+            QAProj = nn.Linear(d, rank, hasBias: false);
+            QALayerNorm = new RmsNorm(rank, config.RmsNormEps);
+            QBProj = nn.Linear(rank, (long)_heads * config.QkHeadDim, hasBias: false);
+            register_module("q_a_proj", QAProj);
+            register_module("q_a_layernorm", QALayerNorm);
+            register_module("q_b_proj", QBProj);
+        }
+        else
+        {
+            QProj = nn.Linear(d, (long)_heads * config.QkHeadDim, hasBias: false);
+            register_module("q_proj", QProj);
+        }
+        KvAProjWithMqa = nn.Linear(d, _kvLoraRank + _ropeDim, hasBias: false);
+        KvALayerNorm = new RmsNorm(_kvLoraRank, config.RmsNormEps);
+        KvBProj = nn.Linear(_kvLoraRank, (long)_heads * (_nopeDim + _vDim), hasBias: false);
+        OProj = nn.Linear((long)_heads * _vDim, d, hasBias: false);
+        register_module("kv_a_proj_with_mqa", KvAProjWithMqa);
+        register_module("kv_a_layernorm", KvALayerNorm);
+        register_module("kv_b_proj", KvBProj);
+        register_module("o_proj", OProj);
+    }
+
+    public Linear? QAProj { get; }
+    public RmsNorm? QALayerNorm { get; }
+    public Linear? QBProj { get; }
+    public Linear? QProj { get; }
+    public Linear KvAProjWithMqa { get; }
+    public RmsNorm KvALayerNorm { get; }
+    public Linear KvBProj { get; }
+    public Linear OProj { get; }
+
+    /// <summary>x: [batch, seq, hidden] (already normalized) → [batch, seq, hidden].</summary>
+    public Tensor Forward(Tensor x, ForwardContext context)
+    {
+        using var scope = NewDisposeScope();
+        long batch = x.shape[0], seq = x.shape[1];
+
+        // Eqs. (6)-(8): queries, split into the no-RoPE part and the decoupled RoPE part.
+        var q = QProj is not null ? QProj.forward(x) : QBProj!.forward(QALayerNorm!.forward(QAProj!.forward(x)));
+        q = q.view(batch, seq, _heads, _nopeDim + _ropeDim);                               // [b, s, h, d_qk]
+        var qNope = q.narrow(-1, 0, _nopeDim);                                            // [b, s, h, d_n]
+        var qPe = q.narrow(-1, _nopeDim, _ropeDim);                                       // [b, s, h, d_r]
+
+        // Eqs. (1), (3): the KV latent c_kv and the shared RoPE key k_pe from one projection.
+        var kv = KvAProjWithMqa.forward(x);                                               // [b, s, r_kv + d_r]
+        var latent = KvALayerNorm.forward(kv.narrow(-1, 0, _kvLoraRank));                // [b, s, r_kv]
+        var kPe = kv.narrow(-1, _kvLoraRank, _ropeDim).unsqueeze(2);                      // [b, s, 1, d_r]
+
+        var positions = context.Positions(seq, x.device);                                 // [1, s]
+        var (cos, sin) = _rope.Angles(positions);
+        qPe = YarnRotaryEmbedding.Apply(qPe, cos, sin);
+        kPe = YarnRotaryEmbedding.Apply(kPe, cos, sin).squeeze(2);                         // [b, s, d_r]
+
+        if (context.Cache is { } cache)
+            (latent, kPe) = cache.Append(_layer, latent, kPe);                              // [b, t, ·], t = past + s
+        var mask = CausalMask(positions, latent.shape[1], x.dtype);                        // [1, 1, s, t]
+
+        var output = context.Mode == AttentionMode.Naive
+            ? AttendNaive(qNope, qPe, latent, kPe, mask)
+            : AttendAbsorbed(qNope, qPe, latent, kPe, mask);                               // [b, s, h, d_v]
+        return OProj.forward(output.reshape(batch, seq, _heads * _vDim)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Up-projects the latent to per-head keys and values (eqs. 2, 4, 5), then eqs. (9)-(11).</summary>
+    private Tensor AttendNaive(Tensor qNope, Tensor qPe, Tensor latent, Tensor kPe, Tensor mask)
+    {
+        long batch = latent.shape[0], tokens = latent.shape[1];
+        var kv = KvBProj.forward(latent).view(batch, tokens, _heads, _nopeDim + _vDim);    // [b, t, h, d_n + d_v]
+        var kNope = kv.narrow(-1, 0, _nopeDim);
+        var value = kv.narrow(-1, _nopeDim, _vDim);                                         // [b, t, h, d_v]
+        var key = cat([kNope, kPe.unsqueeze(2).expand(batch, tokens, _heads, _ropeDim)], -1);  // [b, t, h, d_qk]
+        var query = cat([qNope, qPe], -1);                                                  // [b, s, h, d_qk]
+        var scores = einsum("bshd,bthd->bhst", query, key) * _rope.SoftmaxScale + mask;    // [b, h, s, t]
+        var probabilities = scores.softmax(-1, ScalarType.Float32).to(value.dtype);
+        return einsum("bhst,bthd->bshd", probabilities, value);                            // [b, s, h, d_v]
+    }
+
+    /// <summary>
+    /// Matrix absorption: W_UK folds into the query and W_UV into the output, so attention runs over the latent
+    /// itself and the cache never holds per-head keys or values (spec B.6.3, "absorb").
+    /// </summary>
+    private Tensor AttendAbsorbed(Tensor qNope, Tensor qPe, Tensor latent, Tensor kPe, Tensor mask)
+    {
+        var w = KvBProj.weight!.view(_heads, _nopeDim + _vDim, _kvLoraRank);              // [h, d_n + d_v, r_kv]
+        var wUK = w.narrow(1, 0, _nopeDim);                                                 // [h, d_n, r_kv]
+        var wUV = w.narrow(1, _nopeDim, _vDim);                                             // [h, d_v, r_kv]
+        var qLatent = einsum("bshd,hdc->bshc", qNope, wUK);                                 // [b, s, h, r_kv]
+        var scores = (einsum("bshc,btc->bhst", qLatent, latent)
+                      + einsum("bshr,btr->bhst", qPe, kPe)) * _rope.SoftmaxScale + mask;    // [b, h, s, t]
+        var probabilities = scores.softmax(-1, ScalarType.Float32).to(latent.dtype);
+        var outLatent = einsum("bhst,btc->bshc", probabilities, latent);                    // [b, s, h, r_kv]
+        return einsum("bshc,hdc->bshd", outLatent, wUV);                                    // [b, s, h, d_v]
+    }
+
+    /// <summary>0 where key position ≤ query position, −inf elsewhere: [1 or b, 1, s, t].</summary>
+    private static Tensor CausalMask(Tensor positions, long tokens, ScalarType dtype)
+    {
+        var keyPositions = arange(tokens, dtype: ScalarType.Int64, device: positions.device);    // [t]
+        var hidden = keyPositions.view(1, 1, 1, tokens) > positions.unsqueeze(1).unsqueeze(-1);   // [b, 1, s, t]
+        return zeros(hidden.shape, dtype, positions.device).masked_fill(hidden, double.NegativeInfinity);
+    }
+}

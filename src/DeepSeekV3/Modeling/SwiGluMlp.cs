@@ -1,0 +1,34 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace DeepSeekV3.Modeling;
+
+/// <summary>
+/// SwiGLU feed-forward (spec B.7): down_proj(silu(gate_proj(x)) ⊙ up_proj(x)). Used for the dense FFN of the first
+/// layers, for every routed expert and for the shared experts. Checkpoint names: gate_proj, up_proj, down_proj.
+/// </summary>
+public sealed class SwiGluMlp : nn.Module<Tensor, Tensor>
+{
+    public SwiGluMlp(long hiddenSize, long intermediateSize) : base(nameof(SwiGluMlp))
+    {
+        GateProj = nn.Linear(hiddenSize, intermediateSize, hasBias: false);
+        UpProj = nn.Linear(hiddenSize, intermediateSize, hasBias: false);
+        DownProj = nn.Linear(intermediateSize, hiddenSize, hasBias: false);
+        register_module("gate_proj", GateProj);
+        register_module("up_proj", UpProj);
+        register_module("down_proj", DownProj);
+    }
+
+    public Linear GateProj { get; }
+    public Linear UpProj { get; }
+    public Linear DownProj { get; }
+
+    /// <summary>x: [..., hidden] → [..., hidden].</summary>
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var activated = nn.functional.silu(GateProj.forward(x)) * UpProj.forward(x);  // [..., intermediate]
+        return DownProj.forward(activated).MoveToOuterDisposeScope();
+    }
+}

@@ -86,7 +86,10 @@ public sealed class CheckpointReader : IDisposable
     {
         var (metadata, weightMap) = ReadIndex(indexPath);
         var tensors = new List<(string File, SafetensorsTensorInfo Info)>();
-        foreach (string file in weightMap.Values.Distinct().Order(StringComparer.Ordinal))
+        // Shard-named files the index never mentions are checked too: their tensors would otherwise vanish silently.
+        var orphans = Directory.EnumerateFiles(directory).Select(Path.GetFileName).OfType<string>()
+            .Where(f => CheckpointLayout.ShardFileNamePattern().IsMatch(f) && !weightMap.ContainsValue(f));
+        foreach (string file in weightMap.Values.Concat(orphans).Distinct().Order(StringComparer.Ordinal))
         {
             string shardPath = Path.Combine(directory, file);
             if (!File.Exists(shardPath))

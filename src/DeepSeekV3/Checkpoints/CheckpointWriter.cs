@@ -1,0 +1,99 @@
+using System.Text.Json;
+using static TorchSharp.torch;
+
+namespace DeepSeekV3.Checkpoints;
+
+/// <summary>
+/// Writes a model directory readable by <see cref="CheckpointReader"/> and Hugging Face loaders: one
+/// "model.safetensors" when all tensors fit in <c>maxShardBytes</c>, else shards "model-00001-of-0000M.safetensors"
+/// filled in the given order plus "model.safetensors.index.json". Each file is written atomically; files of an
+/// earlier write that the new set does not use are deleted only after the whole new set is on disk.
+/// </summary>
+public static class CheckpointWriter
+{
+    public static void Write(
+        string directory,
+        IReadOnlyList<(string Name, Tensor Tensor)> tensors,
+        long maxShardBytes = 5L << 30,
+        IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        if (maxShardBytes <= 0)
+            throw new ArgumentOutOfRangeException(nameof(maxShardBytes), maxShardBytes, "expected a positive byte count");
+        SafetensorsWriter.RequireUniqueNames(directory, tensors.Select(t => t.Name));
+        Directory.CreateDirectory(directory);
+
+        var shards = PlanShards(directory, tensors, maxShardBytes);
+        var written = new HashSet<string>(StringComparer.Ordinal);
+        if (shards.Count == 1)
+        {
+            SafetensorsWriter.Write(Path.Combine(directory, CheckpointLayout.SingleFileName), tensors, metadata);
+            written.Add(CheckpointLayout.SingleFileName);
+        }
+        else
+        {
+            var weightMap = new SortedDictionary<string, string>(StringComparer.Ordinal);
+            for (int i = 0; i < shards.Count; i++)
+            {
+                string file = CheckpointLayout.ShardFileName(i + 1, shards.Count);
+                SafetensorsWriter.Write(Path.Combine(directory, file), shards[i], metadata);
+                foreach (var (name, _) in shards[i])
+                    weightMap[name] = file;
+                written.Add(file);
+            }
+            long totalSize = tensors.Sum(t => SafetensorsWriter.ByteLength(directory, t.Name, t.Tensor));
+            AtomicFile.Write(Path.Combine(directory, CheckpointLayout.IndexFileName), stream => WriteIndex(stream, metadata, totalSize, weightMap));
+            written.Add(CheckpointLayout.IndexFileName);
+        }
+        RemoveStaleFiles(directory, written);
+    }
+
+    /// <summary>Greedy in order: a shard closes when the next tensor would overflow it; an oversized tensor gets its own.</summary>
+    private static List<List<(string Name, Tensor Tensor)>> PlanShards(
+        string directory, IReadOnlyList<(string Name, Tensor Tensor)> tensors, long maxShardBytes)
+    {
+        var shards = new List<List<(string Name, Tensor Tensor)>> { new() };
+        long current = 0;
+        foreach (var entry in tensors)
+        {
+            long size = SafetensorsWriter.ByteLength(directory, entry.Name, entry.Tensor);
+            if (shards[^1].Count > 0 && current + size > maxShardBytes)
+            {
+                shards.Add(new());
+                current = 0;
+            }
+            shards[^1].Add(entry);
+            current += size;
+        }
+        return shards;
+    }
+
+    /// <summary>Same layout as Hugging Face's index: metadata (with total_size as a number) then the sorted weight_map.</summary>
+    private static void WriteIndex(Stream stream, IReadOnlyDictionary<string, string>? metadata, long totalSize,
+        SortedDictionary<string, string> weightMap)
+    {
+        using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
+        json.WriteStartObject();
+        json.WriteStartObject("metadata");
+        foreach (var key in (metadata?.Keys ?? Enumerable.Empty<string>()).Where(k => k != "total_size").Order(StringComparer.Ordinal))
+            json.WriteString(key, metadata![key]);
+        json.WriteNumber("total_size", totalSize);
+        json.WriteEndObject();
+        json.WriteStartObject("weight_map");
+        foreach (var (name, file) in weightMap)
+            json.WriteString(name, file);
+        json.WriteEndObject();
+        json.WriteEndObject();
+    }
+
+    private static void RemoveStaleFiles(string directory, HashSet<string> written)
+    {
+        foreach (string path in Directory.EnumerateFiles(directory))
+        {
+            string file = Path.GetFileName(path);
+            bool ours = file == CheckpointLayout.SingleFileName || file == CheckpointLayout.IndexFileName
+                || CheckpointLayout.ShardFileNamePattern().IsMatch(file);
+            if (ours && !written.Contains(file))
+                File.Delete(path);
+        }
+    }
+}

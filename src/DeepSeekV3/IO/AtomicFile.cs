@@ -5,7 +5,7 @@ public static class AtomicFile
 {
     /// <summary>Writes through <paramref name="write"/> into a temp file beside <paramref name="path"/>, flushes it
     /// to disk, then renames it over <paramref name="path"/>. On failure the temp file is removed.</summary>
-    public static void Write(string path, Action<FileStream> write)
+    public static void Write(string path, Action<Stream> write)
     {
         string full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);

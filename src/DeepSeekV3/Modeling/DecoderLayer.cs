@@ -11,6 +11,10 @@ namespace DeepSeekV3.Modeling;
 /// </summary>
 public class DecoderLayer : nn.Module
 {
+    // Submodules are registered under their checkpoint names in the constructor; TorchSharp's reflection-based
+    // registration would register them a second time under C# backing-field names.
+    protected override void RegisterComponents() { }
+
     public DecoderLayer(ModelConfig config, int layer, YarnRotaryEmbedding rope) : base(nameof(DecoderLayer))
     {
         Index = layer;

@@ -12,6 +12,10 @@ namespace DeepSeekV3.Modeling;
 /// </summary>
 public sealed class DeepSeekV3ForCausalLM : nn.Module
 {
+    // Submodules are registered under their checkpoint names in the constructor; TorchSharp's reflection-based
+    // registration would register them a second time under C# backing-field names.
+    protected override void RegisterComponents() { }
+
     public DeepSeekV3ForCausalLM(ModelConfig config) : base(nameof(DeepSeekV3ForCausalLM))
     {
         ConfigValidator.Validate(config);

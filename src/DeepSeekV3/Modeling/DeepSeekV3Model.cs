@@ -11,6 +11,10 @@ namespace DeepSeekV3.Modeling;
 /// </summary>
 public sealed class DeepSeekV3Model : nn.Module
 {
+    // Submodules are registered under their checkpoint names in the constructor; TorchSharp's reflection-based
+    // registration would register them a second time under C# backing-field names.
+    protected override void RegisterComponents() { }
+
     public DeepSeekV3Model(ModelConfig config) : base(nameof(DeepSeekV3Model))
     {
         Config = config;

@@ -14,6 +14,10 @@ namespace DeepSeekV3.Modeling;
 /// </summary>
 public sealed class MixtureOfExperts : nn.Module
 {
+    // Submodules are registered under their checkpoint names in the constructor; TorchSharp's reflection-based
+    // registration would register them a second time under C# backing-field names.
+    protected override void RegisterComponents() { }
+
     private readonly int _layer;
     private readonly int _topK;
 

@@ -13,6 +13,10 @@ namespace DeepSeekV3.Modeling;
 /// </summary>
 public sealed class MultiHeadLatentAttention : nn.Module
 {
+    // Submodules are registered under their checkpoint names in the constructor; TorchSharp's reflection-based
+    // registration would register them a second time under C# backing-field names.
+    protected override void RegisterComponents() { }
+
     private readonly int _layer;
     private readonly int _heads, _nopeDim, _ropeDim, _vDim, _kvLoraRank;
     private readonly YarnRotaryEmbedding _rope;

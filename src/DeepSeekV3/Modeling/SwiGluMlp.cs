@@ -10,6 +10,10 @@ namespace DeepSeekV3.Modeling;
 /// </summary>
 public sealed class SwiGluMlp : nn.Module<Tensor, Tensor>
 {
+    // Submodules are registered under their checkpoint names in the constructor; TorchSharp's reflection-based
+    // registration would register them a second time under C# backing-field names.
+    protected override void RegisterComponents() { }
+
     public SwiGluMlp(long hiddenSize, long intermediateSize) : base(nameof(SwiGluMlp))
     {
         GateProj = nn.Linear(hiddenSize, intermediateSize, hasBias: false);

@@ -7,6 +7,9 @@ internal static class CommandCatalog
 {
     public static IEnumerable<Command> All()
     {
-        yield break;
+        yield return InitCommand.Create();
+        yield return InfoCommand.Create();
+        yield return LogitsCommand.Create();
+        yield return GenerateCommand.Create();
     }
 }

@@ -1,0 +1,83 @@
+using System.Text.Json;
+using DeepSeekV3.Checkpoints;
+using DeepSeekV3.Cli;
+using DeepSeekV3.Tests.Checkpoints;
+using static TorchSharp.torch;
+
+namespace DeepSeekV3.Tests.Cli;
+
+public class CliTests
+{
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = CliApp.Run(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    [Fact]
+    public void Info_for_the_v3_preset_shows_the_published_sizes()
+    {
+        var (code, text, _) = Run("info", "--preset", "v3");
+        Assert.Equal(0, code);
+        Assert.Contains("671.03B", text);        // total, spec A.2
+        Assert.Contains("37.55B", text);         // activated per token
+        Assert.Contains("70,272 bytes latent", text);
+        Assert.Contains("11.61B", text);         // MTP module
+    }
+
+    [Fact]
+    public void Init_then_logits_json_matches_the_library_forward()
+    {
+        using var dir = new TempDirectory();
+        var (code, _, err) = Run("init", "--preset", "tiny", "--seed", "5", "--dtype", "f32", "--out", dir.Path);
+        Assert.True(code == 0, err);
+        var (code2, json, err2) = Run("logits", "--model", dir.Path, "--tokens", "1,2,3", "--all-positions", "--json");
+        Assert.True(code2 == 0, err2);
+        using var doc = JsonDocument.Parse(json);
+        var rows = doc.RootElement.GetProperty("logits").EnumerateArray().Select(r => r.EnumerateArray().Select(v => v.GetSingle()).ToArray()).ToArray();
+        Assert.Equal(3, rows.Length);
+
+        using var model = ModelCheckpoint.Load(dir.Path);
+        using var tokens = tensor(new long[] { 1, 2, 3 }).unsqueeze(0);
+        using var output = model.Forward(tokens);
+        for (int p = 0; p < 3; p++)
+            Assert.Equal(output.Logits[0, p].data<float>().ToArray(), rows[p]);
+    }
+
+    [Fact]
+    public void Generate_prints_the_greedy_continuation()
+    {
+        using var dir = new TempDirectory();
+        Assert.Equal(0, Run("init", "--preset", "tiny", "--out", dir.Path).Code);
+        var (code, text, err) = Run("generate", "--model", dir.Path, "--tokens", "4,5,6", "--max-tokens", "5");
+        Assert.True(code == 0, err);
+        Assert.Contains("prompt:    4,5,6", text);
+        string generated = text.Split('\n').Single(l => l.StartsWith("generated:")).Split(':')[1].Trim();
+        Assert.Equal(5, generated.Split(',').Length);
+    }
+
+    [Theory]
+    [InlineData("unknown preset \"huge\"", "info", "--preset", "huge")]
+    [InlineData("give --preset NAME or --config FILE", "init", "--out", "/tmp/never")]
+    [InlineData("model directory not found", "logits", "--model", "/nonexistent/model", "--tokens", "1")]
+    [InlineData("config file not found", "info", "/")]
+    public void Bad_arguments_exit_2_with_one_clear_line(string message, params string[] args)
+    {
+        var (code, _, err) = Run(args);
+        Assert.Equal(2, code);
+        Assert.Contains(message, err);
+        Assert.StartsWith("dsv3: error:", err);
+    }
+
+    [Fact]
+    public void Token_ids_outside_the_vocabulary_are_rejected()
+    {
+        using var dir = new TempDirectory();
+        Assert.Equal(0, Run("init", "--preset", "tiny", "--out", dir.Path).Code);
+        var (code, _, err) = Run("logits", "--model", dir.Path, "--tokens", "1,99999");
+        Assert.Equal(2, code);
+        Assert.Contains("\"99999\" is not a token id in [0, 512)", err);
+    }
+}

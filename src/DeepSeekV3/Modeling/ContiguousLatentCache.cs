@@ -3,7 +3,8 @@ using static TorchSharp.torch;
 namespace DeepSeekV3.Modeling;
 
 /// <summary>
-/// The simplest <see cref="ILatentKvCache"/>: one growing tensor pair per layer, all sequences the same length.
+/// The simplest <see cref="ILatentKvCache"/>: one growing tensor pair per layer, all sequences the same length,
+/// positions starting at 0.
 /// Allocated per request, never sized up front. Disposing it frees every stored tensor.
 /// </summary>
 public sealed class ContiguousLatentCache : ILatentKvCache, IDisposable
@@ -18,7 +19,7 @@ public sealed class ContiguousLatentCache : ILatentKvCache, IDisposable
     public long Bytes => _layers.Sum(e => e is { } p ? p.Latent.NumberOfElements * p.Latent.ElementSize
                                                         + p.RopeKey.NumberOfElements * p.RopeKey.ElementSize : 0);
 
-    public (Tensor Latent, Tensor RopeKey) Append(int layer, Tensor latent, Tensor ropeKey)
+    public LatentCacheView Append(int layer, Tensor latent, Tensor ropeKey, Tensor positions)
     {
         var previous = _layers[layer];
         Tensor allLatent, allRope;
@@ -37,7 +38,22 @@ public sealed class ContiguousLatentCache : ILatentKvCache, IDisposable
         allLatent.DetachFromDisposeScope();
         allRope.DetachFromDisposeScope();
         _layers[layer] = (allLatent, allRope);
-        return (allLatent, allRope);
+        var keyPositions = arange(allLatent.shape[1], dtype: ScalarType.Int64, device: latent.device).unsqueeze(0);
+        return new LatentCacheView(allLatent, allRope, keyPositions);
+    }
+
+    /// <summary>Forgets every entry at position ≥ <paramref name="length"/> in every layer (speculative rollback).</summary>
+    public void Truncate(long length)
+    {
+        for (int i = 0; i < _layers.Length; i++)
+        {
+            if (_layers[i] is not { } p || p.Latent.shape[1] <= length) continue;
+            var latent = p.Latent.narrow(1, 0, length).clone().DetachFromDisposeScope();
+            var rope = p.RopeKey.narrow(1, 0, length).clone().DetachFromDisposeScope();
+            p.Latent.Dispose();
+            p.RopeKey.Dispose();
+            _layers[i] = (latent, rope);
+        }
     }
 
     public void Dispose()

@@ -11,8 +11,12 @@ public sealed record ForwardContext
 {
     public AttentionMode Mode { get; init; } = AttentionMode.Absorbed;
 
-    /// <summary>Position of the first input token (tokens already in the cache).</summary>
+    /// <summary>Position of the first input token (tokens already in the cache), when all sequences share it.</summary>
     public long StartPosition { get; init; }
+
+    /// <summary>Per-sequence positions [batch, seq] (int64) when sequences of a batch are at different lengths;
+    /// overrides <see cref="StartPosition"/>. Owned by the caller.</summary>
+    public Tensor? PositionIds { get; init; }
 
     public ILatentKvCache? Cache { get; init; }
 
@@ -20,5 +24,6 @@ public sealed record ForwardContext
 
     /// <summary>Absolute positions [batch or 1, seq] (int64) of the input tokens on <paramref name="device"/>.</summary>
     public Tensor Positions(long sequenceLength, Device device) =>
+        PositionIds?.to(device) ??
         arange(StartPosition, StartPosition + sequenceLength, dtype: ScalarType.Int64, device: device).unsqueeze(0);
 }

@@ -4,17 +4,20 @@ namespace DeepSeekV3.Modeling;
 
 /// <summary>
 /// Per-layer storage of what absorbed MLA needs from past tokens: the normalized KV latent c_kv
-/// [batch, tokens, kv_lora_rank] and the rotated RoPE key k_pe [batch, tokens, qk_rope_head_dim] (spec B.6.3).
+/// [tokens, kv_lora_rank] and the rotated RoPE key k_pe [tokens, qk_rope_head_dim] of each sequence (spec B.6.3).
 /// </summary>
 public interface ILatentKvCache
 {
-    /// <summary>Tokens already stored for <paramref name="layer"/>.</summary>
-    long Length(int layer);
-
     /// <summary>
-    /// Appends this step's entries for <paramref name="layer"/> and returns every stored entry, past and new.
-    /// The returned tensors belong to the cache (valid until the next call for that layer or disposal): do not
-    /// dispose them.
+    /// Stores this step's entries for <paramref name="layer"/> (latent [b, s, r_kv], ropeKey [b, s, d_r], at
+    /// positions [b or 1, s]) and returns every stored entry of the batch's sequences, past and new.
     /// </summary>
-    (Tensor Latent, Tensor RopeKey) Append(int layer, Tensor latent, Tensor ropeKey);
+    LatentCacheView Append(int layer, Tensor latent, Tensor ropeKey, Tensor positions);
 }
+
+/// <summary>
+/// All cached keys of a batch: Latent [b, t, r_kv], RopeKey [b, t, d_r], and KeyPositions [b or 1, t], the absolute
+/// position of each entry (long.MaxValue for padding when sequences differ in length, so every query masks it).
+/// Valid until the end of the caller's dispose scope or the cache's next Append; never dispose them yourself.
+/// </summary>
+public sealed record LatentCacheView(Tensor Latent, Tensor RopeKey, Tensor KeyPositions);

@@ -88,9 +88,10 @@ public sealed class MultiHeadLatentAttention : nn.Module
         qPe = YarnRotaryEmbedding.Apply(qPe, cos, sin);
         kPe = YarnRotaryEmbedding.Apply(kPe, cos, sin).squeeze(2);                         // [b, s, d_r]
 
+        var keyPositions = positions;                                                      // [b or 1, t]
         if (context.Cache is { } cache)
-            (latent, kPe) = cache.Append(_layer, latent, kPe);                              // [b, t, ·], t = past + s
-        var mask = CausalMask(positions, latent.shape[1], x.dtype);                        // [1, 1, s, t]
+            (latent, kPe, keyPositions) = cache.Append(_layer, latent, kPe, positions);     // [b, t, ·], t = past + s
+        var mask = CausalMask(positions, keyPositions, x.dtype);                           // [b or 1, 1, s, t]
 
         var output = context.Mode == AttentionMode.Naive
             ? AttendNaive(qNope, qPe, latent, kPe, mask)
@@ -129,11 +130,10 @@ public sealed class MultiHeadLatentAttention : nn.Module
         return einsum("bshc,hdc->bshd", outLatent, wUV);                                    // [b, s, h, d_v]
     }
 
-    /// <summary>0 where key position ≤ query position, −inf elsewhere: [1 or b, 1, s, t].</summary>
-    private static Tensor CausalMask(Tensor positions, long tokens, ScalarType dtype)
+    /// <summary>0 where key position ≤ query position, −inf elsewhere (future and padding): [b or 1, 1, s, t].</summary>
+    private static Tensor CausalMask(Tensor queryPositions, Tensor keyPositions, ScalarType dtype)
     {
-        var keyPositions = arange(tokens, dtype: ScalarType.Int64, device: positions.device);    // [t]
-        var hidden = keyPositions.view(1, 1, 1, tokens) > positions.unsqueeze(1).unsqueeze(-1);   // [b, 1, s, t]
-        return zeros(hidden.shape, dtype, positions.device).masked_fill(hidden, double.NegativeInfinity);
+        var hidden = keyPositions.unsqueeze(1).unsqueeze(1) > queryPositions.unsqueeze(1).unsqueeze(-1);
+        return zeros(hidden.shape, dtype, queryPositions.device).masked_fill(hidden, double.NegativeInfinity);
     }
 }

@@ -1,0 +1,102 @@
+using DeepSeekV3.Configuration;
+using DeepSeekV3.Modeling;
+using DeepSeekV3.Runtime;
+using static TorchSharp.torch;
+
+namespace DeepSeekV3.Inference;
+
+/// <summary>
+/// Batched generation with the paged latent cache: each prompt is prefilled on its own (the whole prompt in one
+/// forward pass), then every unfinished sequence decodes one token per step in a single batched forward pass, each at
+/// its own position. Finished sequences leave the batch and give their blocks back.
+/// </summary>
+public sealed class GenerationEngine
+{
+    private readonly DeepSeekV3ForCausalLM _model;
+    private readonly AttentionMode _mode;
+    private readonly int _blockSize;
+
+    public GenerationEngine(DeepSeekV3ForCausalLM model, AttentionMode mode = AttentionMode.Absorbed, int blockSize = 64)
+    {
+        _model = model;
+        _mode = mode;
+        _blockSize = blockSize;
+    }
+
+    public ModelConfig Config => _model.Config;
+
+    private sealed class Sequence(int index, GenerationRequest request, int cacheId) : IDisposable
+    {
+        public int Index { get; } = index;
+        public GenerationRequest Request { get; } = request;
+        public int CacheId { get; } = cacheId;
+        public Sampler Sampler { get; } = new(request.Sampling);
+        public List<long> Tokens { get; } = [];
+        public FinishReason? Finished { get; set; }
+        public long Length => Request.Prompt.Count + Tokens.Count;  // tokens the model has seen or will see next
+        public void Dispose() => Sampler.Dispose();
+    }
+
+    /// <summary>Generates for every request; <paramref name="onToken"/> sees (request index, token) as they come.</summary>
+    public IReadOnlyList<GenerationResult> Generate(IReadOnlyList<GenerationRequest> requests, Action<int, long>? onToken = null)
+    {
+        foreach (var request in requests) ValidatePrompt(Config, request.Prompt);
+        var weight = _model.LmHead.weight!;
+        using var cache = new PagedLatentCache(Config, Config.NumHiddenLayers, weight.dtype, weight.device, _blockSize);
+        var sequences = requests.Select((r, i) => new Sequence(i, r, cache.AddSequence())).ToList();
+        try
+        {
+            using var _ = no_grad();
+            foreach (var sequence in sequences)
+                Prefill(sequence, cache, onToken);
+            while (sequences.Where(s => s.Finished is null).ToList() is { Count: > 0 } active)
+                DecodeStep(active, cache, onToken);
+            return sequences.Select(s => new GenerationResult(s.Tokens.ToArray(), s.Finished!.Value, s.Request.Prompt.Count)).ToList();
+        }
+        finally
+        {
+            foreach (var sequence in sequences) sequence.Dispose();
+        }
+    }
+
+    private void Prefill(Sequence sequence, PagedLatentCache cache, Action<int, long>? onToken)
+    {
+        using var scope = NewDisposeScope();
+        cache.SetBatch(sequence.CacheId);
+        var prompt = tensor(sequence.Request.Prompt.ToArray(), device: _model.LmHead.weight!.device).unsqueeze(0);
+        using var output = _model.Forward(prompt, new ForwardContext { Mode = _mode, Cache = cache });
+        Accept(sequence, sequence.Sampler.Sample(output.Logits[0, -1]), cache, onToken);
+    }
+
+    private void DecodeStep(List<Sequence> active, PagedLatentCache cache, Action<int, long>? onToken)
+    {
+        using var scope = NewDisposeScope();
+        var device = _model.LmHead.weight!.device;
+        cache.SetBatch(active.Select(s => s.CacheId).ToArray());
+        var input = tensor(active.Select(s => s.Tokens[^1]).ToArray(), device: device).unsqueeze(1);            // [b, 1]
+        var positions = tensor(active.Select(s => s.Length - 1).ToArray(), device: device).unsqueeze(1);        // [b, 1]
+        using var output = _model.Forward(input, new ForwardContext { Mode = _mode, Cache = cache, PositionIds = positions });
+        for (int row = 0; row < active.Count; row++)
+            Accept(active[row], active[row].Sampler.Sample(output.Logits[row, 0]), cache, onToken);
+    }
+
+    private void Accept(Sequence sequence, long token, PagedLatentCache cache, Action<int, long>? onToken)
+    {
+        sequence.Tokens.Add(token);
+        onToken?.Invoke(sequence.Index, token);
+        sequence.Finished = StopRule.Check(Config, sequence.Request.Sampling, token, sequence.Tokens.Count, sequence.Length);
+        if (sequence.Finished is not null)
+            cache.RemoveSequence(sequence.CacheId);
+    }
+
+    internal static void ValidatePrompt(ModelConfig config, IReadOnlyList<long> prompt)
+    {
+        if (prompt.Count == 0)
+            throw new InvalidArgumentException("the prompt is empty: give at least one token");
+        if (prompt.Count >= config.MaxPositionEmbeddings)
+            throw new InvalidArgumentException($"the prompt has {prompt.Count} tokens; the model's context is {config.MaxPositionEmbeddings}");
+        foreach (long id in prompt)
+            if (id < 0 || id >= config.VocabSize)
+                throw new InvalidArgumentException($"prompt token {id} is outside the vocabulary [0, {config.VocabSize})");
+    }
+}

@@ -1,0 +1,21 @@
+namespace DeepSeekV3.Inference;
+
+/// <summary>A prompt (token ids) and how to continue it.</summary>
+public sealed record GenerationRequest(IReadOnlyList<long> Prompt, SamplingParams Sampling);
+
+public enum FinishReason
+{
+    /// <summary>max_tokens reached, or the model's context is full.</summary>
+    Length,
+
+    /// <summary>EOS or a stop token was generated (it is included in the tokens), or a stop string matched.</summary>
+    Stop,
+}
+
+/// <summary>What a request produced. Speculative counts are zero unless MTP speculative decoding ran.</summary>
+public sealed record GenerationResult(long[] Tokens, FinishReason FinishReason, int PromptTokens)
+{
+    public int DraftedTokens { get; init; }
+    public int AcceptedTokens { get; init; }
+    public double AcceptanceRate => DraftedTokens == 0 ? 0 : (double)AcceptedTokens / DraftedTokens;
+}

@@ -1,0 +1,118 @@
+using DeepSeekV3.Configuration;
+using DeepSeekV3.Modeling;
+using DeepSeekV3.Runtime;
+using static TorchSharp.torch;
+
+namespace DeepSeekV3.Inference;
+
+/// <summary>
+/// Speculative decoding with the model's own first MTP module as the drafter (report §5.4.3): the MTP module
+/// proposes the token after next from the main model's last hidden state; one main forward pass over
+/// [pending token, draft] verifies it. Accepted: both tokens are kept plus a bonus token from the second position;
+/// rejected: the corrected token is kept and the main cache rolls back by one entry. The MTP module keeps its own
+/// latent cache (layer index num_hidden_layers) holding only confirmed (hidden, next token) pairs, so it never needs
+/// rolling back. Greedy output equals plain greedy decoding; with sampling, <see cref="SpeculativeSampling"/> keeps
+/// the output distribution the main model's.
+/// </summary>
+public sealed class MtpSpeculativeDecoder
+{
+    private readonly DeepSeekV3ForCausalLM _model;
+    private readonly AttentionMode _mode;
+
+    public MtpSpeculativeDecoder(DeepSeekV3ForCausalLM model, AttentionMode mode = AttentionMode.Absorbed)
+    {
+        if (model.Config.NumNextnPredictLayers < 1)
+            throw new InvalidArgumentException("speculative decoding needs an MTP module; this model has num_nextn_predict_layers = 0");
+        _model = model;
+        _mode = mode;
+    }
+
+    private ModelConfig Config => _model.Config;
+
+    public GenerationResult Generate(GenerationRequest request, Action<long>? onToken = null)
+    {
+        GenerationEngine.ValidatePrompt(Config, request.Prompt);
+        var weight = _model.LmHead.weight!;
+        var device = weight.device;
+        int mainLayers = Config.NumHiddenLayers;
+        using var cache = new PagedLatentCache(Config, mainLayers + 1, weight.dtype, device);
+        using var sampler = new Sampler(request.Sampling);
+        int id = cache.AddSequence();
+        cache.SetBatch(id);
+        using var _ = no_grad();
+
+        var tokens = new List<long>();
+        FinishReason? finished = null;
+        bool Emit(long token)
+        {
+            tokens.Add(token);
+            onToken?.Invoke(token);
+            finished = StopRule.Check(Config, request.Sampling, token, tokens.Count, request.Prompt.Count + tokens.Count);
+            return finished is null;
+        }
+
+        // Prefill: main model over the prompt, first token, then the MTP module over every prompt position.
+        long[] prompt = request.Prompt.ToArray();
+        using var prefill = _model.Forward(tensor(prompt, device: device).unsqueeze(0), new ForwardContext { Mode = _mode, Cache = cache });
+        if (!Emit(sampler.Sample(prefill.Logits[0, -1])))
+            return new GenerationResult(tokens.ToArray(), finished!.Value, prompt.Length);
+        var nextTokens = prompt.Skip(1).Append(tokens[^1]).ToArray();
+        var (draft, draftDistribution) = Draft(cache, prefill.Hidden, nextTokens, 0, sampler, device);
+
+        int drafted = 0, accepted = 0;
+        long pending = tokens[^1];
+        while (true)
+        {
+            using var scope = NewDisposeScope();
+            long position = prompt.Length + tokens.Count - 1;                      // where `pending` goes
+            var input = tensor(new[] { pending, draft }, device: device).unsqueeze(0);
+            using var verify = _model.Forward(input, new ForwardContext { Mode = _mode, Cache = cache, StartPosition = position });
+            using var target = sampler.Distribution(verify.Logits[0, 0]);
+            var (ok, token) = SpeculativeSampling.Verify(target, draftDistribution, draft, sampler);
+            draftDistribution.Dispose();
+            drafted++;
+            long[] confirmed;
+            Tensor hidden;
+            if (ok)
+            {
+                accepted++;
+                if (!Emit(draft)) break;
+                long bonus = sampler.Sample(verify.Logits[0, 1]);
+                if (!Emit(bonus)) break;
+                confirmed = [draft, bonus];
+                hidden = verify.Hidden;                                            // h at `position` and `position` + 1
+            }
+            else
+            {
+                if (!Emit(token)) break;
+                cache.Truncate(id, position + 1, 0, mainLayers);                   // drop the rejected draft's entries
+                confirmed = [token];
+                hidden = verify.Hidden.narrow(1, 0, 1);
+            }
+            pending = confirmed[^1];
+            (draft, draftDistribution) = Draft(cache, hidden, confirmed, position, sampler, device);
+            draftDistribution.MoveToOuterDisposeScope();
+        }
+        return new GenerationResult(tokens.ToArray(), finished!.Value, prompt.Length)
+        {
+            DraftedTokens = drafted,
+            AcceptedTokens = accepted,
+        };
+    }
+
+    /// <summary>
+    /// Runs MTP depth 1 over (hidden h_i, token t_{i+1}) pairs at positions start.., appending them to the MTP cache,
+    /// and proposes the token after the last pair. Returns the draft and the distribution it was drawn from (owned by
+    /// the caller).
+    /// </summary>
+    private (long Draft, Tensor Distribution) Draft(PagedLatentCache cache, Tensor hidden, long[] nextTokens, long start,
+        Sampler sampler, Device device)
+    {
+        using var scope = NewDisposeScope();
+        var next = tensor(nextTokens, device: device).unsqueeze(0);
+        using var mtp = _model.ForwardMtp(1, hidden, next, new ForwardContext { Mode = _mode, Cache = cache, StartPosition = start });
+        var distribution = sampler.Distribution(mtp.Logits[0, -1]);
+        long draft = sampler.Parameters.IsGreedy ? distribution.argmax().item<long>() : sampler.Draw(distribution);
+        return (draft, distribution.MoveToOuterDisposeScope());
+    }
+}

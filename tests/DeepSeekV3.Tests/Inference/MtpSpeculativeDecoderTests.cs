@@ -1,0 +1,37 @@
+using DeepSeekV3.Configuration;
+using DeepSeekV3.Inference;
+using DeepSeekV3.Runtime;
+using DeepSeekV3.Tests.Modeling;
+
+namespace DeepSeekV3.Tests.Inference;
+
+public class MtpSpeculativeDecoderTests
+{
+    // A 6-token vocabulary makes MTP drafts right often enough by chance that both paths (accept, reject) run.
+    private static readonly ModelConfig SmallVocab = ModelPresets.Tiny with { VocabSize = 6, EosTokenId = null };
+
+    [Fact]
+    public void Speculative_greedy_output_equals_plain_greedy()
+    {
+        using var model = TinyModels.Create(SmallVocab, seed: 4, std: 0.3);
+        int accepted = 0, rejected = 0;
+        for (int seed = 0; seed < 4; seed++)
+        {
+            using var promptTensor = TinyModels.Tokens(1, 5 + seed, SmallVocab.VocabSize, seed);
+            var request = new GenerationRequest(promptTensor.data<long>().ToArray(), new SamplingParams { MaxTokens = 24 });
+            var plain = new GenerationEngine(model).Generate([request])[0];
+            var speculative = new MtpSpeculativeDecoder(model).Generate(request);
+            Assert.Equal(plain.Tokens, speculative.Tokens);
+            accepted += speculative.AcceptedTokens;
+            rejected += speculative.DraftedTokens - speculative.AcceptedTokens;
+        }
+        Assert.True(accepted > 0 && rejected > 0, $"accepted {accepted}, rejected {rejected}");
+    }
+
+    [Fact]
+    public void A_model_without_mtp_cannot_speculate()
+    {
+        using var model = TinyModels.Create(ModelPresets.Tiny with { NumNextnPredictLayers = 0 });
+        Assert.Throws<InvalidArgumentException>(() => new MtpSpeculativeDecoder(model));
+    }
+}

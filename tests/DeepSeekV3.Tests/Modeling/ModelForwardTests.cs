@@ -161,4 +161,22 @@ public class ModelForwardTests
         using var scale = f32.Logits.abs().max();
         Assert.True(diff.item<float>() < 0.05 * scale.item<float>(), $"diff {diff.item<float>()} vs scale {scale.item<float>()}");
     }
+
+    [Fact]
+    public void V2_style_model_runs_without_query_compression_or_correction_bias()
+    {
+        // DeepSeek-V2-Lite's choices at tiny size: softmax gating, plain top-k, no renormalization, no q_lora.
+        var v2 = ModelPresets.Tiny with
+        {
+            ModelType = "deepseek_v2", QLoraRank = null, ScoringFunc = "softmax", TopkMethod = "greedy",
+            NormTopkProb = false, RoutedScalingFactor = 1.0, NGroup = 1, TopkGroup = 1, NumNextnPredictLayers = 0,
+        };
+        using var model = TinyModels.Create(v2);
+        Assert.Contains("model.layers.0.self_attn.q_proj.weight", model.state_dict().Keys);
+        Assert.DoesNotContain(model.state_dict().Keys, k => k.Contains("e_score_correction_bias") || k.Contains("q_a_proj"));
+        using var tokens = TinyModels.Tokens(1, 6, v2.VocabSize);
+        using var naive = model.Forward(tokens, new ForwardContext { Mode = AttentionMode.Naive });
+        using var absorbed = model.Forward(tokens, new ForwardContext { Mode = AttentionMode.Absorbed });
+        Assert.True(allclose(naive.Logits, absorbed.Logits, 1e-4, 1e-5));
+    }
 }

@@ -1,0 +1,53 @@
+// Small-batch linear (decode GEMV): LibTorch's `linear` vs our SmallBatchLinear kernel on the same weights,
+// side by side, as weight bytes streamed per second. Usage: dotnet run -c Release --project bench/KernelBench
+using System.Diagnostics;
+using System.Text.Json;
+using DeepSeekV3;
+using DeepSeekV3.Kernels;
+using static TorchSharp.torch;
+
+int repeats = 30;
+var rows = new List<Dictionary<string, object>>();
+Console.WriteLine($"threads {get_num_threads()}, weight 4096 x 4096, median of {repeats}");
+Console.WriteLine($"{"dtype",-6} {"rows",5} {"torch GB/s",11} {"ours GB/s",10} {"speedup",8} {"max rel err",12}");
+using var _ = no_grad();
+foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
+{
+    using var weight = randn(4096, 4096).to(dtype);
+    foreach (int m in new[] { 1, 2, 4, 8, 16 })
+    {
+        using var x = randn(m, 4096).to(dtype);
+        double Median(Func<Tensor> f)
+        {
+            for (int i = 0; i < 3; i++) f().Dispose();
+            var times = Enumerable.Range(0, repeats).Select(_ =>
+            {
+                var watch = Stopwatch.StartNew();
+                f().Dispose();
+                return watch.Elapsed.TotalSeconds;
+            }).Order().ToArray();
+            return times[repeats / 2];
+        }
+        double bytes = weight.NumberOfElements * weight.ElementSize;
+        double torchSeconds = Median(() => nn.functional.linear(x, weight));
+        double oursSeconds = Median(() => SmallBatchLinear.Forward(x, weight));
+        using var reference = nn.functional.linear(x.to(ScalarType.Float32), weight.to(ScalarType.Float32));
+        using var ours = SmallBatchLinear.Forward(x, weight).to(ScalarType.Float32);
+        double error = ((ours - reference).abs().max() / reference.abs().max()).item<float>();
+        string name = dtype == ScalarType.Float32 ? "f32" : "bf16";
+        Console.WriteLine($"{name,-6} {m,5} {bytes / torchSeconds / 1e9,11:F1} {bytes / oursSeconds / 1e9,10:F1} {torchSeconds / oursSeconds,8:F2} {error,12:E1}");
+        rows.Add(new() { ["dtype"] = name, ["rows"] = m, ["torch_gb_per_s"] = Math.Round(bytes / torchSeconds / 1e9, 2),
+                         ["ours_gb_per_s"] = Math.Round(bytes / oursSeconds / 1e9, 2), ["max_relative_error"] = error });
+    }
+}
+string path = Path.Combine(FindRepo(), "bench", "results", "kernel.json");
+AtomicFile.WriteAllText(path, JsonSerializer.Serialize(new { benchmark = "small-batch linear", date = DateTime.UtcNow.ToString("u"),
+    load_average = File.ReadAllText("/proc/loadavg").Trim(), rows }, new JsonSerializerOptions { WriteIndented = true }) + "\n");
+Console.WriteLine($"wrote {path}");
+
+static string FindRepo()
+{
+    var dir = new DirectoryInfo(AppContext.BaseDirectory);
+    while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "DeepSeekV3.slnx"))) dir = dir.Parent;
+    return dir?.FullName ?? Directory.GetCurrentDirectory();
+}

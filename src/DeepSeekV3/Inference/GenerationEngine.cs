@@ -37,8 +37,11 @@ public sealed class GenerationEngine
         public void Dispose() => Sampler.Dispose();
     }
 
-    /// <summary>Generates for every request; <paramref name="onToken"/> sees (request index, token) as they come.</summary>
-    public IReadOnlyList<GenerationResult> Generate(IReadOnlyList<GenerationRequest> requests, Action<int, long>? onToken = null)
+    /// <summary>
+    /// Generates for every request. <paramref name="onToken"/> sees (request index, token) as they come and returns
+    /// false to stop that request (a stop string matched): it then finishes with <see cref="FinishReason.Stop"/>.
+    /// </summary>
+    public IReadOnlyList<GenerationResult> Generate(IReadOnlyList<GenerationRequest> requests, Func<int, long, bool>? onToken = null)
     {
         foreach (var request in requests) ValidatePrompt(Config, request.Prompt);
         var weight = _model.LmHead.weight!;
@@ -59,7 +62,7 @@ public sealed class GenerationEngine
         }
     }
 
-    private void Prefill(Sequence sequence, PagedLatentCache cache, Action<int, long>? onToken)
+    private void Prefill(Sequence sequence, PagedLatentCache cache, Func<int, long, bool>? onToken)
     {
         using var scope = NewDisposeScope();
         cache.SetBatch(sequence.CacheId);
@@ -68,7 +71,7 @@ public sealed class GenerationEngine
         Accept(sequence, sequence.Sampler.Sample(output.Logits[0, -1]), cache, onToken);
     }
 
-    private void DecodeStep(List<Sequence> active, PagedLatentCache cache, Action<int, long>? onToken)
+    private void DecodeStep(List<Sequence> active, PagedLatentCache cache, Func<int, long, bool>? onToken)
     {
         using var scope = NewDisposeScope();
         var device = _model.LmHead.weight!.device;
@@ -80,11 +83,13 @@ public sealed class GenerationEngine
             Accept(active[row], active[row].Sampler.Sample(output.Logits[row, 0]), cache, onToken);
     }
 
-    private void Accept(Sequence sequence, long token, PagedLatentCache cache, Action<int, long>? onToken)
+    private void Accept(Sequence sequence, long token, PagedLatentCache cache, Func<int, long, bool>? onToken)
     {
         sequence.Tokens.Add(token);
-        onToken?.Invoke(sequence.Index, token);
-        sequence.Finished = StopRule.Check(Config, sequence.Request.Sampling, token, sequence.Tokens.Count, sequence.Length);
+        bool keepGoing = onToken?.Invoke(sequence.Index, token) ?? true;
+        sequence.Finished = keepGoing
+            ? StopRule.Check(Config, sequence.Request.Sampling, token, sequence.Tokens.Count, sequence.Length)
+            : FinishReason.Stop;
         if (sequence.Finished is not null)
             cache.RemoveSequence(sequence.CacheId);
     }

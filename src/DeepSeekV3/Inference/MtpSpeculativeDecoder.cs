@@ -29,7 +29,8 @@ public sealed class MtpSpeculativeDecoder
 
     private ModelConfig Config => _model.Config;
 
-    public GenerationResult Generate(GenerationRequest request, Action<long>? onToken = null)
+    /// <summary>Generates one request; <paramref name="onToken"/> returns false to stop (a stop string matched).</summary>
+    public GenerationResult Generate(GenerationRequest request, Func<long, bool>? onToken = null)
     {
         GenerationEngine.ValidatePrompt(Config, request.Prompt);
         var weight = _model.LmHead.weight!;
@@ -46,8 +47,10 @@ public sealed class MtpSpeculativeDecoder
         bool Emit(long token)
         {
             tokens.Add(token);
-            onToken?.Invoke(token);
-            finished = StopRule.Check(Config, request.Sampling, token, tokens.Count, request.Prompt.Count + tokens.Count);
+            bool keepGoing = onToken?.Invoke(token) ?? true;
+            finished = keepGoing
+                ? StopRule.Check(Config, request.Sampling, token, tokens.Count, request.Prompt.Count + tokens.Count)
+                : FinishReason.Stop;
             return finished is null;
         }
 

@@ -63,7 +63,7 @@ public class GenerationEngineTests
         using var model = TinyModels.Create();
         var seen = new List<(int, long)>();
         var results = new GenerationEngine(model).Generate(
-            [new GenerationRequest(Prompt(4, 1), Greedy), new GenerationRequest(Prompt(6, 2), Greedy)], (i, t) => seen.Add((i, t)));
+            [new GenerationRequest(Prompt(4, 1), Greedy), new GenerationRequest(Prompt(6, 2), Greedy)], (i, t) => { seen.Add((i, t)); return true; });
         for (int i = 0; i < 2; i++)
             Assert.Equal(results[i].Tokens, seen.Where(s => s.Item1 == i).Select(s => s.Item2));
     }

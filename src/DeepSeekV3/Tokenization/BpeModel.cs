@@ -35,7 +35,7 @@ public sealed class BpeModel
         for (int b = 0; b < 256; b++)
             _byteIds[b] = vocab.TryGetValue(ByteLevelAlphabet.Encode((byte)b).ToString(), out int id) ? id : -1;
 
-        _merges = new Dictionary<long, (int, int)>(merges.Count);
+        _merges = new Dictionary<long, (int, int)>(merges.Count, PairKeyComparer.Instance);
         for (int rank = 0; rank < merges.Count; rank++)
         {
             var (left, right) = merges[rank];
@@ -100,7 +100,7 @@ public sealed class BpeModel
 
     internal int MergeByHeap(int[] symbols, int n)
     {
-        // Doubly linked list over positions; a removed position has prev == -2. Heap entries are (rank, position)
+        // Doubly linked list over positions; a removed position has prev == -2. Queue entries are (rank, position)
         // and are re-validated when popped, like HF's Word::merge_all.
         var prev = new int[n];
         var next = new int[n];
@@ -109,16 +109,22 @@ public sealed class BpeModel
             prev[i] = i - 1;
             next[i] = i + 1 < n ? i + 1 : -1;
         }
-        var heap = new PriorityQueue<int, long>();
+        var initial = new long[n + n / 2];
+        int queued = 0;
         for (int i = 0; i + 1 < n; i++)
-            Push(heap, symbols, i, i + 1);
-
-        while (heap.TryDequeue(out int pos, out long priority))
         {
+            if (_merges.TryGetValue(Key(symbols[i], symbols[i + 1]), out var m))
+                initial[queued++] = QueueKey(m.Rank, i);
+        }
+        var queue = new MergeQueue(initial, queued);
+
+        while (queue.TryPop(out long key))
+        {
+            int pos = (int)(uint)key;
             if (prev[pos] == -2 || next[pos] < 0)
                 continue;
             int right = next[pos];
-            if (!_merges.TryGetValue(Key(symbols[pos], symbols[right]), out var m) || m.Rank != (int)(priority >> 32))
+            if (!_merges.TryGetValue(Key(symbols[pos], symbols[right]), out var m) || m.Rank != (int)(key >> 32))
                 continue;
             symbols[pos] = m.Id;
             next[pos] = next[right];
@@ -126,9 +132,9 @@ public sealed class BpeModel
                 prev[next[right]] = pos;
             prev[right] = -2;
             if (prev[pos] >= 0)
-                Push(heap, symbols, prev[pos], pos);
+                Push(queue, symbols, prev[pos], pos);
             if (next[pos] >= 0)
-                Push(heap, symbols, pos, next[pos]);
+                Push(queue, symbols, pos, next[pos]);
         }
 
         int count = 0;
@@ -137,11 +143,13 @@ public sealed class BpeModel
         return count;
     }
 
-    private void Push(PriorityQueue<int, long> heap, int[] symbols, int left, int right)
+    private void Push(MergeQueue queue, int[] symbols, int left, int right)
     {
         if (_merges.TryGetValue(Key(symbols[left], symbols[right]), out var m))
-            heap.Enqueue(left, ((long)m.Rank << 32) | (uint)left);
+            queue.Push(QueueKey(m.Rank, left));
     }
+
+    private static long QueueKey(int rank, int position) => ((long)rank << 32) | (uint)position;
 
     private static long Key(int left, int right) => ((long)left << 32) | (uint)right;
 }

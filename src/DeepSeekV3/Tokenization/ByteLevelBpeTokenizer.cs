@@ -12,7 +12,7 @@ namespace DeepSeekV3.Tokenization;
 /// <remarks>
 /// BOS/EOS rule: <c>addSpecialTokens: true</c> prepends BOS when tokenizer_config.json says <c>add_bos_token</c> and
 /// appends EOS when it says <c>add_eos_token</c> — what transformers' LlamaTokenizerFast does for DeepSeek-V3 (BOS id 0,
-/// no EOS). A bare tokenizer.json (no config beside it) adds nothing, like HF <c>tokenizers</c> with its ByteLevel
+/// no EOS). A bare tokenizer.json (loaded as a file, or a directory without tokenizer_config.json) adds nothing, like HF <c>tokenizers</c> with its ByteLevel
 /// post-processor. Text that merely contains "&lt;｜begin▁of▁sentence｜&gt;" always yields that token, as in HF.
 /// </remarks>
 public sealed class ByteLevelBpeTokenizer
@@ -57,18 +57,24 @@ public sealed class ByteLevelBpeTokenizer
     }
 
     /// <summary>
-    /// Loads a tokenizer from a tokenizer.json file, or from a model directory holding tokenizer.json; a
-    /// tokenizer_config.json next to it supplies BOS/EOS/PAD, <c>add_bos_token</c> and the chat template.
+    /// Loads a model directory (tokenizer.json + tokenizer_config.json, like transformers' <c>from_pretrained</c>) or a
+    /// bare tokenizer.json file (like HF <c>Tokenizer.from_file</c>: no BOS/EOS rule, no chat template).
     /// </summary>
     public static ByteLevelBpeTokenizer Load(string pathOrDirectory)
     {
-        string jsonPath = Directory.Exists(pathOrDirectory) ? Path.Combine(pathOrDirectory, "tokenizer.json") : pathOrDirectory;
-        if (!File.Exists(jsonPath))
-            throw new TokenizerFileException($"{jsonPath}: tokenizer.json not found");
+        bool isDirectory = Directory.Exists(pathOrDirectory);
+        string jsonPath = isDirectory ? Path.Combine(pathOrDirectory, "tokenizer.json") : pathOrDirectory;
+        string configPath = Path.Combine(pathOrDirectory, "tokenizer_config.json");
         var definition = TokenizerJsonReader.Read(jsonPath);
-        string configPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(jsonPath))!, "tokenizer_config.json");
-        var config = File.Exists(configPath) ? TokenizerConfig.Read(configPath) : null;
-        return new ByteLevelBpeTokenizer(definition, config);
+        var config = isDirectory && File.Exists(configPath) ? TokenizerConfig.Read(configPath) : null;
+        try
+        {
+            return new ByteLevelBpeTokenizer(definition, config);
+        }
+        catch (TokenizerFileException e)
+        {
+            throw new TokenizerFileException($"{pathOrDirectory}: {e.Message}", e);
+        }
     }
 
     public TokenizerDefinition Definition { get; }

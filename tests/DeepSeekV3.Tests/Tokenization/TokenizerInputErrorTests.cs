@@ -1,0 +1,48 @@
+using System.Diagnostics;
+using System.Text;
+using DeepSeekV3.Tokenization;
+
+namespace DeepSeekV3.Tests.Tokenization;
+
+/// <summary>Bad input and pathological input: typed errors or correct output, never hangs.</summary>
+public class TokenizerInputErrorTests
+{
+    private static ByteLevelBpeTokenizer Tokenizer => TokenizerTestFiles.DeepSeekV3;
+
+    [Fact]
+    public void Invalid_UTF8_bytes_raise_a_typed_error_with_the_byte_offset()
+    {
+        byte[] bytes = [.. "abc"u8, 0xE4, 0xB8, (byte)'x'];
+        var e = Assert.Throws<TokenizerInputException>(() => Tokenizer.Encode(bytes));
+        Assert.Contains("byte 3", e.Message);
+    }
+
+    [Fact]
+    public void Lone_surrogate_in_a_string_raises_a_typed_error()
+    {
+        var e = Assert.Throws<TokenizerInputException>(() => Tokenizer.Encode("ok \uD83D end"));
+        Assert.Contains("U+D83D", e.Message);
+    }
+
+    [Fact]
+    public void Ten_MB_line_without_spaces_encodes_in_linear_time_and_round_trips()
+    {
+        // One 10 MB letter run is a single pre-tokenizer piece: the BPE merge loop must not be quadratic.
+        var random = new Random(7);
+        var text = new StringBuilder(10_000_000);
+        while (text.Length < 10_000_000)
+            text.Append((char)('a' + random.Next(26)));
+        string line = text.ToString();
+        var watch = Stopwatch.StartNew();
+        int[] ids = Tokenizer.Encode(line);
+        watch.Stop();
+        Assert.Equal(line, Tokenizer.Decode(ids));
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), $"10 MB took {watch.Elapsed}");
+    }
+
+    [Fact]
+    public void Ids_outside_the_vocabulary_are_skipped_when_decoding_as_HF_does()
+    {
+        Assert.Equal("Hello", Tokenizer.Decode([19923, 128900, -5]));
+    }
+}

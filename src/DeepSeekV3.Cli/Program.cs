@@ -6,4 +6,5 @@ using DeepSeekV3.Cli.Commands;
 var root = new RootCommand("DeepSeekV3.NET: DeepSeek-V3 models in C# (MLA, DeepSeekMoE, MTP, FP8 checkpoints)");
 foreach (Command command in CommandCatalog.All())
     root.Subcommands.Add(command);
-return CliErrors.Run(() => root.Parse(args).Invoke());
+// The default handler would print a stack trace for every exception; CliErrors prints typed errors in one line.
+return CliErrors.Run(() => root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));

@@ -9,5 +9,6 @@ internal static class CommandCatalog
     {
         yield return TokenizeCommand.Create();
         yield return DetokenizeCommand.Create();
+        yield return TrainTokenizerCommand.Create();
     }
 }

@@ -6,12 +6,12 @@ namespace DeepSeekV3.Tokenization;
 /// first), exactly as HF <c>tokenizers</c>' <c>Word::merge_all</c> does.
 /// </summary>
 /// <remarks>
-/// Short pieces use a plain scan (fast for the usual 1–20 bytes); long ones a heap over a linked list, so a 10 MB piece
+/// Pieces up to 256 bytes use a scan over cached pair ranks (tiktoken's method); longer ones a heap over a linked list, so a 10 MB piece
 /// costs O(n log n) — Microsoft.ML.Tokenizers 2.0.1's BpeTokenizer is quadratic there (160 K letters: 6.4 s).
 /// </remarks>
 public sealed class BpeModel
 {
-    private const int HeapThreshold = 48;
+    private const int HeapThreshold = 256;
     private readonly Dictionary<long, (int Rank, int Id)> _merges;
     private readonly int[] _byteIds = new int[256];
     private readonly bool _ignoreMerges;
@@ -81,22 +81,38 @@ public sealed class BpeModel
 
     internal int MergeByScan(int[] symbols, int n)
     {
+        // ranks[i] is the rank of the pair (symbols[i], symbols[i+1]); after a merge only its two neighbours change,
+        // so each step costs one scan over ints and two lookups.
+        Span<int> ranks = n <= 256 ? stackalloc int[n] : new int[n];
+        Span<int> ids = n <= 256 ? stackalloc int[n] : new int[n];
+        for (int i = 0; i + 1 < n; i++)
+            (ranks[i], ids[i]) = Lookup(symbols[i], symbols[i + 1]);
         while (n > 1)
         {
-            int bestRank = int.MaxValue, bestPos = -1, bestId = 0;
-            for (int i = 0; i + 1 < n; i++)
+            int best = 0;
+            for (int i = 1; i + 1 < n; i++)
             {
-                if (_merges.TryGetValue(Key(symbols[i], symbols[i + 1]), out var m) && m.Rank < bestRank)
-                    (bestRank, bestPos, bestId) = (m.Rank, i, m.Id);
+                if (ranks[i] < ranks[best])
+                    best = i;
             }
-            if (bestPos < 0)
+            if (ranks[best] == int.MaxValue)
                 break;
-            symbols[bestPos] = bestId;
-            Array.Copy(symbols, bestPos + 2, symbols, bestPos + 1, n - bestPos - 2);
+            symbols[best] = ids[best];
+            int tail = n - best - 2;
+            Array.Copy(symbols, best + 2, symbols, best + 1, tail);
+            ranks.Slice(best + 2, tail).CopyTo(ranks[(best + 1)..]);
+            ids.Slice(best + 2, tail).CopyTo(ids[(best + 1)..]);
             n--;
+            if (best > 0)
+                (ranks[best - 1], ids[best - 1]) = Lookup(symbols[best - 1], symbols[best]);
+            if (best + 1 < n)
+                (ranks[best], ids[best]) = Lookup(symbols[best], symbols[best + 1]);
         }
         return n;
     }
+
+    private (int Rank, int Id) Lookup(int left, int right) =>
+        _merges.TryGetValue(Key(left, right), out var m) ? m : (int.MaxValue, 0);
 
     internal int MergeByHeap(int[] symbols, int n)
     {

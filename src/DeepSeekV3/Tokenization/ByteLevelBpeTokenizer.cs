@@ -25,6 +25,7 @@ public sealed class ByteLevelBpeTokenizer
     private readonly bool[] _isSpecial;
     private readonly Dictionary<int, AddedToken> _addedById;
     private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
+    private int _cacheEntries;
 
     public ByteLevelBpeTokenizer(TokenizerDefinition definition, TokenizerConfig? config = null)
     {
@@ -180,8 +181,10 @@ public sealed class ByteLevelBpeTokenizer
             }
             int first = ids.Count;
             EncodePiece(piece, ids);
-            if (length <= MaxCachedPieceLength && _cache.Count < MaxCacheEntries)
-                lookup.TryAdd(piece, ids.GetRange(first, ids.Count - first).ToArray());
+            // ConcurrentDictionary.Count takes every lock, so the size is tracked separately.
+            if (length <= MaxCachedPieceLength && Volatile.Read(ref _cacheEntries) < MaxCacheEntries
+                && lookup.TryAdd(piece, ids.GetRange(first, ids.Count - first).ToArray()))
+                Interlocked.Increment(ref _cacheEntries);
         }
     }
 

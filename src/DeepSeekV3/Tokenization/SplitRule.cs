@@ -22,6 +22,8 @@ public sealed record SplitRule(string Pattern, SplitBehavior Behavior, bool Inve
 
     internal Regex Compile()
     {
+        if (KnownSplitRegexes.TryGet(Pattern) is Regex known)
+            return known;
         try
         {
             return new Regex(Pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant);

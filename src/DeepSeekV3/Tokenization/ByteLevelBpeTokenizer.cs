@@ -139,6 +139,8 @@ public sealed class ByteLevelBpeTokenizer
     /// <summary>Encodes many texts over all cores; result i belongs to texts[i].</summary>
     public IReadOnlyList<int[]> EncodeBatch(IReadOnlyList<string> texts, bool addSpecialTokens = false)
     {
+        foreach (string text in texts)
+            Utf16Validation.ThrowIfLoneSurrogate(text); // here, so the error is typed rather than an AggregateException
         var results = new int[texts.Count][];
         Parallel.For(0, texts.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
             i => results[i] = Encode(texts[i], addSpecialTokens));

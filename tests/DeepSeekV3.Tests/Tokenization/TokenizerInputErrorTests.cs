@@ -22,6 +22,7 @@ public class TokenizerInputErrorTests
     {
         var e = Assert.Throws<TokenizerInputException>(() => Tokenizer.Encode("ok \uD83D end"));
         Assert.Contains("U+D83D", e.Message);
+        Assert.Throws<TokenizerInputException>(() => Tokenizer.EncodeBatch(["fine", "bad \uDC00"]));
     }
 
     [Fact]

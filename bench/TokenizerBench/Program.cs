@@ -41,7 +41,11 @@ Directory.CreateDirectory(Path.Combine(repo, "bench/results"));
 string resultPath = Path.Combine(repo, "bench/results", $"tokenizer-{DateTime.UtcNow:yyyyMMdd-HHmmss}.json");
 File.WriteAllText(resultPath, JsonSerializer.Serialize(new
 {
-    text = Path.GetRelativePath(repo, textPath), megabytes = mb, lines = lines.Count, cores = Environment.ProcessorCount, repeats,
+    text = Path.GetRelativePath(repo, textPath),
+    megabytes = mb,
+    lines = lines.Count,
+    cores = Environment.ProcessorCount,
+    repeats,
     ours = new { sequential_mb_s = oursSequential, batch_mb_s = oursBatch },
     hf_tokenizers = new { sequential_mb_s = hfSequential, batch_mb_s = hfBatch },
     parity_percent = parity,

@@ -42,4 +42,17 @@ public class HuggingFaceParityTests
         Assert.Equal(new[] { 19923, 14, 2058, 3, 223, 30594, 303, 3427, 320, 223, 6895, 1883, 1351, 52735, 4042, 2605, 1354,
             1527, 666, 20, 271, 128803, 6366, 128804 }, ids);
     }
+
+    [Theory]
+    [InlineData(new[] { 64, 7351, 238 }, false, "^ \uFFFD")] // emoji cut after its second byte
+    [InlineData(new[] { 238, 246, 65 }, false, "\uFFFD\uFFFD_")] // lone continuation bytes: one U+FFFD each
+    [InlineData(new[] { 64, 238, 7351, 65 }, false, "^\uFFFD \uFFFD_")]
+    [InlineData(new[] { 0, 128803, 6366, 1, 128805 }, false, "<｜begin▁of▁sentence｜><｜User｜>hi<｜end▁of▁sentence｜><|EOT|>")]
+    [InlineData(new[] { 0, 128803, 6366, 1, 128805 }, true, "<｜User｜>hi")] // <|EOT|> is special, <｜User｜> is not
+    [InlineData(new[] { 12, 128900, 13 }, false, "*+")] // unused id: skipped
+    public void Decode_equals_HuggingFace_on_broken_UTF8_special_and_unused_ids(int[] ids, bool skipSpecial, string expected)
+    {
+        // Expected strings from HF tokenizers 0.22.2 (node binding): tok.decode(ids, skipSpecial).
+        Assert.Equal(expected, TokenizerTestFiles.DeepSeekV3.Decode(ids, skipSpecial));
+    }
 }

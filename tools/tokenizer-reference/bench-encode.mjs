@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Encode throughput of HuggingFace tokenizers (Rust, via node) on the lines of a text, for bench/TokenizerBench.
 // usage: node bench-encode.mjs INPUT.txt IDS_OUT.jsonl [--tokenizer tokenizer.json] [--repeats N]
-// Prints one JSON object: MB/s of sequential encode() per line and of encodeBatch() over all lines (best of N),
-// and writes the batch ids (one JSON array per line) for the parity check.
+// Prints one JSON object: MB/s of one encode() of the whole text, of sequential encode() per line and of
+// encodeBatch() over all lines (best of N each); writes the batch ids (one JSON array per line) to IDS_OUT and the
+// whole-text ids to IDS_OUT.whole for the parity check.
 import { createRequire } from 'module';
 import fs from 'fs';
 const require = createRequire(import.meta.url);
@@ -27,8 +28,10 @@ async function best(run) {
   }
   return bestSeconds;
 }
-let encodings;
+let encodings, whole;
+const single = await best(async () => { whole = await tokenizer.encode(text, null, options); });
 const sequential = await best(async () => { for (const l of lines) await tokenizer.encode(l, null, options); });
 const batch = await best(async () => { encodings = await tokenizer.encodeBatch(lines, options); });
 fs.writeFileSync(idsOut, encodings.map((e) => JSON.stringify(Array.from(e.getIds()))).join('\n') + '\n');
-console.log(JSON.stringify({ bytes: Buffer.byteLength(text, 'utf8'), lines: lines.length, sequential_mb_s: mb / sequential, batch_mb_s: mb / batch }));
+fs.writeFileSync(idsOut + '.whole', JSON.stringify(Array.from(whole.getIds())) + '\n');
+console.log(JSON.stringify({ bytes: Buffer.byteLength(text, 'utf8'), lines: lines.length, whole_mb_s: mb / single, sequential_mb_s: mb / sequential, batch_mb_s: mb / batch }));

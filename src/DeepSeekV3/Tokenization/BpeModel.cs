@@ -6,12 +6,12 @@ namespace DeepSeekV3.Tokenization;
 /// first), exactly as HF <c>tokenizers</c>' <c>Word::merge_all</c> does.
 /// </summary>
 /// <remarks>
-/// Pieces up to 256 bytes use a scan over cached pair ranks (tiktoken's method); longer ones a heap over a linked list, so a 10 MB piece
+/// Pieces up to 64 bytes use a scan over cached pair ranks (tiktoken's method); longer ones a heap over a linked list, so a 10 MB piece
 /// costs O(n log n) — Microsoft.ML.Tokenizers 2.0.1's BpeTokenizer is quadratic there (160 K letters: 6.4 s).
 /// </remarks>
 public sealed class BpeModel
 {
-    private const int HeapThreshold = 256;
+    private const int HeapThreshold = 64;
     private readonly Dictionary<long, (int Rank, int Id)> _merges;
     private readonly int[] _byteIds = new int[256];
     private readonly bool _ignoreMerges;

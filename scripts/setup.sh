@@ -5,3 +5,4 @@ cd "$(dirname "$0")/.."
 mkdir -p artifacts
 command -v dotnet >/dev/null || { echo "setup: the .NET 10 SDK (dotnet) is required on PATH" >&2; exit 1; }
 dotnet restore DeepSeekV3.slnx -v q -nologo
+bash scripts/fetch-tokenizer.sh

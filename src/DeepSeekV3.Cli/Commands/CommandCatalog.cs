@@ -14,5 +14,6 @@ internal static class CommandCatalog
         yield return TokenizeCommand.Create();
         yield return DetokenizeCommand.Create();
         yield return TrainTokenizerCommand.Create();
+        yield return TrainCommand.Create();
     }
 }

@@ -1,0 +1,133 @@
+using System.CommandLine;
+using System.Globalization;
+using DeepSeekV3.Runtime;
+using DeepSeekV3.Training;
+using DeepSeekV3.Training.Data;
+using DeepSeekV3.Training.Objectives;
+using DeepSeekV3.Training.Optimization;
+
+namespace DeepSeekV3.Cli.Commands;
+
+/// <summary>`dsv3 train`: pre-train a model the way the DeepSeek-V3 report does (MTP, aux-loss-free balancing,
+/// AdamW, report-shaped schedules), with checkpoints, resume, metrics.jsonl and plots.</summary>
+internal static class TrainCommand
+{
+    public static Command Create()
+    {
+        var preset = new Option<string?>("--preset") { Description = $"Model to create: one of {string.Join(", ", Configuration.ModelPresets.Names)}" };
+        var config = new Option<string?>("--config") { Description = "A config.json to create the model from instead of a preset" };
+        var data = new Option<string[]>("--data") { Description = "Text files, directories or .jsonl files (field \"text\"); repeatable", Required = true, AllowMultipleArgumentsPerToken = true };
+        var output = new Option<string>("--out", "-o") { Description = "Run directory: checkpoints/, model/, metrics.jsonl, plots/", Required = true };
+        var steps = new Option<int>("--steps") { Description = "Optimizer steps in total (with --resume: continue up to this step)", DefaultValueFactory = _ => 1000 };
+        var seqLen = new Option<int>("--seq-len") { Description = "Tokens per sequence T", DefaultValueFactory = _ => 256 };
+        var batchTokens = new Option<int>("--batch-tokens") { Description = "Tokens per optimizer step after the batch ramp (rounded to whole sequences)", DefaultValueFactory = _ => 8192 };
+        var microBatch = new Option<int>("--micro-batch") { Description = "Sequences per forward/backward (gradient accumulation over the rest)", DefaultValueFactory = _ => 8 };
+        var lr = new Option<double>("--lr") { Description = "Peak learning rate (report: 2.2e-4 at 671B; small models take more)", DefaultValueFactory = _ => 1e-3 };
+        var warmup = new Option<int?>("--warmup") { Description = "Warm-up steps (default: 5% of --steps, at most 2000)" };
+        var seed = new Option<long>("--seed") { Description = "Seed for initialization, data order, FIM and the validation split", DefaultValueFactory = _ => 0 };
+        var saveEvery = new Option<int>("--save-every") { Description = "Checkpoint every N steps (0: only at the end)", DefaultValueFactory = _ => 0 };
+        var keep = new Option<int>("--keep") { Description = "Checkpoints to keep", DefaultValueFactory = _ => 3 };
+        var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in --out" };
+        var balance = new Option<string>("--balance") { Description = "aux-free (bias updates + α=0.0001 sequence-wise loss) or aux-loss (classic auxiliary loss, no bias updates)", DefaultValueFactory = _ => "aux-free" };
+        var auxAlpha = new Option<double>("--aux-alpha") { Description = "α of the aux-loss baseline", DefaultValueFactory = _ => 0.001 };
+        var biasSpeed = new Option<double>("--bias-speed") { Description = "γ of the aux-free bias update (report 0.001; 0 after 14.3/14.8 of the run)", DefaultValueFactory = _ => 0.001 };
+        var mtpDepth = new Option<int?>("--mtp-depth") { Description = "MTP modules D (default: the config's num_nextn_predict_layers; 0 disables the MTP loss)" };
+        var recompute = new Option<string>("--recompute") { Description = "none, norm-mla (attention sub-layers) or block (whole blocks) recomputed in backward", DefaultValueFactory = _ => "none" };
+        var evalEvery = new Option<int>("--eval-every") { Description = "Validation loss every N steps (0: only at the end)", DefaultValueFactory = _ => 100 };
+        var valFraction = new Option<double>("--val-fraction") { Description = "Share of documents held out for validation", DefaultValueFactory = _ => 0.02 };
+        var fimRate = new Option<double>("--fim-rate") { Description = "Share of documents rearranged in PSM fill-in-the-middle form", DefaultValueFactory = _ => 0.1 };
+        var moments = new Option<string>("--moments") { Description = "AdamW moment storage: f32 or bf16 (report)", DefaultValueFactory = _ => "f32" };
+        var noRamp = new Option<bool>("--no-batch-ramp") { Description = "Use the full batch from step 1" };
+        var tokenizer = new Option<string>("--tokenizer") { Description = "Tokenizer: \"bytes\" (UTF-8 bytes + EOS/FIM ids 256-259)", DefaultValueFactory = _ => "bytes" };
+        var tokenCache = new Option<string>("--token-cache") { Description = "Folder for cached token shards", DefaultValueFactory = _ => Path.Combine(".data", "tokens") };
+        var threads = new Option<int>("--threads") { Description = "Torch CPU threads (0: library default)", DefaultValueFactory = _ => 0 };
+        var logEvery = new Option<int>("--log-every") { Description = "Progress line every N steps", DefaultValueFactory = _ => 10 };
+        var noPlots = new Option<bool>("--no-plots") { Description = "Skip the PNG plots at the end" };
+
+        var command = new Command("train", "Pre-train a model: MTP, auxiliary-loss-free balancing, AdamW, report-shaped schedules")
+        {
+            preset, config, data, output, steps, seqLen, batchTokens, microBatch, lr, warmup, seed, saveEvery, keep, resume,
+            balance, auxAlpha, biasSpeed, mtpDepth, recompute, evalEvery, valFraction, fimRate, moments, noRamp, tokenizer, tokenCache,
+            threads, logEvery, noPlots,
+        };
+        command.SetAction(result =>
+        {
+            var writer = result.InvocationConfiguration.Output;
+            if (result.GetValue(threads) is > 0 and int n) TorchSharp.torch.set_num_threads(n);
+            bool resuming = result.GetValue(resume);
+            string? presetName = result.GetValue(preset), configPath = result.GetValue(config);
+            var modelConfig = resuming && presetName is null && configPath is null ? null : InitCommand.ResolveConfig(presetName, configPath);
+            int? depth = result.GetValue(mtpDepth);
+            if (modelConfig is not null && depth > modelConfig.NumNextnPredictLayers)
+                modelConfig = modelConfig with { NumNextnPredictLayers = depth.Value };
+            int sequenceLength = result.GetValue(seqLen);
+            var balanceMode = ParseBalance(result.GetValue(balance)!);
+            var options = new RunOptions
+            {
+                OutputDirectory = result.GetValue(output)!,
+                DataPaths = result.GetValue(data)!,
+                TokenCache = result.GetValue(tokenCache)!,
+                Config = modelConfig,
+                Resume = resuming,
+                LogEvery = result.GetValue(logEvery),
+                Plots = !result.GetValue(noPlots),
+                Data = new DataOptions
+                {
+                    SequenceLength = sequenceLength,
+                    FimRate = result.GetValue(fimRate),
+                    ValidationFraction = result.GetValue(valFraction),
+                    Seed = result.GetValue(seed),
+                },
+                Trainer = new TrainerOptions
+                {
+                    Steps = result.GetValue(steps),
+                    BatchSequences = Math.Max(1, result.GetValue(batchTokens) / sequenceLength),
+                    MicroBatchSequences = Math.Max(1, result.GetValue(microBatch)),
+                    BatchRamp = !result.GetValue(noRamp),
+                    PeakLearningRate = result.GetValue(lr),
+                    WarmupSteps = result.GetValue(warmup),
+                    Seed = result.GetValue(seed),
+                    SaveEvery = result.GetValue(saveEvery),
+                    KeepLast = result.GetValue(keep),
+                    EvalEvery = result.GetValue(evalEvery),
+                    BiasUpdateSpeed = result.GetValue(biasSpeed),
+                    Adam = new AdamWOptions { MomentDtype = TensorSettings.ParseDtype(result.GetValue(moments)!) },
+                    Objective = new ObjectiveOptions
+                    {
+                        MtpDepth = depth ?? modelConfig?.NumNextnPredictLayers ?? 1,
+                        Balance = balanceMode,
+                        AuxLossAlpha = result.GetValue(auxAlpha),
+                        Recompute = ParseRecompute(result.GetValue(recompute)!),
+                    },
+                },
+            };
+            var summary = TrainingRun.Execute(options, ResolveTokenizer(result.GetValue(tokenizer)!), writer);
+            writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"done: {summary.Steps} steps ({summary.SkippedSteps} skipped), loss {summary.FinalLoss:F4}, val {summary.ValidationLoss:F4}, " +
+                $"max_vio {summary.MaxVio:F3}, {summary.TokensPerSecond:F0} tok/s, MFU {summary.Mfu * 100:F2}%; model: {summary.ModelDirectory}"));
+        });
+        return command;
+    }
+
+    /// <summary>The tokenizers `train` can use. The byte-level BPE tokenizer (issue 3) plugs in here.</summary>
+    internal static ITokenEncoder ResolveTokenizer(string name) => name switch
+    {
+        "bytes" => new ByteTokenEncoder(),
+        _ => throw new InvalidArgumentException($"--tokenizer \"{name}\": expected \"bytes\""),
+    };
+
+    internal static BalanceMode ParseBalance(string value) => value.ToLowerInvariant() switch
+    {
+        "aux-free" or "auxfree" => BalanceMode.AuxFree,
+        "aux-loss" or "auxloss" => BalanceMode.AuxLoss,
+        _ => throw new InvalidArgumentException($"--balance \"{value}\": expected aux-free or aux-loss"),
+    };
+
+    internal static RecomputeMode ParseRecompute(string value) => value.ToLowerInvariant() switch
+    {
+        "none" => RecomputeMode.None,
+        "norm-mla" => RecomputeMode.NormMla,
+        "block" => RecomputeMode.Block,
+        _ => throw new InvalidArgumentException($"--recompute \"{value}\": expected none, norm-mla or block"),
+    };
+}

@@ -1,0 +1,17 @@
+namespace DeepSeekV3.Training.Data;
+
+/// <summary>Tokenized documents, addressed by index (without EOS; the packer adds it).</summary>
+public interface IDocumentCollection
+{
+    long Count { get; }
+    long TotalTokens { get; }
+    ReadOnlySpan<int> Document(long index);
+}
+
+/// <summary>Documents held in memory (tests, small inputs).</summary>
+public sealed class InMemoryDocuments(IReadOnlyList<int[]> documents) : IDocumentCollection
+{
+    public long Count => documents.Count;
+    public long TotalTokens => documents.Sum(d => (long)d.Length);
+    public ReadOnlySpan<int> Document(long index) => documents[(int)index];
+}

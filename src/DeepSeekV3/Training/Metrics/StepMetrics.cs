@@ -1,0 +1,33 @@
+using System.Text.Json.Serialization;
+
+namespace DeepSeekV3.Training.Metrics;
+
+/// <summary>One line of <c>OUT/metrics.jsonl</c>: what happened in one optimizer step (and, every eval interval,
+/// the validation loss). Loss is the main next-token cross-entropy; TotalLoss adds λ·MTP and α·balance.</summary>
+public sealed record StepMetrics
+{
+    [JsonPropertyName("step")] public long Step { get; init; }
+    [JsonPropertyName("loss")] public double Loss { get; init; }
+    [JsonPropertyName("mtp_loss")] public double MtpLoss { get; init; }
+    [JsonPropertyName("balance_loss")] public double BalanceLoss { get; init; }
+    [JsonPropertyName("total_loss")] public double TotalLoss { get; init; }
+    [JsonPropertyName("val_loss")] [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? ValidationLoss { get; init; }
+    [JsonPropertyName("lr")] public double LearningRate { get; init; }
+    [JsonPropertyName("mtp_weight")] public double MtpWeight { get; init; }
+    [JsonPropertyName("bias_speed")] public double BiasSpeed { get; init; }
+    [JsonPropertyName("grad_norm")] public double GradNorm { get; init; }
+    [JsonPropertyName("skipped")] public bool Skipped { get; init; }
+    [JsonPropertyName("skipped_total")] public long SkippedTotal { get; init; }
+    [JsonPropertyName("batch_sequences")] public int BatchSequences { get; init; }
+    [JsonPropertyName("tokens")] public long Tokens { get; init; }
+    [JsonPropertyName("tokens_seen")] public long TokensSeen { get; init; }
+    [JsonPropertyName("seconds")] public double Seconds { get; init; }
+    [JsonPropertyName("tokens_per_s")] public double TokensPerSecond { get; init; }
+    [JsonPropertyName("mfu")] public double Mfu { get; init; }
+    /// <summary>Largest MaxVio over the MoE layers (main and MTP) this step.</summary>
+    [JsonPropertyName("max_vio")] public double MaxVio { get; init; }
+    /// <summary>MaxVio per MoE layer, keyed by its index in model.layers.</summary>
+    [JsonPropertyName("max_vio_layers")] public Dictionary<string, double> MaxVioByLayer { get; init; } = [];
+    /// <summary>Each MoE layer's share of routed slots per expert (sums to 1 per layer).</summary>
+    [JsonPropertyName("expert_load")] public Dictionary<string, double[]> ExpertLoad { get; init; } = [];
+}

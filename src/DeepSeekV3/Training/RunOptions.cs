@@ -1,0 +1,32 @@
+using DeepSeekV3.Configuration;
+using DeepSeekV3.Training.Data;
+
+namespace DeepSeekV3.Training;
+
+/// <summary>A whole `dsv3 train` invocation: where to write, what to train on, the model, and the loop's options.</summary>
+public sealed record RunOptions
+{
+    public required string OutputDirectory { get; init; }
+    public required IReadOnlyList<string> DataPaths { get; init; }
+
+    /// <summary>Where token shards are cached (reused by every run over the same files and tokenizer).</summary>
+    public string TokenCache { get; init; } = Path.Combine(".data", "tokens");
+
+    /// <summary>The model to create; ignored when resuming (the checkpoint's config.json is used).</summary>
+    public ModelConfig? Config { get; init; }
+
+    public DataOptions Data { get; init; } = new();
+    public TrainerOptions Trainer { get; init; } = new();
+
+    /// <summary>Continue from the newest checkpoint in <see cref="OutputDirectory"/> up to Trainer.Steps.</summary>
+    public bool Resume { get; init; }
+
+    /// <summary>Print a progress line every N steps.</summary>
+    public int LogEvery { get; init; } = 10;
+
+    /// <summary>Write PNG plots at the end.</summary>
+    public bool Plots { get; init; } = true;
+
+    /// <summary>Measure the machine's peak matmul FLOP/s at start (for MFU).</summary>
+    public bool MeasurePeak { get; init; } = true;
+}

@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using System.Globalization;
+using DeepSeekV3.Checkpoints;
+using DeepSeekV3.Configuration;
+using DeepSeekV3.Modeling;
+using DeepSeekV3.Training.Checkpointing;
+using DeepSeekV3.Training.Data;
+using DeepSeekV3.Training.Metrics;
+using static TorchSharp.torch;
+
+namespace DeepSeekV3.Training;
+
+/// <summary>
+/// Runs a pre-training job end to end: tokenize (or reuse shards), pack, build or resume the model, train with
+/// periodic validation and checkpoints, write metrics.jsonl, the final model (OUT/model) and plots (OUT/plots).
+/// Progress goes to <c>log</c> as plain lines.
+/// </summary>
+public static class TrainingRun
+{
+    public const string FinalModelFolder = "model";
+    public const string PlotsFolder = "plots";
+
+    public static RunSummary Execute(RunOptions options, ITokenEncoder encoder, TextWriter log, CancellationToken cancel = default)
+    {
+        string output = options.OutputDirectory;
+        Directory.CreateDirectory(output);
+        TrainingCheckpoint.CleanUpInterrupted(output);
+
+        using var shards = TokenShardSet.Open(options.DataPaths, encoder, options.TokenCache, new LogProgress(log), out bool reused);
+        log.WriteLine($"data: {shards.Count:N0} documents, {shards.TotalTokens:N0} tokens ({(reused ? "cached" : "tokenized")}: {shards.Directory})");
+        var data = PackedDataset.Build(shards, encoder, options.Data);
+        log.WriteLine($"packed: {data.TrainWindows:N0} train windows, {data.ValidationWindows:N0} validation windows of {data.SequenceLength + 1} tokens " +
+                      $"({data.ValidationDocuments} validation documents)");
+
+        var (model, optimizer, state) = StartOrResume(options, encoder, log);
+        using var _ = model;
+        double peak = options.MeasurePeak ? TrainingFlops.MeasurePeakMatmul() : 0;
+        if (peak > 0) log.WriteLine($"peak fp32 matmul: {peak / 1e9:F1} GFLOP/s (measured now, {get_num_threads()} threads)");
+
+        using var trainer = new Trainer(model, data, options.Trainer, optimizer, state, peak);
+        using var metrics = new MetricsLog(output, trainer.State.Step);
+        var opts = options.Trainer;
+        var clock = Stopwatch.StartNew();
+        long startStep = trainer.State.Step;
+        StepMetrics? last = null;
+        double validation = double.NaN;
+        while (trainer.State.Step < opts.Steps && !cancel.IsCancellationRequested)
+        {
+            var step = trainer.Step();
+            bool final = step.Step == opts.Steps;
+            if (final || (opts.EvalEvery > 0 && step.Step % opts.EvalEvery == 0))
+                step = step with { ValidationLoss = validation = trainer.Evaluate() };
+            metrics.Write(step);
+            last = step;
+            if (step.Skipped)
+                log.WriteLine($"step {step.Step}: non-finite loss or gradient (loss {step.TotalLoss}, grad norm {step.GradNorm}); skipped ({step.SkippedTotal} so far)");
+            if (final || step.Step % Math.Max(1, options.LogEvery) == 0)
+                log.WriteLine(ProgressLine(step, opts.Steps, startStep, clock.Elapsed));
+            if (!final && opts.SaveEvery > 0 && step.Step % opts.SaveEvery == 0)
+                trainer.SaveCheckpoint(output);
+        }
+        trainer.SaveCheckpoint(output);
+        string modelDir = Path.Combine(output, FinalModelFolder);
+        ModelCheckpoint.Save(model, modelDir, new ModelCheckpoint.SaveOptions { Dtype = ScalarType.Float32 });
+        log.WriteLine($"saved {modelDir} and checkpoint step-{trainer.State.Step:D8}");
+
+        IReadOnlyList<string> plots = [];
+        if (options.Plots)
+        {
+            plots = TrainingPlots.Write(MetricsLog.Read(metrics.Path), Path.Combine(output, PlotsFolder));
+            log.WriteLine($"plots: {string.Join(", ", plots.Select(Path.GetFileName))}");
+        }
+        var all = MetricsLog.Read(metrics.Path);
+        var recent = all.Skip(Math.Max(0, all.Count - 20)).ToList();
+        return new RunSummary(trainer.State.Step, trainer.State.SkippedSteps, last?.Loss ?? double.NaN, validation,
+            last?.MaxVio ?? double.NaN, recent.Count == 0 ? 0 : recent.Average(m => m.TokensPerSecond),
+            recent.Count == 0 ? 0 : recent.Average(m => m.Mfu), peak, modelDir, metrics.Path, plots);
+    }
+
+    private static (DeepSeekV3ForCausalLM, Optimization.AdamW?, TrainerState?) StartOrResume(RunOptions options, ITokenEncoder encoder, TextWriter log)
+    {
+        if (options.Resume && TrainingCheckpoint.Latest(options.OutputDirectory) is { } checkpoint)
+        {
+            var (model, optimizer, state) = TrainingCheckpoint.Load(checkpoint, CPU, m => Optimization.AdamW.For(m, options.Trainer.Adam));
+            log.WriteLine($"resuming from {checkpoint} (step {state.Step}, {state.TokensSeen:N0} tokens seen)");
+            CheckVocabulary(model.Config.VocabSize, encoder);
+            return (model, optimizer, state);
+        }
+        if (options.Resume)
+            log.WriteLine($"--resume: no checkpoint in {options.OutputDirectory}; starting from scratch");
+        var config = options.Config ?? throw new Runtime.InvalidArgumentException("give --preset NAME or --config FILE");
+        CheckVocabulary(config.VocabSize, encoder);
+        var fresh = new DeepSeekV3ForCausalLM(config);
+        WeightInitializer.Initialize(fresh, options.Trainer.Seed, config.InitializerRange);
+        log.WriteLine($"model: {ModelSummary.Count(fresh.ParameterCount)} parameters " +
+                      $"({ModelSummary.Count(new ModelSize(config).ActivatedParameters)} activated per token in the main model), " +
+                      $"init std {config.InitializerRange}");
+        return (fresh, null, null);
+    }
+
+    private static void CheckVocabulary(int vocabSize, ITokenEncoder encoder)
+    {
+        if (vocabSize < encoder.VocabSize)
+            throw new Runtime.InvalidArgumentException(
+                $"the model's vocab_size {vocabSize} is smaller than the tokenizer's {encoder.VocabSize} ({encoder.Name})");
+    }
+
+    private static string ProgressLine(StepMetrics m, int totalSteps, long startStep, TimeSpan elapsed)
+    {
+        double perStep = elapsed.TotalSeconds / Math.Max(1, m.Step - startStep);
+        var eta = TimeSpan.FromSeconds(perStep * (totalSteps - m.Step));
+        string val = m.ValidationLoss is double v ? $" val {v:F4}" : "";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"step {m.Step}/{totalSteps} loss {m.Loss:F4} mtp {m.MtpLoss:F4}{val} lr {m.LearningRate:0.00e+00} " +
+            $"batch {m.BatchSequences} tok/s {m.TokensPerSecond:F0} MFU {m.Mfu * 100:F2}% maxvio {m.MaxVio:F3} " +
+            $"ETA {eta:hh\\:mm\\:ss}");
+    }
+
+    private sealed class LogProgress(TextWriter log) : IProgress<TokenizationProgress>
+    {
+        public void Report(TokenizationProgress p) => log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"tokenizing: {p.BytesRead / 1e6:F1}/{p.BytesTotal / 1e6:F1} MB, {p.Tokens:N0} tokens, {p.MegabytesPerSecond:F2} MB/s"));
+    }
+}

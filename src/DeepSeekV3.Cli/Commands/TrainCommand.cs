@@ -38,7 +38,7 @@ internal static class TrainCommand
         var fimRate = new Option<double>("--fim-rate") { Description = "Share of documents rearranged in PSM fill-in-the-middle form", DefaultValueFactory = _ => 0.1 };
         var moments = new Option<string>("--moments") { Description = "AdamW moment storage: f32 or bf16 (report)", DefaultValueFactory = _ => "f32" };
         var noRamp = new Option<bool>("--no-batch-ramp") { Description = "Use the full batch from step 1" };
-        var tokenizer = new Option<string>("--tokenizer") { Description = "Tokenizer: \"bytes\" (UTF-8 bytes + EOS/FIM ids 256-259)", DefaultValueFactory = _ => "bytes" };
+        var tokenizer = new Option<string>("--tokenizer") { Description = "\"bytes\" (UTF-8 bytes + EOS/FIM ids 256-259) or a byte-level BPE tokenizer.json / directory (copied beside the model)", DefaultValueFactory = _ => "bytes" };
         var tokenCache = new Option<string>("--token-cache") { Description = "Folder for cached token shards", DefaultValueFactory = _ => Path.Combine(".data", "tokens") };
         var threads = new Option<int>("--threads") { Description = "Torch CPU threads (0: library default)", DefaultValueFactory = _ => 0 };
         var logEvery = new Option<int>("--log-every") { Description = "Progress line every N steps", DefaultValueFactory = _ => 10 };
@@ -102,6 +102,7 @@ internal static class TrainCommand
                 },
             };
             var summary = TrainingRun.Execute(options, ResolveTokenizer(result.GetValue(tokenizer)!), writer);
+            CopyTokenizer(result.GetValue(tokenizer)!, summary.ModelDirectory);
             writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"done: {summary.Steps} steps ({summary.SkippedSteps} skipped), loss {summary.FinalLoss:F4}, val {summary.ValidationLoss:F4}, " +
                 $"max_vio {summary.MaxVio:F3}, {summary.TokensPerSecond:F0} tok/s, MFU {summary.Mfu * 100:F2}%; model: {summary.ModelDirectory}"));
@@ -109,12 +110,26 @@ internal static class TrainCommand
         return command;
     }
 
-    /// <summary>The tokenizers `train` can use. The byte-level BPE tokenizer (issue 3) plugs in here.</summary>
+    /// <summary>"bytes", or a byte-level BPE tokenizer: a tokenizer.json or a directory holding one.</summary>
     internal static ITokenEncoder ResolveTokenizer(string name) => name switch
     {
         "bytes" => new ByteTokenEncoder(),
-        _ => throw new InvalidArgumentException($"--tokenizer \"{name}\": expected \"bytes\""),
+        _ when File.Exists(name) || Directory.Exists(name) => BpeTokenEncoder.Load(name),
+        _ => throw new InvalidArgumentException($"--tokenizer \"{name}\": expected \"bytes\" or a tokenizer.json / tokenizer directory"),
     };
+
+    /// <summary>Puts the tokenizer files beside the trained model, so `generate --model DIR` finds them.</summary>
+    internal static void CopyTokenizer(string name, string modelDirectory)
+    {
+        if (name == "bytes") return;
+        string directory = Directory.Exists(name) ? name : Path.GetDirectoryName(Path.GetFullPath(name))!;
+        foreach (string file in new[] { "tokenizer.json", "tokenizer_config.json" })
+        {
+            string source = file == "tokenizer.json" && File.Exists(name) ? name : Path.Combine(directory, file);
+            if (File.Exists(source))
+                AtomicFile.Write(Path.Combine(modelDirectory, file), stream => { using var input = File.OpenRead(source); input.CopyTo(stream); });
+        }
+    }
 
     internal static BalanceMode ParseBalance(string value) => value.ToLowerInvariant() switch
     {

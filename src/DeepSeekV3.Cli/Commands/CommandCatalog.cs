@@ -11,5 +11,6 @@ internal static class CommandCatalog
         yield return InfoCommand.Create();
         yield return LogitsCommand.Create();
         yield return GenerateCommand.Create();
+        yield return ExportGgufCommand.Create();
     }
 }

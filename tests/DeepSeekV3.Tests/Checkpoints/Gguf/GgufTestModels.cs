@@ -15,13 +15,8 @@ internal static class GgufTestModels
     /// </summary>
     public static ModelConfig PeerConfig { get; } = ModelPresets.Tiny with
     {
-        VocabSize = 320,
-        IntermediateSize = 128,
-        QLoraRank = 32,
-        KvLoraRank = 24,
-        QkNopeHeadDim = 16,
-        QkRopeHeadDim = 8,
-        VHeadDim = 12,
+        VocabSize = 320, IntermediateSize = 128,
+        QLoraRank = 32, KvLoraRank = 24, QkNopeHeadDim = 16, QkRopeHeadDim = 8, VHeadDim = 12,
     };
 
     /// <summary>

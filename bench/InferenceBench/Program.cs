@@ -14,6 +14,7 @@ const int warmupSteps = 2;
 string workDir = options.GetValueOrDefault("work", Path.Combine(Path.GetTempPath(), "dsv3-inference-bench"));
 string[] engines = options.GetValueOrDefault("engines", "ours,llama").Split(',');
 
+string loadBefore = LoadAverage();
 set_num_threads(threads);
 set_num_interop_threads(1);
 var (modelDir, gguf) = BenchModel.Prepare(workDir, seed: 2024);
@@ -28,6 +29,8 @@ if (engines.Contains("ours"))
 if (engines.Contains("llama"))
     results.Add(LlamaCppBench.Run(gguf, prompt, decodeSteps, repeats, warmupSteps, threads));
 
+string loadAfter = LoadAverage();
+Console.WriteLine($"load average before/after: {loadBefore} / {loadAfter} (the machine is shared)");
 Console.WriteLine($"model: random DeepSeek-V3-shaped, {parameters / 1e6:F1}M parameters ({activated / 1e6:F1}M active), f32; threads {threads}; " +
                   $"prompt {promptLength}; {repeats} repeats × {decodeSteps - warmupSteps} decode steps; medians");
 Console.WriteLine($"{"engine",-32} {"prefill tok/s",14} {"decode ms/tok",14} {"decode tok/s",13}");
@@ -44,7 +47,7 @@ var report = new
 {
     benchmark = "inference",
     utc = DateTime.UtcNow.ToString("O"),
-    machine = new { Environment.ProcessorCount, os = Environment.OSVersion.ToString() },
+    machine = new { Environment.ProcessorCount, os = Environment.OSVersion.ToString(), load_average_before = loadBefore, load_average_after = loadAfter },
     model = new { parameters, activated_parameters = activated, config = BenchModel.Config },
     settings = new { threads, repeats, decode_steps = decodeSteps, warmup_steps = warmupSteps, prompt_length = promptLength, dtype = "f32" },
     engines = results.Select(t => new
@@ -62,6 +65,10 @@ Console.WriteLine($"wrote {jsonPath}");
 return 0;
 
 int Int(string name, int fallback) => options.TryGetValue(name, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+
+// 1/5/15-minute load averages: other work on a shared machine distorts timings, so the report says how much there was.
+static string LoadAverage() =>
+    File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 
 static Dictionary<string, string> ParseArgs(string[] args)
 {

@@ -43,8 +43,6 @@ public sealed class GgufWriter
         _tensors.Add(new PendingTensor(name, shape.ToArray(), type, produce));
     }
 
-    public IReadOnlyList<string> TensorNames => _tensors.Select(t => t.Name).ToList();
-
     public void WriteTo(Stream stream)
     {
         using var output = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);

@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p artifacts
+# llama.cpp's CPU backend (LLamaSharp.Backend.Cpu, used by the GGUF peer check) is built with OpenMP.
+dpkg -s libgomp1 >/dev/null 2>&1 || (apt-get update && apt-get install -y libgomp1)
 command -v dotnet >/dev/null || { echo "setup: the .NET 10 SDK (dotnet) is required on PATH" >&2; exit 1; }
 dotnet restore DeepSeekV3.slnx -v q -nologo
 bash scripts/fetch-tokenizer.sh

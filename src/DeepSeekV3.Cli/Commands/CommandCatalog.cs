@@ -15,5 +15,6 @@ internal static class CommandCatalog
         yield return DetokenizeCommand.Create();
         yield return TrainTokenizerCommand.Create();
         yield return TrainCommand.Create();
+        yield return ExportGgufCommand.Create();
     }
 }

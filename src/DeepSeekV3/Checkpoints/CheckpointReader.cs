@@ -1,4 +1,5 @@
 using System.Text.Json;
+using DeepSeekV3.Precision;
 using static TorchSharp.torch;
 
 namespace DeepSeekV3.Checkpoints;
@@ -73,6 +74,26 @@ public sealed class CheckpointReader : IDisposable
             _openShards[file] = shard;
         }
         return shard.ReadTensor(name);
+    }
+
+    /// <summary>
+    /// Like <see cref="Read"/>, but an FP8 weight comes back dequantized to fp32 with its block scale
+    /// <c>&lt;name&gt;_scale_inv</c> (spec C). Returns the names it read, so callers can account for every tensor.
+    /// The caller owns the tensor.
+    /// </summary>
+    public Tensor ReadDequantized(string name, out IReadOnlyList<string> consumed)
+    {
+        var stored = Read(name);
+        if (Info(name).DType is not SafetensorsDType.F8_E4M3)
+        {
+            consumed = [name];
+            return stored;
+        }
+        string scaleName = HfTensorNames.ScaleOf(name);
+        if (!Contains(scaleName))
+            throw new CheckpointFormatException(FileOf(name), name, $"FP8 weight has no block scale tensor {scaleName}");
+        consumed = [name, scaleName];
+        return BlockQuantization.DequantizeWeight(stored, Read(scaleName), ScalarType.Float32, tensorName: name);
     }
 
     public void Dispose()

@@ -127,16 +127,9 @@ public static class ModelCheckpoint
 
     private static Tensor ReadDequantized(CheckpointReader reader, string name, HashSet<string> consumed)
     {
-        consumed.Add(name);
-        var stored = reader.Read(name);
-        if (reader.Info(name).DType is not SafetensorsDType.F8_E4M3)
-            return stored;
-        string scaleName = HfTensorNames.ScaleOf(name);
-        if (!reader.Contains(scaleName))
-            throw new CheckpointFormatException(reader.FileOf(name), name,
-                $"FP8 weight has no block scale tensor {scaleName}");
-        consumed.Add(scaleName);
-        return BlockQuantization.DequantizeWeight(stored, reader.Read(scaleName), ScalarType.Float32, tensorName: name);
+        var value = reader.ReadDequantized(name, out var read);
+        consumed.UnionWith(read);
+        return value;
     }
 
     private static void CheckShape(CheckpointReader reader, string name, long[] expected, long[] found)

@@ -1,0 +1,91 @@
+using System.Globalization;
+using System.Text.Json;
+using DeepSeekV3.Bench;
+using DeepSeekV3.Configuration;
+using static TorchSharp.torch;
+
+// Prefill (512-token prompt) and batch-1 decode throughput of our engine vs llama.cpp on the same GGUF-exported
+// random DeepSeek-V3-shaped model, same thread count, medians over repeats. Usage:
+//   dotnet run -c Release --project bench/InferenceBench -- [--threads N] [--repeats N] [--decode-steps N]
+//     [--prompt N] [--work DIR] [--engines ours,llama]
+var options = ParseArgs(args);
+int threads = Int("threads", 2), repeats = Int("repeats", 3), decodeSteps = Int("decode-steps", 64), promptLength = Int("prompt", 512);
+const int warmupSteps = 2;
+string workDir = options.GetValueOrDefault("work", Path.Combine(Path.GetTempPath(), "dsv3-inference-bench"));
+string[] engines = options.GetValueOrDefault("engines", "ours,llama").Split(',');
+
+string loadBefore = LoadAverage();
+set_num_threads(threads);
+set_num_interop_threads(1);
+var (modelDir, gguf) = BenchModel.Prepare(workDir, seed: 2024);
+var size = new ModelSize(BenchModel.Config);
+long parameters = size.TotalParameters, activated = size.ActivatedParameters;
+using var generator = new Generator(7);
+long[] prompt = randint(0, BenchModel.Config.VocabSize, [promptLength], dtype: ScalarType.Int64, generator: generator).data<long>().ToArray();
+
+var results = new List<Timings>();
+if (engines.Contains("ours"))
+    results.Add(TorchEngineBench.Run(modelDir, prompt, decodeSteps, repeats, warmupSteps));
+if (engines.Contains("llama"))
+    results.Add(LlamaCppBench.Run(gguf, prompt, decodeSteps, repeats, warmupSteps, threads));
+
+string loadAfter = LoadAverage();
+Console.WriteLine($"load average before/after: {loadBefore} / {loadAfter} (the machine is shared)");
+Console.WriteLine($"model: random DeepSeek-V3-shaped, {parameters / 1e6:F1}M parameters ({activated / 1e6:F1}M active), f32; threads {threads}; " +
+                  $"prompt {promptLength}; {repeats} repeats × {decodeSteps - warmupSteps} decode steps; medians");
+Console.WriteLine($"{"engine",-32} {"prefill tok/s",14} {"decode ms/tok",14} {"decode tok/s",13}");
+foreach (var t in results)
+    Console.WriteLine($"{t.Engine,-32} {t.PrefillTokensPerSecond(promptLength),14:F1} {t.DecodeMillisecondsP50,14:F2} {t.DecodeTokensPerSecond,13:F1}");
+if (results.Count == 2)
+    Console.WriteLine($"ours / llama.cpp: prefill {results[0].PrefillTokensPerSecond(promptLength) / results[1].PrefillTokensPerSecond(promptLength):F2}×, " +
+                      $"decode {results[0].DecodeTokensPerSecond / results[1].DecodeTokensPerSecond:F2}×");
+
+string resultsDir = Path.Combine(FindRepoRoot(), "bench", "results");
+string stamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
+string jsonPath = Path.Combine(resultsDir, $"inference-{stamp}.json");
+var report = new
+{
+    benchmark = "inference",
+    utc = DateTime.UtcNow.ToString("O"),
+    machine = new { Environment.ProcessorCount, os = Environment.OSVersion.ToString(), load_average_before = loadBefore, load_average_after = loadAfter },
+    model = new { parameters, activated_parameters = activated, config = BenchModel.Config },
+    settings = new { threads, repeats, decode_steps = decodeSteps, warmup_steps = warmupSteps, prompt_length = promptLength, dtype = "f32" },
+    engines = results.Select(t => new
+    {
+        engine = t.Engine,
+        prefill_tokens_per_second = t.PrefillTokensPerSecond(promptLength),
+        decode_ms_per_token_p50 = t.DecodeMillisecondsP50,
+        decode_tokens_per_second = t.DecodeTokensPerSecond,
+        prefill_seconds = t.PrefillSeconds,
+        decode_step_seconds = t.DecodeStepSeconds,
+    }),
+};
+DeepSeekV3.AtomicFile.WriteAllText(jsonPath, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }) + "\n");
+Console.WriteLine($"wrote {jsonPath}");
+return 0;
+
+int Int(string name, int fallback) => options.TryGetValue(name, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+
+// 1/5/15-minute load averages: other work on a shared machine distorts timings, so the report says how much there was.
+static string LoadAverage() =>
+    File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+
+static Dictionary<string, string> ParseArgs(string[] args)
+{
+    var map = new Dictionary<string, string>();
+    for (int i = 0; i < args.Length; i++)
+    {
+        if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
+            throw new ArgumentException($"expected --name value pairs, found \"{args[i]}\"");
+        map[args[i][2..]] = args[++i];
+    }
+    return map;
+}
+
+static string FindRepoRoot()
+{
+    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        if (File.Exists(Path.Combine(dir.FullName, "DeepSeekV3.slnx")))
+            return dir.FullName;
+    return Directory.GetCurrentDirectory();
+}

@@ -1,0 +1,44 @@
+using System.Diagnostics;
+using DeepSeekV3.Checkpoints;
+using DeepSeekV3.Modeling;
+using static TorchSharp.torch;
+
+namespace DeepSeekV3.Bench;
+
+/// <summary>
+/// Our engine as a generator runs it: prefill of the prompt into a <see cref="ContiguousLatentCache"/> (absorbed
+/// MLA), logits only for the last position, then one cached decode step per token, greedy, f32 on the CPU.
+/// </summary>
+internal static class TorchEngineBench
+{
+    public static Timings Run(string modelDir, long[] prompt, int decodeSteps, int repeats, int warmupSteps)
+    {
+        using var model = ModelCheckpoint.Load(modelDir, CPU, ScalarType.Float32);
+        using var _ = no_grad();
+        var prefill = new List<double>();
+        var decode = new List<double>();
+        for (int r = 0; r < repeats + 1; r++)   // repeat 0 warms up allocators and kernels; not recorded
+        {
+            using var cache = new ContiguousLatentCache(model.Config.NumHiddenLayers);
+            var watch = Stopwatch.StartNew();
+            long next = Step(model, cache, prompt, 0);
+            if (r > 0) prefill.Add(watch.Elapsed.TotalSeconds);
+            for (int s = 0; s < decodeSteps; s++)
+            {
+                watch.Restart();
+                next = Step(model, cache, [next], prompt.Length + s);
+                if (r > 0 && s >= warmupSteps) decode.Add(watch.Elapsed.TotalSeconds);
+            }
+        }
+        return new Timings("DeepSeekV3.NET (TorchSharp)", prefill, decode);
+    }
+
+    private static long Step(DeepSeekV3ForCausalLM model, ContiguousLatentCache cache, long[] tokens, long start)
+    {
+        using var scope = NewDisposeScope();
+        var context = new ForwardContext { Mode = AttentionMode.Absorbed, Cache = cache, StartPosition = start };
+        var hidden = model.Model.Forward(tensor(tokens).unsqueeze(0), context);                   // [1, s, hidden]
+        var logits = model.LmHead.forward(hidden[0, -1]);                                        // [vocab]
+        return logits.argmax().item<long>();
+    }
+}

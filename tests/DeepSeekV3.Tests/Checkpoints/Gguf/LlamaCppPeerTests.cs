@@ -1,0 +1,127 @@
+using DeepSeekV3.Checkpoints.Gguf;
+using DeepSeekV3.Modeling;
+using DeepSeekV3.Tests.Modeling;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace DeepSeekV3.Tests.Checkpoints.Gguf;
+
+/// <summary>
+/// The peer check: a random tiny DeepSeek-V3 (MLA with query compression, YaRN active, sigmoid routing with
+/// correction bias and group limits, a shared expert, a dense first layer) exported to GGUF F32 and run by llama.cpp
+/// must give our engine's logits at every position, for a one-batch prefill and for token-by-token decoding with
+/// each engine's own cache. A deliberately wrong export must fail the same comparison.
+/// </summary>
+public sealed class LlamaCppPeerTests(ITestOutputHelper log) : IDisposable
+{
+    private const double Tolerance = 1e-4;
+    private static readonly DeepSeekV3.Configuration.ModelConfig Config = GgufTestModels.PeerConfig;
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    /// <summary>48 random ids, past YaRN's 8-pair ramp; with the tiny original context 128 positions are cheap.</summary>
+    private static long[] Tokens() => TinyModels.Tokens(1, 48, Config.VocabSize, seed: 5)[0].data<long>().ToArray();
+
+    private (DeepSeekV3ForCausalLM Model, string Gguf) ExportRandomModel()
+    {
+        var model = GgufTestModels.Create(Config);
+        string dir = GgufTestModels.Save(model, _temp.File("model"));
+        string gguf = _temp.File("model.gguf");
+        GgufExporter.Export(dir, gguf);
+        return (model, gguf);
+    }
+
+    [Fact]
+    public void Llama_cpp_matches_our_logits_at_every_position_for_prefill_and_cached_decode()
+    {
+        var (model, gguf) = ExportRandomModel();
+        using var _ = model;
+        long[] tokens = Tokens();
+        using var peer = new LlamaCppPeer(gguf);
+        Assert.Equal(Config.VocabSize, peer.VocabSize);
+
+        float[][] ours = OurPrefill(model, tokens);
+        double prefill = MaxAbsDiff(ours, peer.Prefill(tokens));
+        double decode = MaxAbsDiff(OurCachedDecode(model, tokens), peer.DecodeStepwise(tokens));
+        double scale = ours.SelectMany(r => r).Max(Math.Abs);
+        log.WriteLine($"max |logit| {scale:G4}; max abs diff prefill {prefill:E2}, decode {decode:E2}");
+        Assert.True(scale > 0.5, $"logits too small ({scale}) for the comparison to mean anything");
+        Assert.True(prefill <= Tolerance, $"prefill: max abs diff {prefill:E3} > {Tolerance}");
+        Assert.True(decode <= Tolerance, $"decode: max abs diff {decode:E3} > {Tolerance}");
+    }
+
+    /// <summary>Negative controls: each omission silently switches a V3 feature off in llama.cpp (reference note,
+    /// pitfall 2), so each must push the same comparison far past the tolerance.</summary>
+    [Theory]
+    [InlineData("deepseek2.expert_weights_scale")]     // routed_scaling_factor → 1
+    [InlineData("deepseek2.expert_group_count")]       // no group-limited routing
+    [InlineData("deepseek2.expert_gating_func")]       // softmax instead of sigmoid
+    [InlineData("deepseek2.rope.scaling.type")]        // no YaRN
+    [InlineData("blk.1.exp_probs_b.bias")]             // no correction bias in the first MoE layer
+    public void Export_missing_a_feature_fails_the_same_comparison(string left_out)
+    {
+        var (model, gguf) = ExportRandomModel();
+        using var _ = model;
+        string wrong = _temp.File("wrong.gguf");
+        CopyWithout(gguf, wrong, left_out);
+        long[] tokens = Tokens();
+        using var peer = new LlamaCppPeer(wrong);
+        double diff = MaxAbsDiff(OurPrefill(model, tokens), peer.Prefill(tokens));
+        log.WriteLine($"negative control without {left_out}: max abs diff {diff:E2}");
+        Assert.True(diff > 100 * Tolerance, $"without {left_out} llama.cpp still differs by only {diff:E3}");
+    }
+
+    private static float[][] OurPrefill(DeepSeekV3ForCausalLM model, long[] tokens)
+    {
+        using var scope = NewDisposeScope();
+        using var __ = no_grad();
+        var output = model.Forward(tensor(tokens).unsqueeze(0), new ForwardContext { Mode = AttentionMode.Absorbed });
+        return Rows(output.Logits[0]);
+    }
+
+    private static float[][] OurCachedDecode(DeepSeekV3ForCausalLM model, long[] tokens)
+    {
+        using var cache = new ContiguousLatentCache(model.Config.NumHiddenLayers);
+        using var __ = no_grad();
+        var rows = new float[tokens.Length][];
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            using var scope = NewDisposeScope();
+            var output = model.Forward(tensor(new[] { tokens[i] }).unsqueeze(0),
+                new ForwardContext { Mode = AttentionMode.Absorbed, Cache = cache, StartPosition = i });
+            rows[i] = Rows(output.Logits[0])[0];
+        }
+        return rows;
+    }
+
+    private static float[][] Rows(Tensor logits) =>                                           // [seq, vocab]
+        Enumerable.Range(0, (int)logits.shape[0]).Select(p => logits[p].to(ScalarType.Float32).data<float>().ToArray()).ToArray();
+
+    private static double MaxAbsDiff(float[][] a, float[][] b)
+    {
+        Assert.Equal(a.Length, b.Length);
+        double max = 0;
+        for (int p = 0; p < a.Length; p++)
+        {
+            Assert.Equal(a[p].Length, b[p].Length);
+            for (int v = 0; v < a[p].Length; v++)
+                max = Math.Max(max, Math.Abs((double)a[p][v] - b[p][v]));
+        }
+        return max;
+    }
+
+    /// <summary>Rewrites a GGUF file with one metadata key or tensor left out, everything else unchanged.</summary>
+    private static void CopyWithout(string source, string destination, string leftOut)
+    {
+        var file = GgufFile.Read(source);
+        Assert.True(file.Metadata.ContainsKey(leftOut) || file.Tensors.Any(t => t.Name == leftOut), leftOut);
+        var writer = new GgufWriter();
+        foreach (string k in file.Keys.Where(k => k != leftOut))
+            writer.Add(k, file.Metadata[k]);
+        foreach (var info in file.Tensors.Where(t => t.Name != leftOut))
+            writer.AddTensor(info.Name, info.TorchShape, info.Type, () => tensor(file.ReadFloats(info.Name)).reshape(info.TorchShape));
+        using var stream = File.Create(destination);
+        writer.WriteTo(stream);
+    }
+}

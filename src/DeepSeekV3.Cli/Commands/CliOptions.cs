@@ -7,9 +7,21 @@ internal static class CliOptions
 {
     public static Option<string> Model(bool required = true) => new("--model", "-m")
     {
-        Description = "Model directory (config.json + safetensors)",
+        Description = required ? "Model directory (config.json + safetensors)"
+                               : "Model directory (config.json + safetensors + tokenizer); default: the bundled model",
         Required = required,
     };
+
+    /// <summary>The bundled model: models/default in the repository the CLI was built from, else in the working directory.</summary>
+    public static string DefaultModelDirectory()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, "models", "default");
+            if (File.Exists(Path.Combine(candidate, "config.json"))) return candidate;
+        }
+        return Path.Combine("models", "default");
+    }
 
     public static Option<string> Device() => new("--device")
     {
@@ -23,10 +35,10 @@ internal static class CliOptions
         DefaultValueFactory = _ => defaultValue,
     };
 
-    public static Option<string> Tokens() => new("--tokens")
+    public static Option<string> Tokens(bool required = true) => new("--tokens")
     {
         Description = "Comma-separated token ids, e.g. 1,2,3",
-        Required = true,
+        Required = required,
     };
 
     public static Option<string> Attention() => new("--attention")

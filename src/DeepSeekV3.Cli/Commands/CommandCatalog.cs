@@ -11,6 +11,7 @@ internal static class CommandCatalog
         yield return InfoCommand.Create();
         yield return LogitsCommand.Create();
         yield return GenerateCommand.Create();
+        yield return ChatCommand.Create();
         yield return TokenizeCommand.Create();
         yield return DetokenizeCommand.Create();
         yield return TrainTokenizerCommand.Create();

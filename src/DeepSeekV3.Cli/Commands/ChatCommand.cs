@@ -1,0 +1,55 @@
+using System.CommandLine;
+using DeepSeekV3.Checkpoints;
+using DeepSeekV3.Inference;
+using DeepSeekV3.Runtime;
+using DeepSeekV3.Tokenization;
+
+namespace DeepSeekV3.Cli.Commands;
+
+/// <summary>`dsv3 chat`: an interactive multi-turn conversation through the model's chat template. One user turn per
+/// input line; an empty line or end of input ends the chat; "/reset" starts over.</summary>
+internal static class ChatCommand
+{
+    public static Command Create()
+    {
+        var model = CliOptions.Model(required: false);
+        var system = new Option<string?>("--system") { Description = "A system prompt" };
+        var device = CliOptions.Device();
+        var dtype = CliOptions.Dtype("f32");
+        var sampling = new SamplingOptions();
+        var command = new Command("chat", "Chat with a model (one user turn per line; empty line to quit)") { model, system, device, dtype };
+        sampling.AddTo(command);
+        command.SetAction(result =>
+        {
+            string dir = result.GetValue(model) ?? CliOptions.DefaultModelDirectory();
+            var parameters = sampling.Read(result);
+            bool speculative = sampling.ReadSpeculative(result);
+            using var network = ModelCheckpoint.Load(dir, TensorSettings.ParseDevice(result.GetValue(device)!),
+                TensorSettings.ParseDtype(result.GetValue(dtype)!));
+            var generator = new TextGenerator(network, ByteLevelBpeTokenizer.Load(dir));
+            var writer = result.InvocationConfiguration.Output;
+            var history = new List<ChatMessage>();
+            if (result.GetValue(system) is { } systemPrompt) history.Add(ChatMessage.System(systemPrompt));
+            int firstTurn = history.Count;
+            while (true)
+            {
+                writer.Write("you> ");
+                writer.Flush();
+                string? line = Console.In.ReadLine();
+                if (string.IsNullOrWhiteSpace(line)) break;
+                if (line.Trim() == "/reset")
+                {
+                    history.RemoveRange(firstTurn, history.Count - firstTurn);
+                    continue;
+                }
+                history.Add(ChatMessage.User(line));
+                writer.Write("assistant> ");
+                var reply = generator.Chat(history, parameters, result.GetValue(sampling.Stop), speculative,
+                    piece => { writer.Write(piece); writer.Flush(); });
+                writer.WriteLine();
+                history.Add(ChatMessage.Assistant(reply.Text));
+            }
+        });
+        return command;
+    }
+}

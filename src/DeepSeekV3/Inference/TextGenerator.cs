@@ -1,0 +1,55 @@
+using DeepSeekV3.Modeling;
+using DeepSeekV3.Tokenization;
+
+namespace DeepSeekV3.Inference;
+
+/// <summary>What a text generation produced: the text (stop string excluded) and the token-level result.</summary>
+public sealed record TextResult(string Text, GenerationResult Result);
+
+/// <summary>
+/// Text in, text out: encodes the prompt (BOS as the tokenizer's config says), generates with plain or MTP
+/// speculative decoding, streams whole UTF-8 characters, and applies stop strings. Chat renders the tokenizer's
+/// DeepSeek-V3 chat template with the generation prompt.
+/// </summary>
+public sealed class TextGenerator(DeepSeekV3ForCausalLM model, ByteLevelBpeTokenizer tokenizer, AttentionMode mode = AttentionMode.Absorbed)
+{
+    public ByteLevelBpeTokenizer Tokenizer => tokenizer;
+
+    public TextResult Generate(string prompt, SamplingParams sampling, IReadOnlyList<string>? stopStrings = null,
+        bool speculative = false, Action<string>? onText = null) =>
+        GenerateFromIds(tokenizer.Encode(prompt, addSpecialTokens: true), sampling, stopStrings, speculative, onText);
+
+    public TextResult Chat(IReadOnlyList<ChatMessage> messages, SamplingParams sampling, IReadOnlyList<string>? stopStrings = null,
+        bool speculative = false, Action<string>? onText = null)
+    {
+        string bos = tokenizer.BosId is { } id ? tokenizer.IdToToken(id) ?? ChatTemplate.DefaultBosToken : ChatTemplate.DefaultBosToken;
+        string rendered = ChatTemplate.Render(messages, addGenerationPrompt: true, bos);
+        return GenerateFromIds(tokenizer.Encode(rendered, addSpecialTokens: false), sampling, stopStrings, speculative, onText);
+    }
+
+    private TextResult GenerateFromIds(int[] prompt, SamplingParams sampling, IReadOnlyList<string>? stopStrings,
+        bool speculative, Action<string>? onText)
+    {
+        var decoder = tokenizer.CreateStreamingDecoder(skipSpecialTokens: true);
+        var matcher = new StopStringMatcher(stopStrings ?? []);
+        var text = new System.Text.StringBuilder();
+        void Show(string piece)
+        {
+            if (piece.Length == 0) return;
+            text.Append(piece);
+            onText?.Invoke(piece);
+        }
+        bool OnToken(long token)
+        {
+            Show(matcher.Push(decoder.Push((int)token)));
+            return !matcher.Stopped;
+        }
+        var request = new GenerationRequest(prompt.Select(i => (long)i).ToArray(), sampling);
+        var result = speculative
+            ? new MtpSpeculativeDecoder(model, mode).Generate(request, OnToken)
+            : new GenerationEngine(model, mode).Generate([request], (_, token) => OnToken(token))[0];
+        if (!matcher.Stopped)
+            Show(matcher.Push(decoder.Flush()) + matcher.Flush());
+        return new TextResult(text.ToString(), result);
+    }
+}

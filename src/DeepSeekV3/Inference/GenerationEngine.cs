@@ -44,7 +44,7 @@ public sealed class GenerationEngine
     public IReadOnlyList<GenerationResult> Generate(IReadOnlyList<GenerationRequest> requests, Func<int, long, bool>? onToken = null)
     {
         foreach (var request in requests) ValidatePrompt(Config, request.Prompt);
-        var weight = _model.LmHead.weight!;
+        var weight = _model.LmHead.Weight;
         using var cache = new PagedLatentCache(Config, Config.NumHiddenLayers, weight.dtype, weight.device, _blockSize);
         var sequences = requests.Select((r, i) => new Sequence(i, r, cache.AddSequence())).ToList();
         try
@@ -66,7 +66,7 @@ public sealed class GenerationEngine
     {
         using var scope = NewDisposeScope();
         cache.SetBatch(sequence.CacheId);
-        var prompt = tensor(sequence.Request.Prompt.ToArray(), device: _model.LmHead.weight!.device).unsqueeze(0);
+        var prompt = tensor(sequence.Request.Prompt.ToArray(), device: _model.LmHead.Weight.device).unsqueeze(0);
         using var output = _model.Forward(prompt, new ForwardContext { Mode = _mode, Cache = cache });
         Accept(sequence, sequence.Sampler.Sample(output.Logits[0, -1]), cache, onToken);
     }
@@ -74,7 +74,7 @@ public sealed class GenerationEngine
     private void DecodeStep(List<Sequence> active, PagedLatentCache cache, Func<int, long, bool>? onToken)
     {
         using var scope = NewDisposeScope();
-        var device = _model.LmHead.weight!.device;
+        var device = _model.LmHead.Weight.device;
         cache.SetBatch(active.Select(s => s.CacheId).ToArray());
         var input = tensor(active.Select(s => s.Tokens[^1]).ToArray(), device: device).unsqueeze(1);            // [b, 1]
         var positions = tensor(active.Select(s => s.Length - 1).ToArray(), device: device).unsqueeze(1);        // [b, 1]

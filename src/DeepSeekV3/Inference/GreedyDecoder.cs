@@ -12,7 +12,7 @@ public static class GreedyDecoder
     public static long[] Generate(DeepSeekV3ForCausalLM model, IReadOnlyList<long> prompt, int maxNewTokens,
         AttentionMode mode = AttentionMode.Absorbed)
     {
-        var device = model.LmHead.weight!.device;
+        var device = model.LmHead.Weight.device;
         using var cache = new ContiguousLatentCache(model.Config.NumHiddenLayers);
         using var _ = no_grad();
         var generated = new List<long>();

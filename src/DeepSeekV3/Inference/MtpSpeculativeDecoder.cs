@@ -33,7 +33,7 @@ public sealed class MtpSpeculativeDecoder
     public GenerationResult Generate(GenerationRequest request, Func<long, bool>? onToken = null)
     {
         GenerationEngine.ValidatePrompt(Config, request.Prompt);
-        var weight = _model.LmHead.weight!;
+        var weight = _model.LmHead.Weight;
         var device = weight.device;
         int mainLayers = Config.NumHiddenLayers;
         using var cache = new PagedLatentCache(Config, mainLayers + 1, weight.dtype, device);

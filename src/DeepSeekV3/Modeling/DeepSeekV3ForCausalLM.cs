@@ -21,14 +21,14 @@ public sealed class DeepSeekV3ForCausalLM : nn.Module
         ConfigValidator.Validate(config);
         Config = config;
         Model = new DeepSeekV3Model(config);
-        LmHead = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+        LmHead = new Projection(config.HiddenSize, config.VocabSize);
         register_module("model", Model);
         register_module("lm_head", LmHead);
     }
 
     public ModelConfig Config { get; }
     public DeepSeekV3Model Model { get; }
-    public Linear LmHead { get; }
+    public Projection LmHead { get; }
 
     /// <summary>tokens: [batch, seq] int64. Returns logits for every position and the final hidden state.</summary>
     public ModelOutput Forward(Tensor tokens, ForwardContext? context = null)
@@ -60,6 +60,13 @@ public sealed class DeepSeekV3ForCausalLM : nn.Module
     {
         this.to(device, dtype);
         return this;
+    }
+
+    /// <summary>Switches the small-batch decode kernel of every projection on or off (benchmarks compare both).</summary>
+    public void UseSmallBatchKernels(bool enabled)
+    {
+        foreach (var module in modules().OfType<Projection>())
+            module.UseSmallBatchKernel = enabled;
     }
 
     /// <summary>Distinct parameters (the MTP modules share embedding and head, counted once).</summary>

@@ -20,7 +20,7 @@ public sealed class MtpLayer : DecoderLayer
         Depth = layer - config.NumHiddenLayers + 1;
         ENorm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
         HNorm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
-        EhProj = nn.Linear(2L * config.HiddenSize, config.HiddenSize, hasBias: false);
+        EhProj = new Projection(2L * config.HiddenSize, config.HiddenSize);
         SharedHead = new MtpSharedHead(config);
         register_module("enorm", ENorm);
         register_module("hnorm", HNorm);
@@ -32,7 +32,7 @@ public sealed class MtpLayer : DecoderLayer
     public int Depth { get; }
     public RmsNorm ENorm { get; }
     public RmsNorm HNorm { get; }
-    public Linear EhProj { get; }
+    public Projection EhProj { get; }
     public MtpSharedHead SharedHead { get; }
 
     /// <summary>

@@ -35,36 +35,36 @@ public sealed class MultiHeadLatentAttention : nn.Module
         if (config.HasQueryCompression)
         {
             int rank = config.QLoraRank!.Value;
-            QAProj = nn.Linear(d, rank, hasBias: false);
+            QAProj = new Projection(d, rank);
             QALayerNorm = new RmsNorm(rank, config.RmsNormEps);
-            QBProj = nn.Linear(rank, (long)_heads * config.QkHeadDim, hasBias: false);
+            QBProj = new Projection(rank, (long)_heads * config.QkHeadDim);
             register_module("q_a_proj", QAProj);
             register_module("q_a_layernorm", QALayerNorm);
             register_module("q_b_proj", QBProj);
         }
         else
         {
-            QProj = nn.Linear(d, (long)_heads * config.QkHeadDim, hasBias: false);
+            QProj = new Projection(d, (long)_heads * config.QkHeadDim);
             register_module("q_proj", QProj);
         }
-        KvAProjWithMqa = nn.Linear(d, _kvLoraRank + _ropeDim, hasBias: false);
+        KvAProjWithMqa = new Projection(d, _kvLoraRank + _ropeDim);
         KvALayerNorm = new RmsNorm(_kvLoraRank, config.RmsNormEps);
-        KvBProj = nn.Linear(_kvLoraRank, (long)_heads * (_nopeDim + _vDim), hasBias: false);
-        OProj = nn.Linear((long)_heads * _vDim, d, hasBias: false);
+        KvBProj = new Projection(_kvLoraRank, (long)_heads * (_nopeDim + _vDim));
+        OProj = new Projection((long)_heads * _vDim, d);
         register_module("kv_a_proj_with_mqa", KvAProjWithMqa);
         register_module("kv_a_layernorm", KvALayerNorm);
         register_module("kv_b_proj", KvBProj);
         register_module("o_proj", OProj);
     }
 
-    public Linear? QAProj { get; }
+    public Projection? QAProj { get; }
     public RmsNorm? QALayerNorm { get; }
-    public Linear? QBProj { get; }
-    public Linear? QProj { get; }
-    public Linear KvAProjWithMqa { get; }
+    public Projection? QBProj { get; }
+    public Projection? QProj { get; }
+    public Projection KvAProjWithMqa { get; }
     public RmsNorm KvALayerNorm { get; }
-    public Linear KvBProj { get; }
-    public Linear OProj { get; }
+    public Projection KvBProj { get; }
+    public Projection OProj { get; }
 
     /// <summary>x: [batch, seq, hidden] (already normalized) → [batch, seq, hidden].</summary>
     public Tensor Forward(Tensor x, ForwardContext context)
@@ -119,7 +119,7 @@ public sealed class MultiHeadLatentAttention : nn.Module
     /// </summary>
     private Tensor AttendAbsorbed(Tensor qNope, Tensor qPe, Tensor latent, Tensor kPe, Tensor mask)
     {
-        var w = KvBProj.weight!.view(_heads, _nopeDim + _vDim, _kvLoraRank);              // [h, d_n + d_v, r_kv]
+        var w = KvBProj.Weight.view(_heads, _nopeDim + _vDim, _kvLoraRank);              // [h, d_n + d_v, r_kv]
         var wUK = w.narrow(1, 0, _nopeDim);                                                 // [h, d_n, r_kv]
         var wUV = w.narrow(1, _nopeDim, _vDim);                                             // [h, d_v, r_kv]
         var qLatent = einsum("bshd,hdc->bshc", qNope, wUK);                                 // [b, s, h, r_kv]

@@ -16,17 +16,17 @@ public sealed class SwiGluMlp : nn.Module<Tensor, Tensor>
 
     public SwiGluMlp(long hiddenSize, long intermediateSize) : base(nameof(SwiGluMlp))
     {
-        GateProj = nn.Linear(hiddenSize, intermediateSize, hasBias: false);
-        UpProj = nn.Linear(hiddenSize, intermediateSize, hasBias: false);
-        DownProj = nn.Linear(intermediateSize, hiddenSize, hasBias: false);
+        GateProj = new Projection(hiddenSize, intermediateSize);
+        UpProj = new Projection(hiddenSize, intermediateSize);
+        DownProj = new Projection(intermediateSize, hiddenSize);
         register_module("gate_proj", GateProj);
         register_module("up_proj", UpProj);
         register_module("down_proj", DownProj);
     }
 
-    public Linear GateProj { get; }
-    public Linear UpProj { get; }
-    public Linear DownProj { get; }
+    public Projection GateProj { get; }
+    public Projection UpProj { get; }
+    public Projection DownProj { get; }
 
     /// <summary>x: [..., hidden] → [..., hidden].</summary>
     public override Tensor forward(Tensor x)

@@ -106,7 +106,7 @@ public class TrainerTests
         using var model = TinyModels.Create(seed: 4, std: 0.006);
         using var trainer = new Trainer(model, data, Options)
         {
-            AfterBackward = (m, step) => { if (step == 1) m.LmHead.weight!.grad!.fill_(float.NaN); },
+            AfterBackward = (m, step) => { if (step == 1) m.LmHead.Weight.grad!.fill_(float.NaN); },
         };
         trainer.Step();
         var before = model.state_dict().ToDictionary(p => p.Key, p => p.Value.clone());

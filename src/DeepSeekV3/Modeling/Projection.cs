@@ -1,0 +1,37 @@
+using DeepSeekV3.Kernels;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace DeepSeekV3.Modeling;
+
+/// <summary>
+/// A bias-free linear map y = x·Wᵀ, W [out, in] (every DeepSeek projection, the router aside). Checkpoint name:
+/// <c>weight</c>. When few rows come through without autograd on the CPU (decoding), it runs
+/// <see cref="SmallBatchLinear"/>, which streams W at memory bandwidth; otherwise LibTorch's linear.
+/// </summary>
+public sealed class Projection : nn.Module<Tensor, Tensor>
+{
+    public Projection(long inFeatures, long outFeatures) : base(nameof(Projection))
+    {
+        var weight = empty(outFeatures, inFeatures);
+        // LibTorch's own Linear default, so an uninitialized model is still well-scaled.
+        nn.init.kaiming_uniform_(weight, Math.Sqrt(5));
+        register_parameter("weight", nn.Parameter(weight));
+    }
+
+    // Looked up by name: Module.to() replaces parameters, so a stored reference would go stale.
+    public Parameter Weight => get_parameter("weight")!;
+
+    /// <summary>Use the small-batch kernel where it applies (on by default; off to compare against LibTorch).</summary>
+    public bool UseSmallBatchKernel { get; set; } = true;
+
+    /// <summary>x: [..., in] → [..., out].</summary>
+    public override Tensor forward(Tensor x)
+    {
+        var weight = Weight;
+        return UseSmallBatchKernel && SmallBatchLinear.Supports(x, weight)
+            ? SmallBatchLinear.Forward(x, weight)
+            : nn.functional.linear(x, weight);
+    }
+}

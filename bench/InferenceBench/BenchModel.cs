@@ -35,4 +35,13 @@ internal static class BenchModel
             GgufExporter.Export(modelDir, gguf, GgufTensorType.F32);
         return (modelDir, gguf);
     }
+
+    /// <summary>An existing model directory (e.g. the bundled model) and its GGUF export in <paramref name="workDir"/>.</summary>
+    public static (string ModelDir, string Gguf) Export(string modelDir, string workDir)
+    {
+        Directory.CreateDirectory(workDir);
+        string gguf = Path.Combine(workDir, Path.GetFileName(Path.GetFullPath(modelDir).TrimEnd('/')) + "-f32.gguf");
+        GgufExporter.Export(modelDir, gguf, GgufTensorType.F32);
+        return (modelDir, gguf);
+    }
 }

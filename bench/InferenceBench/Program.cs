@@ -1,44 +1,59 @@
 using System.Globalization;
 using System.Text.Json;
 using DeepSeekV3.Bench;
+using DeepSeekV3.Checkpoints;
 using DeepSeekV3.Configuration;
 using static TorchSharp.torch;
 
 // Prefill (512-token prompt) and batch-1 decode throughput of our engine vs llama.cpp on the same GGUF-exported
 // random DeepSeek-V3-shaped model, same thread count, medians over repeats. Usage:
 //   dotnet run -c Release --project bench/InferenceBench -- [--threads N] [--repeats N] [--decode-steps N]
-//     [--prompt N] [--work DIR] [--engines ours,llama]
+//     [--prompt N] [--work DIR] [--engines ours,libtorch,llama] [--model DIR] [--batch N]
+// --model benchmarks an existing model directory (e.g. models/default) instead of the random 276M one.
 var options = ParseArgs(args);
 int threads = Int("threads", 2), repeats = Int("repeats", 3), decodeSteps = Int("decode-steps", 64), promptLength = Int("prompt", 512);
 const int warmupSteps = 2;
 string workDir = options.GetValueOrDefault("work", Path.Combine(Path.GetTempPath(), "dsv3-inference-bench"));
-string[] engines = options.GetValueOrDefault("engines", "ours,llama").Split(',');
+string[] engines = options.GetValueOrDefault("engines", "ours,libtorch,llama").Split(',');
+int batch = Int("batch", 8);
 
 string loadBefore = LoadAverage();
 set_num_threads(threads);
 set_num_interop_threads(1);
-var (modelDir, gguf) = BenchModel.Prepare(workDir, seed: 2024);
-var size = new ModelSize(BenchModel.Config);
+var (modelDir, gguf) = options.TryGetValue("model", out var given)
+    ? BenchModel.Export(given, workDir)
+    : BenchModel.Prepare(workDir, seed: 2024);
+var benchConfig = ModelCheckpoint.LoadConfig(modelDir);
+var size = new ModelSize(benchConfig);
 long parameters = size.TotalParameters, activated = size.ActivatedParameters;
 using var generator = new Generator(7);
-long[] prompt = randint(0, BenchModel.Config.VocabSize, [promptLength], dtype: ScalarType.Int64, generator: generator).data<long>().ToArray();
+long[] prompt = randint(0, benchConfig.VocabSize, [promptLength], dtype: ScalarType.Int64, generator: generator).data<long>().ToArray();
 
 var results = new List<Timings>();
 if (engines.Contains("ours"))
     results.Add(TorchEngineBench.Run(modelDir, prompt, decodeSteps, repeats, warmupSteps));
+if (engines.Contains("libtorch"))
+    results.Add(TorchEngineBench.Run(modelDir, prompt, decodeSteps, repeats, warmupSteps, kernel: false));
+(double TokensPerSecond, double PrefillSeconds)? batched = engines.Contains("ours") && batch > 1
+    ? TorchEngineBench.RunBatched(modelDir, prompt, batch, decodeSteps)
+    : null;
 if (engines.Contains("llama"))
     results.Add(LlamaCppBench.Run(gguf, prompt, decodeSteps, repeats, warmupSteps, threads));
 
 string loadAfter = LoadAverage();
 Console.WriteLine($"load average before/after: {loadBefore} / {loadAfter} (the machine is shared)");
-Console.WriteLine($"model: random DeepSeek-V3-shaped, {parameters / 1e6:F1}M parameters ({activated / 1e6:F1}M active), f32; threads {threads}; " +
+Console.WriteLine($"model: {(given is null ? "random DeepSeek-V3-shaped" : given)}, {parameters / 1e6:F1}M parameters ({activated / 1e6:F1}M active), f32; threads {threads}; " +
                   $"prompt {promptLength}; {repeats} repeats × {decodeSteps - warmupSteps} decode steps; medians");
 Console.WriteLine($"{"engine",-32} {"prefill tok/s",14} {"decode ms/tok",14} {"decode tok/s",13}");
 foreach (var t in results)
     Console.WriteLine($"{t.Engine,-32} {t.PrefillTokensPerSecond(promptLength),14:F1} {t.DecodeMillisecondsP50,14:F2} {t.DecodeTokensPerSecond,13:F1}");
-if (results.Count == 2)
-    Console.WriteLine($"ours / llama.cpp: prefill {results[0].PrefillTokensPerSecond(promptLength) / results[1].PrefillTokensPerSecond(promptLength):F2}×, " +
-                      $"decode {results[0].DecodeTokensPerSecond / results[1].DecodeTokensPerSecond:F2}×");
+if (batched is { } b)
+    Console.WriteLine($"{$"DeepSeekV3.NET, batch {batch}",-32} {"",14} {"",14} {b.TokensPerSecond,13:F1}  (generated tokens/s over all {batch} sequences)");
+var ours = results.FirstOrDefault(r => r.Engine == "DeepSeekV3.NET");
+var llama = results.FirstOrDefault(r => r.Engine.StartsWith("llama.cpp", StringComparison.Ordinal));
+if (ours is not null && llama is not null)
+    Console.WriteLine($"ours / llama.cpp: prefill {ours.PrefillTokensPerSecond(promptLength) / llama.PrefillTokensPerSecond(promptLength):F2}×, " +
+                      $"decode {ours.DecodeTokensPerSecond / llama.DecodeTokensPerSecond:F2}×");
 
 string resultsDir = Path.Combine(FindRepoRoot(), "bench", "results");
 string stamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
@@ -48,7 +63,8 @@ var report = new
     benchmark = "inference",
     utc = DateTime.UtcNow.ToString("O"),
     machine = new { Environment.ProcessorCount, os = Environment.OSVersion.ToString(), load_average_before = loadBefore, load_average_after = loadAfter },
-    model = new { parameters, activated_parameters = activated, config = BenchModel.Config },
+    model = new { path = given ?? "random", parameters, activated_parameters = activated, config = benchConfig },
+    batched_decode = batched is { } bd ? new { batch, tokens_per_second = bd.TokensPerSecond, prefill_seconds = bd.PrefillSeconds } : null,
     settings = new { threads, repeats, decode_steps = decodeSteps, warmup_steps = warmupSteps, prompt_length = promptLength, dtype = "f32" },
     engines = results.Select(t => new
     {

@@ -11,9 +11,10 @@ namespace DeepSeekV3.Bench;
 /// </summary>
 internal static class TorchEngineBench
 {
-    public static Timings Run(string modelDir, long[] prompt, int decodeSteps, int repeats, int warmupSteps)
+    public static Timings Run(string modelDir, long[] prompt, int decodeSteps, int repeats, int warmupSteps, bool kernel = true)
     {
         using var model = ModelCheckpoint.Load(modelDir, CPU, ScalarType.Float32);
+        model.UseSmallBatchKernels(kernel);
         using var _ = no_grad();
         var prefill = new List<double>();
         var decode = new List<double>();
@@ -30,7 +31,23 @@ internal static class TorchEngineBench
                 if (r > 0 && s >= warmupSteps) decode.Add(watch.Elapsed.TotalSeconds);
             }
         }
-        return new Timings("DeepSeekV3.NET (TorchSharp)", prefill, decode);
+        return new Timings(kernel ? "DeepSeekV3.NET" : "DeepSeekV3.NET, LibTorch linear only", prefill, decode);
+    }
+
+    /// <summary>Batched decode: <paramref name="batch"/> copies of the prompt in one GenerationEngine run, greedy,
+    /// fixed length; returns generated tokens per second over the decode phase (prefill timed separately).</summary>
+    public static (double TokensPerSecond, double PrefillSeconds) RunBatched(string modelDir, long[] prompt, int batch, int newTokens)
+    {
+        using var model = ModelCheckpoint.Load(modelDir, CPU, ScalarType.Float32);
+        var engine = new DeepSeekV3.Inference.GenerationEngine(model);
+        var sampling = new DeepSeekV3.Inference.SamplingParams { MaxTokens = newTokens, IgnoreEos = true };
+        var requests = Enumerable.Range(0, batch).Select(i => new DeepSeekV3.Inference.GenerationRequest(
+            prompt.Take(prompt.Length - i).ToArray(), sampling)).ToList();     // slightly different lengths
+        var firstTokenAt = new double[batch];
+        var watch = Stopwatch.StartNew();
+        engine.Generate(requests, (i, _) => { if (firstTokenAt[i] == 0) firstTokenAt[i] = watch.Elapsed.TotalSeconds; return true; });
+        double total = watch.Elapsed.TotalSeconds, prefill = firstTokenAt.Max();
+        return (batch * (newTokens - 1) / (total - prefill), prefill);
     }
 
     private static long Step(DeepSeekV3ForCausalLM model, ContiguousLatentCache cache, long[] tokens, long start)

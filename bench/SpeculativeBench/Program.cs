@@ -1,0 +1,80 @@
+// MTP speculative decoding vs plain decoding on one model (default: the bundled model), side by side in one process:
+// tokens/s, speedup, draft acceptance, and whether greedy outputs are identical.
+// Usage: dotnet run -c Release --project bench/SpeculativeBench [-- --model DIR --tokens N --threads T]
+using System.Diagnostics;
+using System.Text.Json;
+using DeepSeekV3;
+using DeepSeekV3.Checkpoints;
+using DeepSeekV3.Inference;
+using DeepSeekV3.Tokenization;
+using static TorchSharp.torch;
+
+string modelDir = Arg("--model", Path.Combine(FindRepo(), "models", "default"));
+int newTokens = int.Parse(Arg("--tokens", "96"));
+int threads = int.Parse(Arg("--threads", "2"));
+set_num_threads(threads);
+string[] prompts =
+[
+    "The jury said that the election",
+    "In the morning, the old man walked",
+    "He told them that",
+    "春風",
+    "明月",
+];
+using var model = ModelCheckpoint.Load(modelDir);
+var tokenizer = ByteLevelBpeTokenizer.Load(modelDir);
+var rows = new List<Dictionary<string, object>>();
+Console.WriteLine($"model {modelDir}, {newTokens} new tokens per prompt, threads {threads}");
+Console.WriteLine($"{"sampling",-10} {"plain tok/s",12} {"MTP tok/s",10} {"speedup",8} {"acceptance",11} {"identical",10}");
+foreach (double temperature in new[] { 0.0, 0.7 })
+{
+    double plainSeconds = 0, speculativeSeconds = 0;
+    int plainTokens = 0, speculativeTokens = 0, drafted = 0, accepted = 0, identical = 0;
+    for (int i = 0; i < prompts.Length; i++)
+    {
+        var sampling = new SamplingParams { MaxTokens = newTokens, Temperature = temperature, Seed = i, IgnoreEos = true };
+        var request = new GenerationRequest(tokenizer.Encode(prompts[i], addSpecialTokens: true).Select(t => (long)t).ToArray(), sampling);
+        new GenerationEngine(model).Generate([request]);                           // warm-up
+        var watch = Stopwatch.StartNew();
+        var plain = new GenerationEngine(model).Generate([request])[0];
+        plainSeconds += watch.Elapsed.TotalSeconds;
+        watch.Restart();
+        var speculative = new MtpSpeculativeDecoder(model).Generate(request);
+        speculativeSeconds += watch.Elapsed.TotalSeconds;
+        plainTokens += plain.Tokens.Length;
+        speculativeTokens += speculative.Tokens.Length;
+        drafted += speculative.DraftedTokens;
+        accepted += speculative.AcceptedTokens;
+        if (plain.Tokens.SequenceEqual(speculative.Tokens)) identical++;
+        if (temperature == 0 && i < 2)
+            Console.WriteLine($"  \"{prompts[i]}\" → {tokenizer.Decode(speculative.Tokens.Select(t => (int)t).ToList(), skipSpecialTokens: true).ReplaceLineEndings(" ")}");
+    }
+    double plainRate = plainTokens / plainSeconds, speculativeRate = speculativeTokens / speculativeSeconds;
+    double acceptance = (double)accepted / drafted;
+    string name = temperature == 0 ? "greedy" : $"T={temperature}";
+    Console.WriteLine($"{name,-10} {plainRate,12:F1} {speculativeRate,10:F1} {speculativeRate / plainRate,8:F2} {acceptance,11:P1} {$"{identical}/{prompts.Length}",10}");
+    rows.Add(new()
+    {
+        ["temperature"] = temperature, ["plain_tokens_per_s"] = Math.Round(plainRate, 2), ["mtp_tokens_per_s"] = Math.Round(speculativeRate, 2),
+        ["speedup"] = Math.Round(speculativeRate / plainRate, 3), ["acceptance"] = Math.Round(acceptance, 4),
+        ["identical_outputs"] = identical, ["prompts"] = prompts.Length,
+    });
+}
+string path = Path.Combine(FindRepo(), "bench", "results", "speculative.json");
+AtomicFile.WriteAllText(path, JsonSerializer.Serialize(new { benchmark = "mtp speculative decoding", model = modelDir, new_tokens = newTokens, threads,
+    date = DateTime.UtcNow.ToString("u"), load_average = File.ReadAllText("/proc/loadavg").Trim(), rows },
+    new JsonSerializerOptions { WriteIndented = true }) + "\n");
+Console.WriteLine($"wrote {path}");
+
+string Arg(string name, string fallback)
+{
+    int i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+}
+
+static string FindRepo()
+{
+    var dir = new DirectoryInfo(AppContext.BaseDirectory);
+    while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "DeepSeekV3.slnx"))) dir = dir.Parent;
+    return dir?.FullName ?? Directory.GetCurrentDirectory();
+}

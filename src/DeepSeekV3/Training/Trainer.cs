@@ -69,6 +69,7 @@ public sealed class Trainer : IDisposable
     {
         long step = State.Step;
         var clock = Stopwatch.StartNew();
+        var cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
         int sequences = _batch.At(step);
         double lr = _lr.At(step), lambda = _mtpWeight.At(step), gamma = _biasSpeed.At(step);
         var loads = new SortedDictionary<int, ExpertLoad>();
@@ -137,6 +138,7 @@ public sealed class Trainer : IDisposable
             TokensSeen = State.TokensSeen,
             Seconds = seconds,
             TokensPerSecond = tokensPerSecond,
+            CpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalSeconds,
             Mfu = PeakFlops > 0 ? tokensPerSecond * _flopsPerToken / PeakFlops : 0,
             MaxVio = loads.Count == 0 ? 0 : loads.Values.Max(l => l.MaxVio),
             MaxVioByLayer = loads.ToDictionary(l => l.Key.ToString(System.Globalization.CultureInfo.InvariantCulture), l => l.Value.MaxVio),

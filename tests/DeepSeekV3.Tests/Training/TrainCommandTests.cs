@@ -1,0 +1,38 @@
+using DeepSeekV3.Cli;
+using DeepSeekV3.Tests.Checkpoints;
+using DeepSeekV3.Training.Metrics;
+
+namespace DeepSeekV3.Tests.Training;
+
+public class TrainCommandTests
+{
+    [Fact]
+    public void Train_then_resume_continues_the_metrics_and_writes_a_model_dsv3_logits_can_load()
+    {
+        using var dir = new TempDirectory();
+        File.WriteAllLines(dir.File("docs.jsonl"), Enumerable.Range(0, 30).Select(i => $"{{\"text\": \"line {i}: a small training document about experts and routers.\"}}"));
+        string[] common = ["train", "--preset", "tiny", "--data", dir.File("docs.jsonl"), "--out", dir.File("run"), "--seq-len", "16",
+                           "--batch-tokens", "64", "--micro-batch", "2", "--token-cache", dir.File("cache"), "--no-plots", "--eval-every", "2"];
+        var output = new StringWriter();
+        Assert.Equal(0, CliApp.Run([.. common, "--steps", "2"], output, output));
+        Assert.Equal(0, CliApp.Run([.. common, "--steps", "4", "--resume", "--save-every", "1"], output, output));
+
+        Assert.Contains("resuming from", output.ToString());
+        var metrics = MetricsLog.Read(dir.File(Path.Combine("run", MetricsLog.FileName)));
+        Assert.Equal([1L, 2, 3, 4], metrics.Select(m => m.Step));
+        Assert.All(metrics, m => Assert.True(m.MaxVioByLayer.Count > 0 && double.IsFinite(m.Loss)));
+        Assert.NotNull(metrics[^1].ValidationLoss);
+
+        var logits = new StringWriter();
+        Assert.Equal(0, CliApp.Run(["logits", "--model", dir.File(Path.Combine("run", "model")), "--tokens", "1,2,3"], logits, logits));
+    }
+
+    [Fact]
+    public void Train_rejects_an_unknown_balance_mode()
+    {
+        var error = new StringWriter();
+        int code = CliApp.Run(["train", "--preset", "tiny", "--data", "x", "--out", "y", "--balance", "magic"], new StringWriter(), error);
+        Assert.Equal(2, code);
+        Assert.Contains("--balance", error.ToString());
+    }
+}

@@ -1,7 +1,8 @@
 // Training benchmark: tokens/s and MFU for the tiny and small presets (MFU against the peak FP32 matmul FLOP/s
 // measured in this process), the time and peak-memory cost of --recompute, and aux-free vs aux-loss balancing on
 // the same data, seed and steps (final validation loss, MaxVio, PNG of both curves).
-// Usage: dotnet run -c Release --project bench/TrainBench -- [DATA...]   (default: .data/corpus/*.jsonl)
+// Usage: dotnet run -c Release --project bench/TrainBench -- [--part all|throughput|balance] [--steps N] [DATA...]
+// (data default: .data/corpus/*.jsonl; --steps: steps of each balance run, default 200)
 using System.Globalization;
 using System.Text.Json;
 using DeepSeekV3.Bench;
@@ -12,7 +13,16 @@ using DeepSeekV3.Training.Metrics;
 using DeepSeekV3.Training.Objectives;
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
-string[] data = args.Length > 0 ? args : Directory.GetFiles(Path.Combine(".data", "corpus"), "*.jsonl");
+string part = "all";
+int balanceSteps = 200;
+var files = new List<string>();
+for (int i = 0; i < args.Length; i++)
+{
+    if (args[i] == "--part") part = args[++i];
+    else if (args[i] == "--steps") balanceSteps = int.Parse(args[++i], CultureInfo.InvariantCulture);
+    else files.Add(args[i]);
+}
+string[] data = files.Count > 0 ? [.. files] : Directory.GetFiles(Path.Combine(".data", "corpus"), "*.jsonl").Order().ToArray();
 if (data.Length == 0)
 {
     Console.Error.WriteLine("no data: run scripts/fetch-corpus.sh or pass files");
@@ -26,13 +36,13 @@ using var shards = TokenShardSet.Open(data, encoder, Path.Combine(".data", "toke
 double peak = TrainingFlops.MeasurePeakMatmul(1024, 12);
 Console.WriteLine($"peak fp32 matmul (this process, {TorchSharp.torch.get_num_threads()} threads): {peak / 1e9:F1} GFLOP/s");
 
-var throughput = new List<ThroughputResult>
+var throughput = new List<ThroughputResult>();
+if (part is "all" or "throughput")
 {
-    Throughput.Measure("tiny", ModelPresets.Tiny, shards, encoder, seqLen: 128, sequences: 16, steps: 6, RecomputeMode.None, peak),
-    Throughput.Measure("small", ModelPresets.Small, shards, encoder, seqLen: 256, sequences: 8, steps: 3, RecomputeMode.None, peak),
-};
-foreach (var mode in new[] { RecomputeMode.NormMla, RecomputeMode.Block })
-    throughput.Add(Throughput.Measure("small", ModelPresets.Small, shards, encoder, 256, 8, 3, mode, peak));
+    throughput.Add(Throughput.Measure("tiny", ModelPresets.Tiny, shards, encoder, seqLen: 128, sequences: 16, steps: 6, RecomputeMode.None, peak));
+    foreach (var mode in new[] { RecomputeMode.None, RecomputeMode.NormMla, RecomputeMode.Block })
+        throughput.Add(Throughput.Measure("small", ModelPresets.Small, shards, encoder, 256, 8, 3, mode, peak));
+}
 
 Console.WriteLine();
 Console.WriteLine("| preset | recompute | seq | tokens/step | tokens/s | MFU | peak GFLOP/s | memory above baseline (MB) |");
@@ -40,14 +50,14 @@ Console.WriteLine("|---|---|---|---|---|---|---|---|");
 foreach (var r in throughput)
     Console.WriteLine($"| {r.Preset} | {r.Recompute} | {r.SequenceLength} | {r.TokensPerStep} | {r.TokensPerSecond:F0} | {r.Mfu * 100:F2}% | {r.PeakFlops / 1e9:F1} | {r.StepMemoryMb:F0} |");
 
-var balance = BalanceComparison.Run(data, encoder, results);
+IReadOnlyList<BalanceResult> balance = part is "all" or "balance" ? BalanceComparison.Run(data, encoder, results, balanceSteps) : [];
 Console.WriteLine();
-Console.WriteLine("| balance | steps | final val loss | final MaxVio | mean MaxVio (last 20%) |");
-Console.WriteLine("|---|---|---|---|---|");
+Console.WriteLine("| balance | γ | steps | final val loss | final MaxVio | mean MaxVio (last 20%) |");
+Console.WriteLine("|---|---|---|---|---|---|");
 foreach (var b in balance)
-    Console.WriteLine($"| {b.Balance} | {b.Steps} | {b.ValidationLoss:F4} | {b.FinalMaxVio:F3} | {b.MeanMaxVioTail:F3} |");
+    Console.WriteLine($"| {b.Balance} | {b.BiasSpeed} | {b.Steps} | {b.ValidationLoss:F4} | {b.FinalMaxVio:F3} | {b.MeanMaxVioTail:F3} |");
 
-string json = Path.Combine(results, "train-bench.json");
+string json = Path.Combine(results, $"train-bench-{part}.json");
 File.WriteAllText(json, JsonSerializer.Serialize(new
 {
     machine = new { cores = Environment.ProcessorCount, torch_threads = TorchSharp.torch.get_num_threads(), peak_fp32_matmul_gflops = peak / 1e9 },

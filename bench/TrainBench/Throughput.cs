@@ -27,7 +27,7 @@ public static class Throughput
         var options = new TrainerOptions
         {
             Steps = 1000, BatchSequences = sequences, MicroBatchSequences = sequences, BatchRamp = false, EvalEvery = 0,
-            Objective = new ObjectiveOptions { MtpDepth = config.NumNextnPredictLayers, Recompute = recompute },
+            Objective = new ObjectiveOptions { Recompute = recompute },
         };
         using var trainer = new Trainer(model, data, options);
         trainer.Step();                                                                    // warm-up

@@ -34,6 +34,7 @@ internal static class TrainCommand
         var mtpDepth = new Option<int?>("--mtp-depth") { Description = "MTP modules D (default: the config's num_nextn_predict_layers; 0 disables the MTP loss)" };
         var recompute = new Option<string>("--recompute") { Description = "none, norm-mla (attention sub-layers) or block (whole blocks) recomputed in backward", DefaultValueFactory = _ => "none" };
         var evalEvery = new Option<int>("--eval-every") { Description = "Validation loss every N steps (0: only at the end)", DefaultValueFactory = _ => 100 };
+        var evalWindows = new Option<int>("--eval-windows") { Description = "Validation windows per evaluation", DefaultValueFactory = _ => 16 };
         var valFraction = new Option<double>("--val-fraction") { Description = "Share of documents held out for validation", DefaultValueFactory = _ => 0.02 };
         var fimRate = new Option<double>("--fim-rate") { Description = "Share of documents rearranged in PSM fill-in-the-middle form", DefaultValueFactory = _ => 0.1 };
         var moments = new Option<string>("--moments") { Description = "AdamW moment storage: f32 or bf16 (report)", DefaultValueFactory = _ => "f32" };
@@ -47,7 +48,7 @@ internal static class TrainCommand
         var command = new Command("train", "Pre-train a model: MTP, auxiliary-loss-free balancing, AdamW, report-shaped schedules")
         {
             preset, config, data, output, steps, seqLen, batchTokens, microBatch, lr, warmup, seed, saveEvery, keep, resume,
-            balance, auxAlpha, biasSpeed, mtpDepth, recompute, evalEvery, valFraction, fimRate, moments, noRamp, tokenizer, tokenCache,
+            balance, auxAlpha, biasSpeed, mtpDepth, recompute, evalEvery, evalWindows, valFraction, fimRate, moments, noRamp, tokenizer, tokenCache,
             threads, logEvery, noPlots,
         };
         command.SetAction(result =>
@@ -90,11 +91,12 @@ internal static class TrainCommand
                     SaveEvery = result.GetValue(saveEvery),
                     KeepLast = result.GetValue(keep),
                     EvalEvery = result.GetValue(evalEvery),
+                    EvalWindows = result.GetValue(evalWindows),
                     BiasUpdateSpeed = result.GetValue(biasSpeed),
                     Adam = new AdamWOptions { MomentDtype = TensorSettings.ParseDtype(result.GetValue(moments)!) },
                     Objective = new ObjectiveOptions
                     {
-                        MtpDepth = depth ?? modelConfig?.NumNextnPredictLayers ?? 1,
+                        MtpDepth = depth,
                         Balance = balanceMode,
                         AuxLossAlpha = result.GetValue(auxAlpha),
                         Recompute = ParseRecompute(result.GetValue(recompute)!),

@@ -39,7 +39,7 @@ public sealed class Trainer : IDisposable
         _batch = options.BatchSize();
         _mtpWeight = options.MtpWeights();
         _biasSpeed = options.BiasSpeeds();
-        _flopsPerToken = TrainingFlops.PerToken(model.Config, data.SequenceLength, options.Objective.MtpDepth);
+        _flopsPerToken = TrainingFlops.PerToken(model.Config, data.SequenceLength, _objective.MtpDepth);
         PeakFlops = peakFlops;
         State = resumeFrom ?? new TrainerState
         {

@@ -12,5 +12,6 @@ internal static class CommandCatalog
         yield return LogitsCommand.Create();
         yield return GenerateCommand.Create();
         yield return TrainCommand.Create();
+        yield return PlotCommand.Create();
     }
 }

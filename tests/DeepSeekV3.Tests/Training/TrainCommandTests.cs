@@ -7,7 +7,7 @@ namespace DeepSeekV3.Tests.Training;
 public class TrainCommandTests
 {
     [Fact]
-    public void Train_then_resume_continues_the_metrics_and_writes_a_model_dsv3_logits_can_load()
+    public void Train_then_resume_continues_the_metrics_and_writes_a_model_logits_and_plot_can_read()
     {
         using var dir = new TempDirectory();
         File.WriteAllLines(dir.File("docs.jsonl"), Enumerable.Range(0, 30).Select(i => $"{{\"text\": \"line {i}: a small training document about experts and routers.\"}}"));
@@ -25,6 +25,9 @@ public class TrainCommandTests
 
         var logits = new StringWriter();
         Assert.Equal(0, CliApp.Run(["logits", "--model", dir.File(Path.Combine("run", "model")), "--tokens", "1,2,3"], logits, logits));
+
+        Assert.Equal(0, CliApp.Run(["plot", "--out", dir.File("run")], new StringWriter(), new StringWriter()));
+        Assert.True(File.Exists(dir.File(Path.Combine("run", "plots", "expert_load.png"))));
     }
 
     [Fact]

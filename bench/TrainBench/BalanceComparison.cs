@@ -50,15 +50,21 @@ public static class BalanceComparison
             runs.Add((new BalanceResult(label, summary.Steps, summary.ValidationLoss, summary.MaxVio, tail.Average(m => m.MaxVio), gamma, command), metrics));
         }
 
+        Plot(runs.Select(r => (r.Result.Balance, r.Metrics)).ToList(), results);
+        return runs.Select(r => r.Result).ToList();
+    }
+
+    /// <summary>Validation-loss and MaxVio curves of the runs, one PNG each.</summary>
+    public static void Plot(IReadOnlyList<(string Label, IReadOnlyList<StepMetrics> Metrics)> runs, string results)
+    {
         var valSeries = runs.Select(r =>
         {
             var evaluated = r.Metrics.Where(m => m.ValidationLoss is double v && double.IsFinite(v)).ToList();
-            return ($"{r.Result.Balance} validation loss", evaluated.Select(m => (double)m.Step).ToArray(), evaluated.Select(m => m.ValidationLoss!.Value).ToArray());
+            return ($"{r.Label} validation loss", evaluated.Select(m => (double)m.Step).ToArray(), evaluated.Select(m => m.ValidationLoss!.Value).ToArray());
         }).ToList();
         TrainingPlots.Compare(valSeries, Path.Combine(results, "aux-free-vs-aux-loss-val-loss.png"), "Validation loss: aux-free vs aux-loss (tiny)", "cross-entropy (nats)");
-        var vioSeries = runs.Select(r => ($"{r.Result.Balance} MaxVio (max over layers)",
+        var vioSeries = runs.Select(r => ($"{r.Label} MaxVio (max over layers)",
             r.Metrics.Select(m => (double)m.Step).ToArray(), r.Metrics.Select(m => m.MaxVio).ToArray())).ToList();
         TrainingPlots.Compare(vioSeries, Path.Combine(results, "aux-free-vs-aux-loss.png"), "MaxVio: aux-free vs aux-loss (tiny)", "max load / mean load − 1");
-        return runs.Select(r => r.Result).ToList();
     }
 }

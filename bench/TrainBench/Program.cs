@@ -74,5 +74,5 @@ File.WriteAllText(json, JsonSerializer.Serialize(new
     throughput,
     balance,
 }, new JsonSerializerOptions { WriteIndented = true }));
-Console.WriteLine($"\nwrote {json} and {Path.Combine(results, "aux-free-vs-aux-loss.png")}");
+Console.WriteLine($"\nwrote {json}" + (balance.Count > 0 ? $" and {Path.Combine(results, "aux-free-vs-aux-loss*.png")}" : ""));
 return 0;

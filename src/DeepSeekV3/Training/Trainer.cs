@@ -58,8 +58,9 @@ public sealed class Trainer : IDisposable
     public AdamW Optimizer { get; }
     public TrainerState State { get; private set; }
 
-    /// <summary>Measured peak FLOP/s of the machine (0: MFU not reported).</summary>
-    public double PeakFlops { get; }
+    /// <summary>Measured peak FLOP/s of the machine (0: MFU not reported). On a shared machine the caller may raise
+    /// it as later measurements find more headroom.</summary>
+    public double PeakFlops { get; set; }
 
     /// <summary>Test hook: runs after backward, before clipping (e.g. to poison a gradient).</summary>
     internal Action<DeepSeekV3ForCausalLM, long>? AfterBackward { get; init; }

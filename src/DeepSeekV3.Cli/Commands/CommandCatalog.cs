@@ -17,5 +17,6 @@ internal static class CommandCatalog
         yield return TrainTokenizerCommand.Create();
         yield return TrainCommand.Create();
         yield return ExportGgufCommand.Create();
+        yield return PlotCommand.Create();
     }
 }

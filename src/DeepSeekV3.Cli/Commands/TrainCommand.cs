@@ -34,20 +34,23 @@ internal static class TrainCommand
         var mtpDepth = new Option<int?>("--mtp-depth") { Description = "MTP modules D (default: the config's num_nextn_predict_layers; 0 disables the MTP loss)" };
         var recompute = new Option<string>("--recompute") { Description = "none, norm-mla (attention sub-layers) or block (whole blocks) recomputed in backward", DefaultValueFactory = _ => "none" };
         var evalEvery = new Option<int>("--eval-every") { Description = "Validation loss every N steps (0: only at the end)", DefaultValueFactory = _ => 100 };
+        var evalWindows = new Option<int>("--eval-windows") { Description = "Validation windows per evaluation", DefaultValueFactory = _ => 16 };
         var valFraction = new Option<double>("--val-fraction") { Description = "Share of documents held out for validation", DefaultValueFactory = _ => 0.02 };
         var fimRate = new Option<double>("--fim-rate") { Description = "Share of documents rearranged in PSM fill-in-the-middle form", DefaultValueFactory = _ => 0.1 };
         var moments = new Option<string>("--moments") { Description = "AdamW moment storage: f32 or bf16 (report)", DefaultValueFactory = _ => "f32" };
         var noRamp = new Option<bool>("--no-batch-ramp") { Description = "Use the full batch from step 1" };
         var tokenizer = new Option<string>("--tokenizer") { Description = "\"bytes\" (UTF-8 bytes + EOS/FIM ids 256-259) or a byte-level BPE tokenizer.json / directory (copied beside the model)", DefaultValueFactory = _ => "bytes" };
         var tokenCache = new Option<string>("--token-cache") { Description = "Folder for cached token shards", DefaultValueFactory = _ => Path.Combine(".data", "tokens") };
-        var threads = new Option<int>("--threads") { Description = "Torch CPU threads (0: library default)", DefaultValueFactory = _ => 0 };
+        // One thread by default: on a shared 2-core machine libgomp's spinning worker threads made steps ~10x slower
+        // (measured: small preset 35 vs 370 tokens/s). More threads pay off with OMP_WAIT_POLICY=PASSIVE or idle cores.
+        var threads = new Option<int>("--threads") { Description = "Torch CPU threads (0: library default; >1 best with OMP_WAIT_POLICY=PASSIVE)", DefaultValueFactory = _ => 1 };
         var logEvery = new Option<int>("--log-every") { Description = "Progress line every N steps", DefaultValueFactory = _ => 10 };
         var noPlots = new Option<bool>("--no-plots") { Description = "Skip the PNG plots at the end" };
 
         var command = new Command("train", "Pre-train a model: MTP, auxiliary-loss-free balancing, AdamW, report-shaped schedules")
         {
             preset, config, data, output, steps, seqLen, batchTokens, microBatch, lr, warmup, seed, saveEvery, keep, resume,
-            balance, auxAlpha, biasSpeed, mtpDepth, recompute, evalEvery, valFraction, fimRate, moments, noRamp, tokenizer, tokenCache,
+            balance, auxAlpha, biasSpeed, mtpDepth, recompute, evalEvery, evalWindows, valFraction, fimRate, moments, noRamp, tokenizer, tokenCache,
             threads, logEvery, noPlots,
         };
         command.SetAction(result =>
@@ -90,11 +93,12 @@ internal static class TrainCommand
                     SaveEvery = result.GetValue(saveEvery),
                     KeepLast = result.GetValue(keep),
                     EvalEvery = result.GetValue(evalEvery),
+                    EvalWindows = result.GetValue(evalWindows),
                     BiasUpdateSpeed = result.GetValue(biasSpeed),
                     Adam = new AdamWOptions { MomentDtype = TensorSettings.ParseDtype(result.GetValue(moments)!) },
                     Objective = new ObjectiveOptions
                     {
-                        MtpDepth = depth ?? modelConfig?.NumNextnPredictLayers ?? 1,
+                        MtpDepth = depth,
                         Balance = balanceMode,
                         AuxLossAlpha = result.GetValue(auxAlpha),
                         Recompute = ParseRecompute(result.GetValue(recompute)!),

@@ -39,7 +39,7 @@ public sealed class Trainer : IDisposable
         _batch = options.BatchSize();
         _mtpWeight = options.MtpWeights();
         _biasSpeed = options.BiasSpeeds();
-        _flopsPerToken = TrainingFlops.PerToken(model.Config, data.SequenceLength, options.Objective.MtpDepth);
+        _flopsPerToken = TrainingFlops.PerToken(model.Config, data.SequenceLength, _objective.MtpDepth);
         PeakFlops = peakFlops;
         State = resumeFrom ?? new TrainerState
         {
@@ -58,8 +58,9 @@ public sealed class Trainer : IDisposable
     public AdamW Optimizer { get; }
     public TrainerState State { get; private set; }
 
-    /// <summary>Measured peak FLOP/s of the machine (0: MFU not reported).</summary>
-    public double PeakFlops { get; }
+    /// <summary>Measured peak FLOP/s of the machine (0: MFU not reported). On a shared machine the caller may raise
+    /// it as later measurements find more headroom.</summary>
+    public double PeakFlops { get; set; }
 
     /// <summary>Test hook: runs after backward, before clipping (e.g. to poison a gradient).</summary>
     internal Action<DeepSeekV3ForCausalLM, long>? AfterBackward { get; init; }
@@ -69,6 +70,7 @@ public sealed class Trainer : IDisposable
     {
         long step = State.Step;
         var clock = Stopwatch.StartNew();
+        var cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
         int sequences = _batch.At(step);
         double lr = _lr.At(step), lambda = _mtpWeight.At(step), gamma = _biasSpeed.At(step);
         var loads = new SortedDictionary<int, ExpertLoad>();
@@ -137,6 +139,7 @@ public sealed class Trainer : IDisposable
             TokensSeen = State.TokensSeen,
             Seconds = seconds,
             TokensPerSecond = tokensPerSecond,
+            CpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalSeconds,
             Mfu = PeakFlops > 0 ? tokensPerSecond * _flopsPerToken / PeakFlops : 0,
             MaxVio = loads.Count == 0 ? 0 : loads.Values.Max(l => l.MaxVio),
             MaxVioByLayer = loads.ToDictionary(l => l.Key.ToString(System.Globalization.CultureInfo.InvariantCulture), l => l.Value.MaxVio),

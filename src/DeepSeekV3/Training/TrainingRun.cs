@@ -49,7 +49,12 @@ public static class TrainingRun
             var step = trainer.Step();
             bool final = step.Step == opts.Steps;
             if (final || (opts.EvalEvery > 0 && step.Step % opts.EvalEvery == 0))
+            {
                 step = step with { ValidationLoss = validation = trainer.Evaluate() };
+                // Other processes share the cores: the peak seen so far is the fairest MFU denominator.
+                if (options.MeasurePeak)
+                    trainer.PeakFlops = Math.Max(trainer.PeakFlops, TrainingFlops.MeasurePeakMatmul());
+            }
             metrics.Write(step);
             last = step;
             if (step.Skipped)
@@ -59,7 +64,9 @@ public static class TrainingRun
             if (!final && opts.SaveEvery > 0 && step.Step % opts.SaveEvery == 0)
                 trainer.SaveCheckpoint(output);
         }
-        trainer.SaveCheckpoint(output);
+        string? latest = TrainingCheckpoint.Latest(output);
+        if (latest is null || Path.GetFileName(latest) != $"step-{trainer.State.Step:D8}")
+            trainer.SaveCheckpoint(output);                                                 // never rewrite the newest one
         string modelDir = Path.Combine(output, FinalModelFolder);
         ModelCheckpoint.Save(model, modelDir, new ModelCheckpoint.SaveOptions { Dtype = ScalarType.Float32 });
         log.WriteLine($"saved {modelDir} and checkpoint step-{trainer.State.Step:D8}");

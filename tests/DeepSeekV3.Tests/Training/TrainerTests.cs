@@ -122,6 +122,33 @@ public class TrainerTests
     }
 
     [Fact]
+    public void Gradient_accumulation_over_micro_batches_equals_one_full_batch()
+    {
+        var full = FirstStepGradients(Options with { MicroBatchSequences = 4, BatchRamp = false });
+        var accumulated = FirstStepGradients(Options with { MicroBatchSequences = 1, BatchRamp = false });
+        Assert.Equal(full.Keys.Order(), accumulated.Keys.Order());
+        foreach (var (name, value) in full)
+            Assert.True(value.Zip(accumulated[name]).All(p => Math.Abs(p.First - p.Second) <= 1e-7 + 1e-4 * Math.Abs(p.First)),
+                        $"gradient of {name} differs");
+    }
+
+    private static Dictionary<string, float[]> FirstStepGradients(TrainerOptions options)
+    {
+        var grads = new Dictionary<string, float[]>();
+        using var model = TinyModels.Create(seed: 4, std: 0.006);
+        using var trainer = new Trainer(model, Data(), options)
+        {
+            AfterBackward = (m, _) =>
+            {
+                foreach (var (name, p) in m.named_parameters())
+                    if (p.grad is { } g) grads[name] = g.reshape(-1).data<float>().ToArray();
+            },
+        };
+        trainer.Step();
+        return grads;
+    }
+
+    [Fact]
     public void Aux_loss_baseline_never_moves_the_biases()
     {
         using var run = new TinyRun(Options with { Objective = new ObjectiveOptions { Balance = BalanceMode.AuxLoss } });

@@ -7,11 +7,3 @@ public interface IDocumentCollection
     long TotalTokens { get; }
     ReadOnlySpan<int> Document(long index);
 }
-
-/// <summary>Documents held in memory (tests, small inputs).</summary>
-public sealed class InMemoryDocuments(IReadOnlyList<int[]> documents) : IDocumentCollection
-{
-    public long Count => documents.Count;
-    public long TotalTokens => documents.Sum(d => (long)d.Length);
-    public ReadOnlySpan<int> Document(long index) => documents[(int)index];
-}

@@ -11,12 +11,3 @@ public sealed class ShardIndex
     [JsonPropertyName("total_tokens")] public long TotalTokens { get; set; }
     [JsonPropertyName("shards")] public List<ShardEntry> Shards { get; set; } = [];
 }
-
-/// <summary>One shard: its two files, token and document counts.</summary>
-public sealed class ShardEntry
-{
-    [JsonPropertyName("tokens_file")] public string TokensFile { get; set; } = "";
-    [JsonPropertyName("docs_file")] public string DocsFile { get; set; } = "";
-    [JsonPropertyName("tokens")] public long Tokens { get; set; }
-    [JsonPropertyName("documents")] public long Documents { get; set; }
-}

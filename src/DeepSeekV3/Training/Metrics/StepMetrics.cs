@@ -23,6 +23,8 @@ public sealed record StepMetrics
     [JsonPropertyName("tokens_seen")] public long TokensSeen { get; init; }
     [JsonPropertyName("seconds")] public double Seconds { get; init; }
     [JsonPropertyName("tokens_per_s")] public double TokensPerSecond { get; init; }
+    /// <summary>CPU time the whole process used during the step: on a shared machine, wall time can be much longer.</summary>
+    [JsonPropertyName("cpu_seconds")] public double CpuSeconds { get; init; }
     [JsonPropertyName("mfu")] public double Mfu { get; init; }
     /// <summary>Largest MaxVio over the MoE layers (main and MTP) this step.</summary>
     [JsonPropertyName("max_vio")] public double MaxVio { get; init; }

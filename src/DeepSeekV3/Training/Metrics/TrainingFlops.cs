@@ -25,7 +25,8 @@ public static class TrainingFlops
 
     /// <summary>
     /// Measured peak FP32 matmul throughput of this machine now (FLOP/s): the best of several timed square GEMMs
-    /// of size <paramref name="n"/>, run with the process's torch threads.
+    /// of size <paramref name="n"/>, run with the process's torch threads. On a shared machine this is a lower bound
+    /// of the true peak, so MFU computed against it can read high; re-measuring and keeping the maximum helps.
     /// </summary>
     public static double MeasurePeakMatmul(int n = 1024, int repeats = 8)
     {

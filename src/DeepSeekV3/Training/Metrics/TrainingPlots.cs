@@ -85,7 +85,7 @@ public static class TrainingPlots
         plot.Title(title);
         plot.XLabel("step");
         plot.YLabel(yLabel);
-        plot.ShowLegend();
+        plot.ShowLegend(Edge.Bottom);                                                      // outside the data area
         string path = Path.Combine(directory, file);
         plot.SavePng(path, 900, 500);
         return path;

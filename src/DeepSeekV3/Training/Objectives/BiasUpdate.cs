@@ -28,9 +28,9 @@ public static class BiasUpdate
         {
             var router = model.Model.Layers[load.Layer].Moe?.Gate;
             if (router?.ExpertScoreCorrectionBias is not { } bias) continue;
+            using var scope = NewDisposeScope();
             var current = bias.cpu().data<float>().ToArray();
-            using var updated = tensor(Updated(current, load.Counts, gamma), ScalarType.Float32);
-            router.SetCorrectionBias(updated);
+            router.SetCorrectionBias(tensor(Updated(current, load.Counts, gamma), ScalarType.Float32));
         }
     }
 }

@@ -3,8 +3,9 @@ namespace DeepSeekV3.Training.Objectives;
 /// <summary>What the training loss is made of (report §2.1.2, §2.2).</summary>
 public sealed record ObjectiveOptions
 {
-    /// <summary>D: how many MTP modules contribute (≤ the model's num_nextn_predict_layers; 0 = no MTP loss).</summary>
-    public int MtpDepth { get; init; } = 1;
+    /// <summary>D: how many MTP modules contribute (≤ the model's num_nextn_predict_layers; 0 = no MTP loss;
+    /// null = all of the model's).</summary>
+    public int? MtpDepth { get; init; }
 
     public BalanceMode Balance { get; init; } = BalanceMode.AuxFree;
 

@@ -16,14 +16,18 @@ public sealed class TrainingObjective
 
     public TrainingObjective(DeepSeekV3ForCausalLM model, ObjectiveOptions options)
     {
-        if (options.MtpDepth < 0 || options.MtpDepth > model.Config.NumNextnPredictLayers)
+        MtpDepth = options.MtpDepth ?? model.Config.NumNextnPredictLayers;
+        if (MtpDepth < 0 || MtpDepth > model.Config.NumNextnPredictLayers)
             throw new Runtime.InvalidArgumentException(
-                $"MTP depth {options.MtpDepth}: the model has {model.Config.NumNextnPredictLayers} MTP module(s)");
+                $"MTP depth {MtpDepth}: the model has {model.Config.NumNextnPredictLayers} MTP module(s)");
         _model = model;
         Options = options;
     }
 
     public ObjectiveOptions Options { get; }
+
+    /// <summary>D: the MTP modules this objective trains.</summary>
+    public int MtpDepth { get; }
 
     /// <param name="windows">[b, T + 1] int64 packed token windows.</param>
     /// <param name="mtpWeight">λ of eq. (25) at this step.</param>
@@ -43,7 +47,7 @@ public sealed class TrainingObjective
 
         var mtpLosses = new List<Tensor>();
         var previous = main.Hidden;                                                       // h^0
-        for (int k = 1; k <= Options.MtpDepth && k < length; k++)
+        for (int k = 1; k <= MtpDepth && k < length; k++)
         {
             long s = length - k;
             var output = forward.Mtp(k, previous.narrow(1, 0, s), windows.narrow(1, k, s), context);

@@ -14,9 +14,9 @@ public static class GradientClipping
     /// </summary>
     public static double ClipByGlobalNorm(IEnumerable<Parameter> parameters, double maxNorm)
     {
-        var grads = parameters.Select(p => p.grad).OfType<Tensor>().ToList();
-        if (grads.Count == 0) return 0;
         using var scope = NewDisposeScope();
+        var grads = parameters.Select(p => p.grad).OfType<Tensor>().ToList();              // handles owned by the scope
+        if (grads.Count == 0) return 0;
         using var _ = no_grad();
         var squares = stack(grads.Select(g => g.to(ScalarType.Float64).square().sum()).ToArray());
         double norm = Math.Sqrt(squares.sum().item<double>());

@@ -1,0 +1,78 @@
+// Training benchmark: tokens/s and MFU for the tiny and small presets (MFU against the peak FP32 matmul FLOP/s
+// measured in this process), the time and peak-memory cost of --recompute, and aux-free vs aux-loss balancing on
+// the same data, seed and steps (final validation loss, MaxVio, PNG of both curves).
+// Usage: dotnet run -c Release --project bench/TrainBench -- [--part all|throughput|balance|replot] [--steps N] [DATA...]
+// (replot: redraw the balance PNGs from bench/results/runs/*/metrics.jsonl)
+// (data default: .data/corpus/*.jsonl; --steps: steps of each balance run, default 200; --threads N: torch threads,
+// default 1 — see TrainCommand: spinning OpenMP workers on a shared 2-core box cost ~10x)
+using System.Globalization;
+using System.Text.Json;
+using DeepSeekV3.Bench;
+using DeepSeekV3.Configuration;
+using DeepSeekV3.Training;
+using DeepSeekV3.Training.Data;
+using DeepSeekV3.Training.Metrics;
+using DeepSeekV3.Training.Objectives;
+
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+TorchSharp.torch.set_num_threads(1);
+string part = "all";
+int balanceSteps = 200;
+var files = new List<string>();
+for (int i = 0; i < args.Length; i++)
+{
+    if (args[i] == "--part") part = args[++i];
+    else if (args[i] == "--steps") balanceSteps = int.Parse(args[++i], CultureInfo.InvariantCulture);
+    else if (args[i] == "--threads") TorchSharp.torch.set_num_threads(int.Parse(args[++i], CultureInfo.InvariantCulture));
+    else files.Add(args[i]);
+}
+string[] data = files.Count > 0 ? [.. files] : Directory.GetFiles(Path.Combine(".data", "corpus"), "*.jsonl").Order().ToArray();
+if (data.Length == 0)
+{
+    Console.Error.WriteLine("no data: run scripts/fetch-corpus.sh or pass files");
+    return 1;
+}
+string results = Path.Combine("bench", "results");
+Directory.CreateDirectory(results);
+var encoder = new ByteTokenEncoder();
+using var shards = TokenShardSet.Open(data, encoder, Path.Combine(".data", "tokens"), null, out _);
+
+double peak = TrainingFlops.MeasurePeakMatmul(1024, 12);
+Console.WriteLine($"peak fp32 matmul (this process, {TorchSharp.torch.get_num_threads()} threads): {peak / 1e9:F1} GFLOP/s");
+
+var throughput = new List<ThroughputResult>();
+if (part is "all" or "throughput")
+{
+    throughput.Add(Throughput.Measure("tiny", ModelPresets.Tiny, shards, encoder, seqLen: 128, sequences: 16, steps: 20, RecomputeMode.None, peak));
+    foreach (var mode in new[] { RecomputeMode.None, RecomputeMode.NormMla, RecomputeMode.Block })
+        throughput.Add(Throughput.Measure("small", ModelPresets.Small, shards, encoder, 256, 8, 3, mode, peak));
+}
+
+Console.WriteLine();
+Console.WriteLine("| preset | recompute | seq | tokens/step | tokens/s | MFU | peak GFLOP/s | memory above baseline (MB) |");
+Console.WriteLine("|---|---|---|---|---|---|---|---|");
+foreach (var r in throughput)
+    Console.WriteLine($"| {r.Preset} | {r.Recompute} | {r.SequenceLength} | {r.TokensPerStep} | {r.TokensPerSecond:F0} | {r.Mfu * 100:F2}% | {r.PeakFlops / 1e9:F1} | {r.StepMemoryMb:F0} |");
+
+if (part == "replot")
+{
+    BalanceComparison.Plot(Directory.GetDirectories(Path.Combine(results, "runs")).Order()
+        .Select(d => (Path.GetFileName(d), MetricsLog.Read(Path.Combine(d, MetricsLog.FileName)))).ToList(), results);
+    return 0;
+}
+IReadOnlyList<BalanceResult> balance = part is "all" or "balance" ? BalanceComparison.Run(data, encoder, results, balanceSteps) : [];
+Console.WriteLine();
+Console.WriteLine("| balance | γ | steps | final val loss | final MaxVio | mean MaxVio (last 20%) |");
+Console.WriteLine("|---|---|---|---|---|---|");
+foreach (var b in balance)
+    Console.WriteLine($"| {b.Balance} | {b.BiasSpeed} | {b.Steps} | {b.ValidationLoss:F4} | {b.FinalMaxVio:F3} | {b.MeanMaxVioTail:F3} |");
+
+string json = Path.Combine(results, $"train-bench-{part}.json");
+File.WriteAllText(json, JsonSerializer.Serialize(new
+{
+    machine = new { cores = Environment.ProcessorCount, torch_threads = TorchSharp.torch.get_num_threads(), peak_fp32_matmul_gflops = peak / 1e9 },
+    throughput,
+    balance,
+}, new JsonSerializerOptions { WriteIndented = true }));
+Console.WriteLine($"\nwrote {json}" + (balance.Count > 0 ? $" and {Path.Combine(results, "aux-free-vs-aux-loss*.png")}" : ""));
+return 0;

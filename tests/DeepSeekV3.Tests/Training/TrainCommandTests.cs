@@ -1,0 +1,47 @@
+using DeepSeekV3.Cli;
+using DeepSeekV3.Tests.Checkpoints;
+using DeepSeekV3.Training.Metrics;
+
+namespace DeepSeekV3.Tests.Training;
+
+public class TrainCommandTests
+{
+    [Fact]
+    public void Resume_after_a_crash_reproduces_the_uninterrupted_metrics_and_writes_a_model_logits_and_plot_can_read()
+    {
+        using var dir = new TempDirectory();
+        File.WriteAllLines(dir.File("docs.jsonl"), Enumerable.Range(0, 30).Select(i => $"{{\"text\": \"line {i}: a small training document about experts and routers.\"}}"));
+        string[] args = ["train", "--preset", "tiny", "--data", dir.File("docs.jsonl"), "--out", dir.File("run"), "--seq-len", "16",
+                         "--batch-tokens", "64", "--micro-batch", "2", "--token-cache", dir.File("cache"), "--no-plots",
+                         "--eval-every", "2", "--steps", "4", "--save-every", "2"];
+        var output = new StringWriter();
+        Assert.Equal(0, CliApp.Run(args, output, output));
+        string metricsFile = dir.File(Path.Combine("run", MetricsLog.FileName));
+        var uninterrupted = MetricsLog.Read(metricsFile);
+
+        // The process "died" after step 4's metrics but before its checkpoint: only step 2's checkpoint remains.
+        Directory.Delete(dir.File(Path.Combine("run", "checkpoints", "step-00000004")), recursive: true);
+        Assert.Equal(0, CliApp.Run([.. args, "--resume"], output, output));
+
+        Assert.Contains("resuming from", output.ToString());
+        var resumed = MetricsLog.Read(metricsFile);
+        Assert.Equal([1L, 2, 3, 4], resumed.Select(m => m.Step));
+        Assert.Equal(uninterrupted.Select(m => m.TotalLoss), resumed.Select(m => m.TotalLoss));
+        Assert.Equal(uninterrupted.Select(m => m.ValidationLoss), resumed.Select(m => m.ValidationLoss));
+        Assert.All(resumed, m => Assert.True(m.MaxVioByLayer.Count > 0 && double.IsFinite(m.Loss)));
+
+        var logits = new StringWriter();
+        Assert.Equal(0, CliApp.Run(["logits", "--model", dir.File(Path.Combine("run", "model")), "--tokens", "1,2,3"], logits, logits));
+        Assert.Equal(0, CliApp.Run(["plot", "--out", dir.File("run")], new StringWriter(), new StringWriter()));
+        Assert.True(File.Exists(dir.File(Path.Combine("run", "plots", "expert_load.png"))));
+    }
+
+    [Fact]
+    public void Train_rejects_an_unknown_balance_mode()
+    {
+        var error = new StringWriter();
+        int code = CliApp.Run(["train", "--preset", "tiny", "--data", "x", "--out", "y", "--balance", "magic"], new StringWriter(), error);
+        Assert.Equal(2, code);
+        Assert.Contains("--balance", error.ToString());
+    }
+}

@@ -25,7 +25,8 @@ dsv3 train --config models/default-config.json \
   --out artifacts/train-default --steps 600 --seq-len 256 --batch-tokens 4096 --micro-batch 16 --lr 2e-3 \
   --save-every 50 --eval-every 50 --log-every 10 --seed 0 --threads 1 "$@"
 
-rm -rf models/default.tmp && mkdir -p models/default.tmp
-cp artifacts/train-default/model/* models/default.tmp/
+# Training keeps FP32 master weights; the bundled copy is stored in BF16 (about 44 MiB with its tokenizer).
+rm -rf models/default.tmp
+dsv3 convert --model artifacts/train-default/model --dtype bf16 --out models/default.tmp
 rm -rf models/default && mv models/default.tmp models/default
 dsv3 info models/default

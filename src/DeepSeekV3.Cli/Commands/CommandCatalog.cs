@@ -9,6 +9,7 @@ internal static class CommandCatalog
     {
         yield return InitCommand.Create();
         yield return InfoCommand.Create();
+        yield return ConvertCommand.Create();
         yield return LogitsCommand.Create();
         yield return GenerateCommand.Create();
         yield return ChatCommand.Create();

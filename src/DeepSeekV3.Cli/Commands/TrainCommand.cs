@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using DeepSeekV3.Runtime;
+using DeepSeekV3.Tokenization;
 using DeepSeekV3.Training;
 using DeepSeekV3.Training.Data;
 using DeepSeekV3.Training.Objectives;
@@ -125,14 +126,7 @@ internal static class TrainCommand
     /// <summary>Puts the tokenizer files beside the trained model, so `generate --model DIR` finds them.</summary>
     internal static void CopyTokenizer(string name, string modelDirectory)
     {
-        if (name == "bytes") return;
-        string directory = Directory.Exists(name) ? name : Path.GetDirectoryName(Path.GetFullPath(name))!;
-        foreach (string file in new[] { "tokenizer.json", "tokenizer_config.json" })
-        {
-            string source = file == "tokenizer.json" && File.Exists(name) ? name : Path.Combine(directory, file);
-            if (File.Exists(source))
-                AtomicFile.Write(Path.Combine(modelDirectory, file), stream => { using var input = File.OpenRead(source); input.CopyTo(stream); });
-        }
+        if (name != "bytes") TokenizerFiles.CopyTo(name, modelDirectory);
     }
 
     internal static BalanceMode ParseBalance(string value) => value.ToLowerInvariant() switch

@@ -81,4 +81,20 @@ public class CliTests
         Assert.Equal(2, code);
         Assert.Contains("\"99999\" is not a token id in [0, 512)", err);
     }
+
+    [Fact]
+    public void Convert_rewrites_f32_as_fp8_and_keeps_the_tokenizer_files()
+    {
+        using var dir = new TempDirectory();
+        string source = Path.Combine(dir.Path, "f32"), target = Path.Combine(dir.Path, "fp8");
+        Assert.Equal(0, Run("init", "--preset", "tiny", "--dtype", "f32", "--out", source).Code);
+        File.WriteAllText(Path.Combine(source, "tokenizer.json"), "{}");
+        var (code, text, err) = Run("convert", "--model", source, "--fp8", "--out", target);
+        Assert.True(code == 0, err);
+        Assert.Contains("fp8 e4m3", text);
+        Assert.Equal("{}", File.ReadAllText(Path.Combine(target, "tokenizer.json")));
+        using var reader = CheckpointReader.Open(target);
+        Assert.Equal(SafetensorsDType.F8_E4M3, reader.Info("model.layers.0.self_attn.o_proj.weight").DType);
+        Assert.Equal(2, Run("convert", "--model", source, "--out", source).Code);
+    }
 }

@@ -1,5 +1,5 @@
 // Small-batch linear (decode GEMV): LibTorch's `linear` vs our SmallBatchLinear kernel on the same weights,
-// side by side, as weight bytes streamed per second. Usage: dotnet run -c Release --project bench/KernelBench
+// side by side, as weight bytes streamed per second. Usage: dotnet run -c Release --project bench/KernelBench [-- --threads N]
 using System.Diagnostics;
 using System.Text.Json;
 using DeepSeekV3;
@@ -7,6 +7,8 @@ using DeepSeekV3.Kernels;
 using static TorchSharp.torch;
 
 int repeats = 30;
+int threadsArg = Array.IndexOf(args, "--threads");
+if (threadsArg >= 0) set_num_threads(int.Parse(args[threadsArg + 1]));
 var rows = new List<Dictionary<string, object>>();
 Console.WriteLine($"threads {get_num_threads()}, weight 4096 x 4096, median of {repeats}");
 Console.WriteLine($"{"dtype",-6} {"rows",5} {"torch GB/s",11} {"ours GB/s",10} {"speedup",8} {"max rel err",12}");
@@ -41,7 +43,7 @@ foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
     }
 }
 string path = Path.Combine(FindRepo(), "bench", "results", "kernel.json");
-AtomicFile.WriteAllText(path, JsonSerializer.Serialize(new { benchmark = "small-batch linear", date = DateTime.UtcNow.ToString("u"),
+AtomicFile.WriteAllText(path, JsonSerializer.Serialize(new { benchmark = "small-batch linear", threads = get_num_threads(), date = DateTime.UtcNow.ToString("u"),
     load_average = File.ReadAllText("/proc/loadavg").Trim(), rows }, new JsonSerializerOptions { WriteIndented = true }) + "\n");
 Console.WriteLine($"wrote {path}");
 

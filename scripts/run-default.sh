@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# The main job on the bundled default: set up, build, create a small random DeepSeek-V3 checkpoint (the `small`
-# preset, seed 0), print its summary and generate a few greedy tokens from it.
-# (Replaced by the trained bundled model once it exists.)
+# The main job on the bundled default: set up, build, describe the bundled model (models/default: a 17.7M-parameter
+# DeepSeek-V3 trained by scripts/train-default-model.sh) and generate text from it, sampled and with MTP speculative
+# decoding.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 dotnet build src/DeepSeekV3.Cli -c Release -v q -nologo
 dsv3() { dotnet "src/DeepSeekV3.Cli/bin/Release/net10.0/dsv3.dll" "$@"; }
-model=artifacts/default-model
-[ -f "$model/config.json" ] || dsv3 init --preset small --seed 0 --out "$model"
+model=models/default
 dsv3 info "$model"
-dsv3 generate --model "$model" --tokens 0,100,200,300 --max-tokens 12
+echo
+echo "== sampled: temperature 0.8, top-p 0.95, seed 1"
+dsv3 generate --model "$model" --prompt "The jury said that" --max-tokens 60 --temperature 0.8 --top-p 0.95 --seed 1 --stream
+dsv3 generate --model "$model" --prompt "春風" --max-tokens 40 --temperature 0.8 --top-p 0.95 --seed 1 --stream
+echo
+echo "== greedy, with MTP speculative decoding"
+dsv3 generate --model "$model" --prompt "In the morning, the old man" --max-tokens 40 --speculative mtp --stream

@@ -7,9 +7,10 @@ namespace DeepSeekV3.Modeling;
 
 /// <summary>
 /// A bias-free linear map y = x·Wᵀ, W [out, in] (every DeepSeek projection, the router aside). Checkpoint name:
-/// <c>weight</c>. A single row without autograd on the CPU (batch-1 decoding) runs <see cref="SmallBatchLinear"/>;
-/// everything else runs LibTorch's linear. bench/KernelBench decides the policy: one thread, 4096×4096, our kernel
-/// equals LibTorch for one fp32 row and is 1.5× faster for one bf16 row, but falls behind from two rows on.
+/// <c>weight</c>. A single row with bf16 weights, without autograd, on the CPU (batch-1 bf16 decoding) runs
+/// <see cref="SmallBatchLinear"/>; everything else runs LibTorch's linear. The benchmarks decide the policy: on one
+/// thread our kernel is 1.5× LibTorch for one bf16 row of a 4096×4096 weight, merely equal for one fp32 row (and a
+/// little slower on the bundled model's small fp32 matrices), and behind from two rows on.
 /// </summary>
 public sealed class Projection : nn.Module<Tensor, Tensor>
 {
@@ -31,8 +32,8 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         var weight = Weight;
-        bool oneRow = x.NumberOfElements == x.shape[^1];
-        return UseSmallBatchKernel && oneRow && SmallBatchLinear.Supports(x, weight)
+        bool oneBf16Row = weight.dtype == ScalarType.BFloat16 && x.NumberOfElements == x.shape[^1];
+        return UseSmallBatchKernel && oneBf16Row && SmallBatchLinear.Supports(x, weight)
             ? SmallBatchLinear.Forward(x, weight)
             : nn.functional.linear(x, weight);
     }

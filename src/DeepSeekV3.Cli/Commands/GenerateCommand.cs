@@ -41,6 +41,7 @@ internal static class GenerateCommand
             {
                 var generator = new TextGenerator(network, ByteLevelBpeTokenizer.Load(dir));
                 bool streaming = result.GetValue(stream);
+                if (streaming) writer.Write(text);
                 var output = generator.Generate(text, parameters, result.GetValue(sampling.Stop), speculative,
                     streaming ? piece => { writer.Write(piece); writer.Flush(); } : null);
                 writer.WriteLine(streaming ? "" : text + output.Text);

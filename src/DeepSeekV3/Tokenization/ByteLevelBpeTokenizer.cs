@@ -12,8 +12,8 @@ namespace DeepSeekV3.Tokenization;
 /// <remarks>
 /// BOS/EOS rule: <c>addSpecialTokens: true</c> prepends BOS when tokenizer_config.json says <c>add_bos_token</c> and
 /// appends EOS when it says <c>add_eos_token</c> — what transformers' LlamaTokenizerFast does for DeepSeek-V3 (BOS id 0,
-/// no EOS). A bare tokenizer.json (loaded as a file, or a directory without tokenizer_config.json) adds nothing, like HF <c>tokenizers</c> with its ByteLevel
-/// post-processor. Text that merely contains "&lt;｜begin▁of▁sentence｜&gt;" always yields that token, as in HF.
+/// no EOS). A bare tokenizer.json (loaded as a file, or a directory without tokenizer_config.json) adds nothing, like
+/// HF <c>tokenizers</c> with its ByteLevel post-processor. Text that merely contains "&lt;｜begin▁of▁sentence｜&gt;" always yields that token, as in HF.
 /// </remarks>
 public sealed class ByteLevelBpeTokenizer
 {
@@ -34,8 +34,14 @@ public sealed class ByteLevelBpeTokenizer
         Model = new BpeModel(definition.Vocab, definition.Merges, definition.IgnoreMerges);
         _preTokenizer = new RegexPreTokenizer(definition.SplitRules);
         _addedTokens = new AddedTokenMatcher(definition.AddedTokens);
-        AddedTokens = definition.AddedTokens.ToDictionary(t => t.Content, t => t, StringComparer.Ordinal);
-        _addedById = definition.AddedTokens.ToDictionary(t => t.Id);
+        var byContent = new Dictionary<string, AddedToken>(StringComparer.Ordinal);
+        _addedById = [];
+        foreach (var t in definition.AddedTokens)
+        {
+            if (t.Id < 0 || !byContent.TryAdd(t.Content, t) || !_addedById.TryAdd(t.Id, t))
+                throw new TokenizerFileException($"added_tokens: '{t.Content}' (id {t.Id}) has a negative or repeated id or content");
+        }
+        AddedTokens = byContent;
 
         int maxId = Math.Max(Model.IdToToken.Count - 1, definition.AddedTokens.Select(t => t.Id).DefaultIfEmpty(-1).Max());
         VocabSize = maxId + 1;

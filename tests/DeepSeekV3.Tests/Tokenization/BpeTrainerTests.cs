@@ -68,4 +68,16 @@ public class BpeTrainerTests : IDisposable
         Assert.Contains("bad.txt: input is not valid UTF-8 at byte 1", e.Message);
         Assert.Throws<TokenizerFileException>(() => BpeTrainer.TrainFiles([Path.Combine(_dir, "none.txt")], new BpeTrainerOptions(500), _dir));
     }
+
+    [Fact]
+    public void Dsv3_train_tokenizer_writes_a_loadable_tokenizer_directory()
+    {
+        string output = Path.Combine(_dir, "cli");
+        var run = CliProcess.Dsv3("train-tokenizer", "--input", ParityText, "--vocab-size", "600", "--out", output);
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        var tokenizer = ByteLevelBpeTokenizer.Load(output);
+        Assert.Equal(600, tokenizer.VocabSize);
+        Assert.Equal(ChatTemplate.Jinja, tokenizer.Config.ChatTemplate);
+        Assert.True(tokenizer.Config.AddBosToken);
+    }
 }

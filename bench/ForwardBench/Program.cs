@@ -1,5 +1,6 @@
 // Forward throughput of the `small` preset: f32 vs bf16, absorbed vs naive MLA, side by side in one process.
 // Usage: dotnet run -c Release --project bench/ForwardBench [-- --repeats N --threads T]
+using DeepSeekV3.Bench;
 using System.Diagnostics;
 using System.Text.Json;
 using DeepSeekV3;
@@ -52,7 +53,7 @@ var result = new Dictionary<string, object>
     ["benchmark"] = "forward", ["preset"] = "small", ["threads"] = threads, ["repeats"] = repeats,
     ["date"] = DateTime.UtcNow.ToString("u"), ["load_average"] = File.ReadAllText("/proc/loadavg").Trim(), ["rows"] = rows,
 };
-string path = Path.Combine(FindRepo(), "bench", "results", "forward.json");
+string path = BenchPaths.Result("forward.json");
 AtomicFile.WriteAllText(path, JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }) + "\n");
 Console.WriteLine($"wrote {path}");
 
@@ -60,11 +61,4 @@ int ArgValue(string name, int fallback)
 {
     int i = Array.IndexOf(args, name);
     return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], out int v) ? v : fallback;
-}
-
-static string FindRepo()
-{
-    var dir = new DirectoryInfo(AppContext.BaseDirectory);
-    while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "DeepSeekV3.slnx"))) dir = dir.Parent;
-    return dir?.FullName ?? Directory.GetCurrentDirectory();
 }

@@ -55,7 +55,7 @@ if (ours is not null && llama is not null)
     Console.WriteLine($"ours / llama.cpp: prefill {ours.PrefillTokensPerSecond(promptLength) / llama.PrefillTokensPerSecond(promptLength):F2}×, " +
                       $"decode {ours.DecodeTokensPerSecond / llama.DecodeTokensPerSecond:F2}×");
 
-string resultsDir = Path.Combine(FindRepoRoot(), "bench", "results");
+string resultsDir = Path.Combine(BenchPaths.RepoRoot(), "bench", "results");
 string stamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
 string jsonPath = Path.Combine(resultsDir, $"inference-{stamp}.json");
 var report = new
@@ -96,12 +96,4 @@ static Dictionary<string, string> ParseArgs(string[] args)
         map[args[i][2..]] = args[++i];
     }
     return map;
-}
-
-static string FindRepoRoot()
-{
-    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        if (File.Exists(Path.Combine(dir.FullName, "DeepSeekV3.slnx")))
-            return dir.FullName;
-    return Directory.GetCurrentDirectory();
 }

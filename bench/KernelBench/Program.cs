@@ -1,5 +1,6 @@
 // Small-batch linear (decode GEMV): LibTorch's `linear` vs our SmallBatchLinear kernel on the same weights,
 // side by side, as weight bytes streamed per second. Usage: dotnet run -c Release --project bench/KernelBench [-- --threads N]
+using DeepSeekV3.Bench;
 using System.Diagnostics;
 using System.Text.Json;
 using DeepSeekV3;
@@ -42,14 +43,7 @@ foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
                          ["ours_gb_per_s"] = Math.Round(bytes / oursSeconds / 1e9, 2), ["max_relative_error"] = error });
     }
 }
-string path = Path.Combine(FindRepo(), "bench", "results", "kernel.json");
+string path = BenchPaths.Result("kernel.json");
 AtomicFile.WriteAllText(path, JsonSerializer.Serialize(new { benchmark = "small-batch linear", threads = get_num_threads(), date = DateTime.UtcNow.ToString("u"),
     load_average = File.ReadAllText("/proc/loadavg").Trim(), rows }, new JsonSerializerOptions { WriteIndented = true }) + "\n");
 Console.WriteLine($"wrote {path}");
-
-static string FindRepo()
-{
-    var dir = new DirectoryInfo(AppContext.BaseDirectory);
-    while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "DeepSeekV3.slnx"))) dir = dir.Parent;
-    return dir?.FullName ?? Directory.GetCurrentDirectory();
-}

@@ -1,6 +1,7 @@
 // MTP speculative decoding vs plain decoding on one model (default: the bundled model), side by side in one process:
 // tokens/s, speedup, draft acceptance, and whether greedy outputs are identical.
 // Usage: dotnet run -c Release --project bench/SpeculativeBench [-- --model DIR --tokens N --threads T]
+using DeepSeekV3.Bench;
 using System.Diagnostics;
 using System.Text.Json;
 using DeepSeekV3;
@@ -9,7 +10,7 @@ using DeepSeekV3.Inference;
 using DeepSeekV3.Tokenization;
 using static TorchSharp.torch;
 
-string modelDir = Arg("--model", Path.Combine(FindRepo(), "models", "default"));
+string modelDir = Arg("--model", Path.Combine(BenchPaths.RepoRoot(), "models", "default"));
 int newTokens = int.Parse(Arg("--tokens", "96"));
 int threads = int.Parse(Arg("--threads", "2"));
 set_num_threads(threads);
@@ -60,7 +61,7 @@ foreach (double temperature in new[] { 0.0, 0.7 })
         ["identical_outputs"] = identical, ["prompts"] = prompts.Length,
     });
 }
-string path = Path.Combine(FindRepo(), "bench", "results", "speculative.json");
+string path = BenchPaths.Result("speculative.json");
 AtomicFile.WriteAllText(path, JsonSerializer.Serialize(new { benchmark = "mtp speculative decoding", model = modelDir, new_tokens = newTokens, threads,
     date = DateTime.UtcNow.ToString("u"), load_average = File.ReadAllText("/proc/loadavg").Trim(), rows },
     new JsonSerializerOptions { WriteIndented = true }) + "\n");
@@ -70,11 +71,4 @@ string Arg(string name, string fallback)
 {
     int i = Array.IndexOf(args, name);
     return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
-}
-
-static string FindRepo()
-{
-    var dir = new DirectoryInfo(AppContext.BaseDirectory);
-    while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "DeepSeekV3.slnx"))) dir = dir.Parent;
-    return dir?.FullName ?? Directory.GetCurrentDirectory();
 }

@@ -1,3 +1,4 @@
+using DeepSeekV3.Bench;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
@@ -7,7 +8,7 @@ using DeepSeekV3.Tokenization;
 // text, plus the share of lines whose ids agree. Each of our runs uses a fresh tokenizer, so its piece cache starts
 // cold; every figure is the best of --repeats runs.
 // usage: dotnet run -c Release --project bench/TokenizerBench -- [--text FILE] [--repeats N]
-string repo = FindRepo();
+string repo = BenchPaths.RepoRoot();
 string textPath = Arg("--text") ?? Path.Combine(repo, "tests/DeepSeekV3.Tests/Tokenization/Data/parity.txt");
 int repeats = int.Parse(Arg("--repeats") ?? "3");
 string toolDir = Path.Combine(repo, "tools/tokenizer-reference");
@@ -90,14 +91,4 @@ string? Arg(string name)
 {
     int i = Array.IndexOf(args, name);
     return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
-}
-
-static string FindRepo()
-{
-    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-    {
-        if (File.Exists(Path.Combine(dir.FullName, "DeepSeekV3.slnx")))
-            return dir.FullName;
-    }
-    throw new DirectoryNotFoundException("DeepSeekV3.slnx not found above the bench binary");
 }

@@ -1,13 +1,14 @@
 using DeepSeekV3.Modeling;
 using static TorchSharp.torch;
 
-namespace DeepSeekV3.Inference;
+namespace DeepSeekV3.Tests.Inference;
 
 /// <summary>
-/// The plainest generation loop: one prefill over the prompt, then one cached decode step per new token, always
-/// taking the most likely token; stops at the config's EOS. Used by `dsv3 generate` on token ids.
+/// The plainest generation loop, kept as a test reference for <see cref="DeepSeekV3.Inference.GenerationEngine"/>:
+/// one prefill over the prompt, then one decode step per token through the simple contiguous latent cache, always
+/// taking the most likely token; stops at the config's EOS.
 /// </summary>
-public static class GreedyDecoder
+internal static class GreedyDecoder
 {
     public static long[] Generate(DeepSeekV3ForCausalLM model, IReadOnlyList<long> prompt, int maxNewTokens,
         AttentionMode mode = AttentionMode.Absorbed)

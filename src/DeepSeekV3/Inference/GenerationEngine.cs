@@ -8,19 +8,26 @@ namespace DeepSeekV3.Inference;
 /// <summary>
 /// Batched generation with the paged latent cache: each prompt is prefilled on its own (the whole prompt in one
 /// forward pass), then every unfinished sequence decodes one token per step in a single batched forward pass, each at
-/// its own position. Finished sequences leave the batch and give their blocks back.
+/// its own position. Finished sequences leave the batch and give their blocks back. Decode steps run on the
+/// <see cref="FusedDecoder"/> when the model allows it (CPU, fp32/bf16, absorbed attention), in chunks of
+/// <see cref="FusedDecoder.MaxRows"/> sequences; otherwise, and for prefill, on the model's LibTorch forward.
 /// </summary>
 public sealed class GenerationEngine
 {
     private readonly DeepSeekV3ForCausalLM _model;
     private readonly AttentionMode _mode;
     private readonly int _blockSize;
+    private readonly bool _fused;
 
-    public GenerationEngine(DeepSeekV3ForCausalLM model, AttentionMode mode = AttentionMode.Absorbed, int blockSize = 64)
+    /// <param name="fused">Decode with the <see cref="FusedDecoder"/> where it applies (false: LibTorch only, the
+    /// reference path the benchmarks and tests compare against).</param>
+    public GenerationEngine(DeepSeekV3ForCausalLM model, AttentionMode mode = AttentionMode.Absorbed, int blockSize = 64,
+        bool fused = true)
     {
         _model = model;
         _mode = mode;
         _blockSize = blockSize;
+        _fused = fused && mode == AttentionMode.Absorbed && FusedDecoder.Supports(model);
     }
 
     public ModelConfig Config => _model.Config;
@@ -47,13 +54,15 @@ public sealed class GenerationEngine
         var weight = _model.LmHead.Weight;
         using var cache = new PagedLatentCache(Config, Config.NumHiddenLayers, weight.dtype, weight.device, _blockSize);
         var sequences = requests.Select((r, i) => new Sequence(i, r, cache.AddSequence())).ToList();
+        var fused = _fused ? new FusedDecoder(_model) : null;
         try
         {
             using var _ = no_grad();
             foreach (var sequence in sequences)
                 Prefill(sequence, cache, onToken);
             while (sequences.Where(s => s.Finished is null).ToList() is { Count: > 0 } active)
-                DecodeStep(active, cache, onToken);
+                foreach (var chunk in active.Chunk(fused is null ? active.Count : FusedDecoder.MaxRows))
+                    DecodeStep(chunk, cache, fused, onToken);
             return sequences.Select(s => new GenerationResult(s.Tokens.ToArray(), s.Finished!.Value, s.Request.Prompt.Count)).ToList();
         }
         finally
@@ -71,15 +80,16 @@ public sealed class GenerationEngine
         Accept(sequence, sequence.Sampler.Sample(output.Logits[0, -1]), cache, onToken);
     }
 
-    private void DecodeStep(List<Sequence> active, PagedLatentCache cache, Func<int, long, bool>? onToken)
+    private void DecodeStep(Sequence[] active, PagedLatentCache cache, FusedDecoder? fused, Func<int, long, bool>? onToken)
     {
         using var scope = NewDisposeScope();
         var device = _model.LmHead.Weight.device;
         cache.SetBatch(active.Select(s => s.CacheId).ToArray());
         var input = tensor(active.Select(s => s.Tokens[^1]).ToArray(), device: device).unsqueeze(1);            // [b, 1]
         var positions = tensor(active.Select(s => s.Length - 1).ToArray(), device: device).unsqueeze(1);        // [b, 1]
-        using var output = _model.Forward(input, new ForwardContext { Mode = _mode, Cache = cache, PositionIds = positions });
-        for (int row = 0; row < active.Count; row++)
+        using var output = fused?.Forward(input, cache)
+            ?? _model.Forward(input, new ForwardContext { Mode = _mode, Cache = cache, PositionIds = positions });
+        for (int row = 0; row < active.Length; row++)
             Accept(active[row], active[row].Sampler.Sample(output.Logits[row, 0]), cache, onToken);
     }
 

@@ -12,19 +12,23 @@ namespace DeepSeekV3.Inference;
 /// rejected: the corrected token is kept and the main cache rolls back by one entry. The MTP module keeps its own
 /// latent cache (layer index num_hidden_layers) holding only confirmed (hidden, next token) pairs, so it never needs
 /// rolling back. Greedy output equals plain greedy decoding; with sampling, <see cref="SpeculativeSampling"/> keeps
-/// the output distribution the main model's.
+/// the output distribution the main model's. Verify and draft passes after the prompt run on the
+/// <see cref="FusedDecoder"/> where the model allows it.
 /// </summary>
 public sealed class MtpSpeculativeDecoder
 {
     private readonly DeepSeekV3ForCausalLM _model;
     private readonly AttentionMode _mode;
+    private readonly bool _fused;
 
-    public MtpSpeculativeDecoder(DeepSeekV3ForCausalLM model, AttentionMode mode = AttentionMode.Absorbed)
+    /// <param name="fused">Use the <see cref="FusedDecoder"/> where it applies (false: LibTorch only).</param>
+    public MtpSpeculativeDecoder(DeepSeekV3ForCausalLM model, AttentionMode mode = AttentionMode.Absorbed, bool fused = true)
     {
         if (model.Config.NumNextnPredictLayers < 1)
             throw new InvalidArgumentException("speculative decoding needs an MTP module; this model has num_nextn_predict_layers = 0");
         _model = model;
         _mode = mode;
+        _fused = fused && mode == AttentionMode.Absorbed && FusedDecoder.Supports(model);
     }
 
     private ModelConfig Config => _model.Config;
@@ -40,6 +44,7 @@ public sealed class MtpSpeculativeDecoder
         using var sampler = new Sampler(request.Sampling);
         int id = cache.AddSequence();
         cache.SetBatch(id);
+        var fused = _fused ? new FusedDecoder(_model) : null;
         using var _ = no_grad();
 
         var tokens = new List<long>();
@@ -60,7 +65,7 @@ public sealed class MtpSpeculativeDecoder
         if (!Emit(sampler.Sample(prefill.Logits[0, -1])))
             return new GenerationResult(tokens.ToArray(), finished!.Value, prompt.Length);
         var nextTokens = prompt.Skip(1).Append(tokens[^1]).ToArray();
-        var (draft, draftDistribution) = Draft(cache, prefill.Hidden, nextTokens, 0, sampler, device);
+        var (draft, draftDistribution) = Draft(cache, fused, prefill.Hidden, nextTokens, 0, sampler, device);
 
         int drafted = 0, accepted = 0;
         long pending = tokens[^1];
@@ -69,7 +74,8 @@ public sealed class MtpSpeculativeDecoder
             using var scope = NewDisposeScope();
             long position = prompt.Length + tokens.Count - 1;                      // where `pending` goes
             var input = tensor(new[] { pending, draft }, device: device).unsqueeze(0);
-            using var verify = _model.Forward(input, new ForwardContext { Mode = _mode, Cache = cache, StartPosition = position });
+            using var verify = fused?.Forward(input, cache)
+                ?? _model.Forward(input, new ForwardContext { Mode = _mode, Cache = cache, StartPosition = position });
             using var target = sampler.Distribution(verify.Logits[0, 0]);
             var (ok, token) = SpeculativeSampling.Verify(target, draftDistribution, draft, sampler);
             draftDistribution.Dispose();
@@ -93,7 +99,7 @@ public sealed class MtpSpeculativeDecoder
                 hidden = verify.Hidden.narrow(1, 0, 1);
             }
             pending = confirmed[^1];
-            (draft, draftDistribution) = Draft(cache, hidden, confirmed, position, sampler, device);
+            (draft, draftDistribution) = Draft(cache, fused, hidden, confirmed, position, sampler, device);
             draftDistribution.MoveToOuterDisposeScope();
         }
         return new GenerationResult(tokens.ToArray(), finished!.Value, prompt.Length)
@@ -108,12 +114,14 @@ public sealed class MtpSpeculativeDecoder
     /// and proposes the token after the last pair. Returns the draft and the distribution it was drawn from (owned by
     /// the caller).
     /// </summary>
-    private (long Draft, Tensor Distribution) Draft(PagedLatentCache cache, Tensor hidden, long[] nextTokens, long start,
-        Sampler sampler, Device device)
+    private (long Draft, Tensor Distribution) Draft(PagedLatentCache cache, FusedDecoder? fused, Tensor hidden,
+        long[] nextTokens, long start, Sampler sampler, Device device)
     {
         using var scope = NewDisposeScope();
         var next = tensor(nextTokens, device: device).unsqueeze(0);
-        using var mtp = _model.ForwardMtp(1, hidden, next, new ForwardContext { Mode = _mode, Cache = cache, StartPosition = start });
+        using var mtp = fused is not null && nextTokens.Length <= FusedDecoder.MaxRows
+            ? fused.ForwardMtp(1, hidden, next, cache)
+            : _model.ForwardMtp(1, hidden, next, new ForwardContext { Mode = _mode, Cache = cache, StartPosition = start });
         var distribution = sampler.Distribution(mtp.Logits[0, -1]);
         long draft = sampler.Parameters.IsGreedy ? distribution.argmax().item<long>() : sampler.Draw(distribution);
         return (draft, distribution.MoveToOuterDisposeScope());

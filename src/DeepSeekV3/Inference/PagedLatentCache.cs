@@ -139,6 +139,37 @@ public sealed class PagedLatentCache : ILatentKvCache, IDisposable
         return new LatentCacheView(gatheredLatent, gatheredRope, tensor(keyPositions, device: _device).view(batch, longest));
     }
 
+    // Raw access for the fused decoder (FusedDecoder), which writes and reads the same slots Append does.
+
+    /// <summary>The sequences named by the last <see cref="SetBatch"/>, one per batch row.</summary>
+    internal IReadOnlyList<int> Batch => _batch;
+
+    internal bool IsBf16 => _dtype == ScalarType.BFloat16;
+
+    /// <summary>Makes room for <paramref name="steps"/> more entries of sequence <paramref name="id"/> in
+    /// <paramref name="layer"/>, counts them as stored, and returns the position of the first. Pools may grow (move):
+    /// take pool addresses after reserving.</summary>
+    internal long Reserve(int id, int layer, int steps)
+    {
+        var sequence = Get(id);
+        long start = sequence.Lengths[layer];
+        EnsureBlocks(sequence, start + steps);
+        sequence.Lengths[layer] = start + steps;
+        return start;
+    }
+
+    /// <summary>The block table of a sequence: position p lives in slot Blocks[p / BlockSize]·BlockSize + p % BlockSize.</summary>
+    internal IReadOnlyList<int> Blocks(int id) => Get(id).Blocks;
+
+    /// <summary>Start of a layer's pools: latent [slots, kv_lora_rank] and RoPE key [slots, qk_rope_head_dim], in the
+    /// cache dtype. Valid until the next <see cref="Reserve"/> or <see cref="Append"/>.</summary>
+    internal unsafe (nint Latent, nint RopeKey) Pools(int layer)
+    {
+        fixed (byte* latent = _latentPools[layer].bytes)
+        fixed (byte* rope = _ropePools[layer].bytes)
+            return ((nint)latent, (nint)rope);
+    }
+
     private long Slot(Sequence sequence, long position) =>
         (long)sequence.Blocks[(int)(position / BlockSize)] * BlockSize + position % BlockSize;
 

@@ -1,0 +1,166 @@
+using TorchSharp;
+using DeepSeekV3.Configuration;
+using DeepSeekV3.Kernels;
+using DeepSeekV3.Modeling;
+using DeepSeekV3.Runtime;
+using static TorchSharp.torch;
+
+namespace DeepSeekV3.Inference;
+
+/// <summary>
+/// A second implementation of the forward pass for a few new tokens per sequence (decoding, speculative
+/// verification, MTP drafting), written straight on the weights' memory with the AVX-512 kernels of
+/// <see cref="Kernels"/>: one call per step instead of ~40 LibTorch ops per layer, and weights streamed at memory
+/// bandwidth. Same math as the model's absorbed forward (tests compare the two at every step), fp32 activations,
+/// fp32 or bf16 weights, CPU only. Prefill stays with LibTorch (GEMM-bound, where LibTorch is strong); both write the
+/// same <see cref="PagedLatentCache"/>. Not thread-safe: one decoder per generating thread. Build it after the model
+/// has its final device and dtype: it keeps views of the parameters' memory.
+/// </summary>
+public sealed unsafe class FusedDecoder
+{
+    private readonly DeepSeekV3ForCausalLM _model;
+    private readonly ModelConfig _config;
+    private readonly FusedLayer[] _layers;
+    private readonly WeightMatrix _embed, _head;
+    private readonly float[] _norm;
+    private readonly (float[] ENorm, float[] HNorm, WeightMatrix EhProj, float[] HeadNorm)[] _mtp;
+    private readonly float[] _inverseFrequencies;
+    private readonly float _attentionFactor, _softmaxScale;
+    private readonly nint _headHandle;
+    private readonly FusedScratch _scratch;
+
+    /// <summary>The model is on the CPU with fp32 or bf16 weights and the machine has AVX-512.</summary>
+    public static bool Supports(DeepSeekV3ForCausalLM model)
+    {
+        var weight = model.LmHead.Weight;
+        return Gemv.IsSupported && weight.device_type == DeviceType.CPU
+            && weight.dtype is ScalarType.Float32 or ScalarType.BFloat16;
+    }
+
+    /// <param name="threads">Threads for the large matrices (LM head, big experts); 0 = LibTorch's thread count.</param>
+    public FusedDecoder(DeepSeekV3ForCausalLM model, int threads = 0)
+    {
+        if (!Supports(model))
+            throw new InvalidArgumentException($"the fused decoder needs a CPU model with fp32 or bf16 weights and AVX-512; " +
+                                               $"this one is {model.LmHead.Weight.dtype} on {model.LmHead.Weight.device}");
+        _model = model;
+        _config = model.Config;
+        Threads = threads > 0 ? threads : Math.Min(get_num_threads(), Environment.ProcessorCount);
+        _layers = model.Model.Layers.Select(layer => new FusedLayer(layer, _config)).ToArray();
+        _embed = new WeightMatrix(model.Model.EmbedTokens.weight!, "model.embed_tokens.weight");
+        _head = new WeightMatrix(model.LmHead.Weight, "lm_head.weight");
+        _headHandle = model.LmHead.Weight.Handle;
+        _norm = FusedLayer.Vector(model.Model.Norm.Weight);
+        _mtp = model.Model.MtpLayers.Select(m => (FusedLayer.Vector(m.ENorm.Weight), FusedLayer.Vector(m.HNorm.Weight),
+            new WeightMatrix(m.EhProj.Weight, $"model.layers.{m.Index}.eh_proj.weight"),
+            FusedLayer.Vector(m.SharedHead.Norm.Weight))).ToArray();
+        var rope = model.Model.Rope;
+        _inverseFrequencies = rope.InverseFrequencies.ToArray();
+        _attentionFactor = (float)rope.AttentionFactor;
+        _softmaxScale = (float)rope.SoftmaxScale;
+        _scratch = new FusedScratch(_config);
+    }
+
+    public int Threads { get; }
+
+    /// <summary>Rows (batch × new tokens) one pass takes.</summary>
+    public static int MaxRows => Gemv.MaxRows;
+
+    /// <summary>
+    /// The main model over tokens [batch, s] that continue the cache's batch sequences (<see cref="PagedLatentCache.SetBatch"/>)
+    /// where they end; appends their entries. Returns logits [batch, s, vocab] and the final hidden state after
+    /// model.norm [batch, s, hidden], both fp32; the caller owns them.
+    /// </summary>
+    public ModelOutput Forward(Tensor tokens, PagedLatentCache cache)
+    {
+        var (rows, steps) = Rows(tokens, cache);
+        var step = NewStep(cache, steps);
+        int h = _config.HiddenSize;
+        float* x = _scratch.Residual;
+        Embed(tokens, x);
+        for (int l = 0; l < _config.NumHiddenLayers; l++)
+            _layers[l].Forward(x, rows, step);
+        return Head(x, _norm, rows, tokens.shape, x);
+    }
+
+    /// <summary>
+    /// MTP module <paramref name="depth"/> (1-based) over previous h^{k-1} [batch, s, hidden] and the tokens
+    /// t_{i+k} [batch, s], continuing that module's cache layer. Returns logits [batch, s, vocab] and h^k (before
+    /// shared_head.norm), as <see cref="DeepSeekV3ForCausalLM.ForwardMtp"/> does.
+    /// </summary>
+    public ModelOutput ForwardMtp(int depth, Tensor previous, Tensor nextTokens, PagedLatentCache cache)
+    {
+        if (depth < 1 || depth > _mtp.Length)
+            throw new ArgumentOutOfRangeException(nameof(depth), $"MTP depth {depth} not in [1, {_mtp.Length}]");
+        var (rows, steps) = Rows(nextTokens, cache);
+        if (!previous.shape.SequenceEqual(new[] { nextTokens.shape[0], nextTokens.shape[1], _config.HiddenSize }))
+            throw new ArgumentException($"previous hidden states [{string.Join(", ", previous.shape)}] do not match tokens [{string.Join(", ", nextTokens.shape)}]");
+        var step = NewStep(cache, steps);
+        var (eNorm, hNorm, ehProj, headNorm) = _mtp[depth - 1];
+        int h = _config.HiddenSize;
+        float eps = (float)_config.RmsNormEps;
+        float* x = _scratch.Residual, combined = _scratch.Combined;
+
+        // Eq. (21): [enorm(Emb(t_{i+k})) ; hnorm(h_i^{k-1})], embedding first (spec G.11), then eh_proj.
+        Embed(nextTokens, _scratch.Normed);
+        using (var hidden = previous.detach().to(ScalarType.Float32).cpu().contiguous())
+        fixed (byte* p = hidden.bytes)
+        fixed (float* e = eNorm, hn = hNorm)
+            for (int i = 0; i < rows; i++)
+            {
+                RowMath.RmsNorm(_scratch.Normed + i * h, e, combined + i * 2 * h, h, eps);
+                RowMath.RmsNorm((float*)p + i * h, hn, combined + i * 2 * h + h, h, eps);
+            }
+        ehProj.Multiply(combined, rows, x, Threads);
+        _layers[_config.NumHiddenLayers + depth - 1].Forward(x, rows, step);       // eq. (22)
+        return Head(x, headNorm, rows, nextTokens.shape, x);                         // eq. (23), shared head
+    }
+
+    private (int Rows, int Steps) Rows(Tensor tokens, PagedLatentCache cache)
+    {
+        if (_model.LmHead.Weight.Handle != _headHandle)
+            throw new InvalidOperationException("the model's parameters were replaced (Module.to?) after this FusedDecoder was built; build a new one");
+        if (tokens.dim() != 2 || tokens.shape[0] != cache.Batch.Count)
+            throw new ArgumentException($"tokens must be [batch, s] with batch = the cache's {cache.Batch.Count} sequences; found [{string.Join(", ", tokens.shape)}]");
+        long rows = tokens.shape[0] * tokens.shape[1];
+        if (rows < 1 || rows > MaxRows)
+            throw new ArgumentException($"{rows} token rows; the fused decoder takes 1..{MaxRows} per pass (prefill with the model's forward)");
+        return ((int)rows, (int)tokens.shape[1]);
+    }
+
+    private FusedStep NewStep(PagedLatentCache cache, int steps) =>
+        new(_config, cache, _scratch, Threads, _inverseFrequencies, _attentionFactor, _softmaxScale, steps);
+
+    private void Embed(Tensor tokens, float* destination)
+    {
+        using var ids = tokens.to(ScalarType.Int64).cpu().contiguous();
+        var values = ids.data<long>().ToArray();
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (values[i] < 0 || values[i] >= _config.VocabSize)
+                throw new InvalidArgumentException($"token {values[i]} is outside the vocabulary [0, {_config.VocabSize})");
+            _embed.CopyRow((int)values[i], destination + i * _config.HiddenSize);
+        }
+    }
+
+    /// <summary>Hidden output (x itself, or the final norm of x) and logits of the normalized rows.</summary>
+    private ModelOutput Head(float* x, float[] norm, int rows, long[] tokenShape, float* hiddenSource)
+    {
+        int h = _config.HiddenSize;
+        float eps = (float)_config.RmsNormEps;
+        bool returnNormalized = ReferenceEquals(norm, _norm);          // the main model returns h after model.norm
+        var hidden = empty([tokenShape[0], tokenShape[1], h], ScalarType.Float32);
+        var logits = empty([tokenShape[0], tokenShape[1], _config.VocabSize], ScalarType.Float32);
+        fixed (byte* hiddenBytes = hidden.bytes)
+        fixed (byte* logitBytes = logits.bytes)
+        fixed (float* w = norm)
+        {
+            float* normalized = _scratch.Normed;
+            for (int i = 0; i < rows; i++) RowMath.RmsNorm(x + i * h, w, normalized + i * h, h, eps);
+            float* kept = returnNormalized ? normalized : hiddenSource;
+            Buffer.MemoryCopy(kept, hiddenBytes, rows * h * 4L, rows * h * 4L);
+            _head.Multiply(normalized, rows, (float*)logitBytes, Threads);
+        }
+        return new ModelOutput(logits, hidden);
+    }
+}

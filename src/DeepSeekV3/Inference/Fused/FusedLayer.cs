@@ -1,0 +1,203 @@
+using DeepSeekV3.Configuration;
+using DeepSeekV3.Kernels;
+using DeepSeekV3.Modeling;
+using static TorchSharp.torch;
+
+namespace DeepSeekV3.Inference;
+
+/// <summary>
+/// One decoder block (spec B.3) for <see cref="FusedDecoder"/>: views of the block's weights and its forward pass
+/// over a few token rows, h += MLA(RMSNorm(h)); h += FFN(RMSNorm(h)), with absorbed MLA over the paged latent cache
+/// and DeepSeekMoE (or the dense SwiGLU of the first layers). The same math as <see cref="DecoderLayer"/> with
+/// <see cref="AttentionMode.Absorbed"/>, in fp32 activations.
+/// </summary>
+internal sealed unsafe class FusedLayer
+{
+    private readonly ModelConfig _config;
+    private readonly float[] _inputNorm, _postNorm, _kvANorm;
+    private readonly float[]? _qANorm, _correctionBias;
+    private readonly WeightMatrix? _qA, _qB, _q;
+    private readonly WeightMatrix _kvA, _kvB, _o;
+    private readonly WeightMatrix? _router;
+    private readonly (WeightMatrix Gate, WeightMatrix Up, WeightMatrix Down)[] _experts = [];
+    private readonly (WeightMatrix Gate, WeightMatrix Up, WeightMatrix Down)? _shared, _dense;
+    private readonly float _eps;
+
+    public FusedLayer(DecoderLayer layer, ModelConfig config)
+    {
+        _config = config;
+        Index = layer.Index;
+        _eps = (float)config.RmsNormEps;
+        string prefix = $"model.layers.{Index}";
+        _inputNorm = Vector(layer.InputLayerNorm.Weight);
+        _postNorm = Vector(layer.PostAttentionLayerNorm.Weight);
+        var attention = layer.SelfAttn;
+        if (attention.QProj is { } q)
+            _q = new WeightMatrix(q.Weight, $"{prefix}.self_attn.q_proj.weight");
+        else
+        {
+            _qA = new WeightMatrix(attention.QAProj!.Weight, $"{prefix}.self_attn.q_a_proj.weight");
+            _qANorm = Vector(attention.QALayerNorm!.Weight);
+            _qB = new WeightMatrix(attention.QBProj!.Weight, $"{prefix}.self_attn.q_b_proj.weight");
+        }
+        _kvA = new WeightMatrix(attention.KvAProjWithMqa.Weight, $"{prefix}.self_attn.kv_a_proj_with_mqa.weight");
+        _kvANorm = Vector(attention.KvALayerNorm.Weight);
+        _kvB = new WeightMatrix(attention.KvBProj.Weight, $"{prefix}.self_attn.kv_b_proj.weight");
+        _o = new WeightMatrix(attention.OProj.Weight, $"{prefix}.self_attn.o_proj.weight");
+        if (layer.Moe is { } moe)
+        {
+            _router = new WeightMatrix(moe.Gate.Weight, $"{prefix}.mlp.gate.weight");
+            if (moe.Gate.ExpertScoreCorrectionBias is { } bias) _correctionBias = Vector(bias);
+            _experts = moe.Experts.Select((e, i) => Mlp(e, $"{prefix}.mlp.experts.{i}")).ToArray();
+            if (moe.SharedExperts is { } shared) _shared = Mlp(shared, $"{prefix}.mlp.shared_experts");
+        }
+        else
+        {
+            _dense = Mlp(layer.DenseMlp!, $"{prefix}.mlp");
+        }
+    }
+
+    /// <summary>Position in model.layers, and this block's layer in the cache.</summary>
+    public int Index { get; }
+
+    internal static float[] Vector(Tensor t)
+    {
+        using var f = t.detach().to(ScalarType.Float32).cpu().contiguous();
+        return f.data<float>().ToArray();
+    }
+
+    private static (WeightMatrix, WeightMatrix, WeightMatrix) Mlp(SwiGluMlp mlp, string name) =>
+        (new WeightMatrix(mlp.GateProj.Weight, name + ".gate_proj.weight"),
+         new WeightMatrix(mlp.UpProj.Weight, name + ".up_proj.weight"),
+         new WeightMatrix(mlp.DownProj.Weight, name + ".down_proj.weight"));
+
+    /// <summary>
+    /// x: the residual stream [m, hidden] of the step's token rows, updated in place. The rows' latent entries are
+    /// appended to this block's cache layer, each sequence's rows continuing where that layer ends.
+    /// </summary>
+    public void Forward(float* x, int m, FusedStep step)
+    {
+        step.BeginLayer(Index);
+        var s = step.Scratch;
+        int h = _config.HiddenSize;
+        fixed (float* norm = _inputNorm)
+            for (int i = 0; i < m; i++) RowMath.RmsNorm(x + i * h, norm, s.Normed + i * h, h, _eps);
+        Attention(s.Normed, m, step);
+        for (int i = 0; i < m; i++) RowMath.Add(x + i * h, s.Projected + i * h, h);
+
+        fixed (float* norm = _postNorm)
+            for (int i = 0; i < m; i++) RowMath.RmsNorm(x + i * h, norm, s.Normed + i * h, h, _eps);
+        if (_dense is { } dense)
+            SwiGlu(dense, s.Normed, m, s.Projected, step.Threads, s);
+        else
+            MixtureOfExperts(s.Normed, m, step);
+        for (int i = 0; i < m; i++) RowMath.Add(x + i * h, s.Projected + i * h, h);
+    }
+
+    /// <summary>Absorbed MLA (eqs. 1-11, spec B.6.3) of normalized rows n [m, hidden] → s.Projected [m, hidden].</summary>
+    private void Attention(float* n, int m, FusedStep step)
+    {
+        var s = step.Scratch;
+        var c = _config;
+        int heads = c.NumAttentionHeads, dn = c.QkNopeHeadDim, dr = c.QkRopeHeadDim, dv = c.VHeadDim;
+        int dqk = dn + dr, r = c.KvLoraRank, pairs = dr / 2;
+
+        // Eqs. (6)-(8): queries [m, heads, d_n + d_r].
+        if (_q is { } q)
+            q.Multiply(n, m, s.Query, step.Threads);
+        else
+        {
+            int ql = c.QLoraRank!.Value;
+            _qA!.Value.Multiply(n, m, s.QueryLatentInput, step.Threads);
+            fixed (float* norm = _qANorm)
+                for (int i = 0; i < m; i++)
+                    RowMath.RmsNorm(s.QueryLatentInput + i * ql, norm, s.QueryLatentInput + i * ql, ql, _eps);
+            _qB!.Value.Multiply(s.QueryLatentInput, m, s.Query, step.Threads);
+        }
+        // Eqs. (1), (3): latent c_kv (normalized) and the shared RoPE key, [m, r_kv + d_r].
+        _kvA.Multiply(n, m, s.KeyValue, step.Threads);
+        step.Angles(step.RowPosition, m);
+        fixed (float* norm = _kvANorm)
+            for (int i = 0; i < m; i++)
+            {
+                RowMath.RmsNorm(s.KeyValue + i * (r + dr), norm, s.Latent + i * r, r, _eps);
+                Buffer.MemoryCopy(s.KeyValue + i * (r + dr) + r, s.RopeKey + i * dr, dr * 4L, dr * 4L);
+                RowMath.Rotate(s.RopeKey + i * dr, s.Cos + i * pairs, s.Sin + i * pairs, pairs);
+                for (int head = 0; head < heads; head++)
+                    RowMath.Rotate(s.Query + (i * heads + head) * dqk + dn, s.Cos + i * pairs, s.Sin + i * pairs, pairs);
+            }
+        step.WriteCache(s.Latent, s.RopeKey, m);
+
+        // W_UK absorbed into the query: q_latent[i, head] = Σ_d q_nope[i, head, d] · kv_b[head·(d_n+d_v) + d].
+        new Span<float>(s.QueryLatent, m * heads * r).Clear();
+        for (int head = 0; head < heads; head++)
+            for (int d = 0; d < dn; d++)
+                for (int i = 0; i < m; i++)
+                    _kvB.AxpyRow(s.QueryLatent + (i * heads + head) * r, s.Query[(i * heads + head) * dqk + d], head * (dn + dv) + d);
+
+        for (int i = 0; i < m; i++)
+            step.Attend(step.RowSequence[i], step.RowPosition[i], s.QueryLatent + i * heads * r, s.Query + i * heads * dqk + dn,
+                        dqk, s.OutputLatent + i * heads * r);
+
+        // W_UV absorbed into the output: o[i, head, v] = out_latent[i, head] · kv_b[head·(d_n+d_v) + d_n + v].
+        for (int head = 0; head < heads; head++)
+            for (int v = 0; v < dv; v++)
+                for (int i = 0; i < m; i++)
+                    s.AttentionOutput[(i * heads + head) * dv + v] = _kvB.DotRow(s.OutputLatent + (i * heads + head) * r, head * (dn + dv) + dn + v);
+        _o.Multiply(s.AttentionOutput, m, s.Projected, step.Threads);
+    }
+
+    /// <summary>DeepSeekMoE (eqs. 12-16, spec B.8-B.9) of normalized rows n [m, hidden] → s.Projected [m, hidden].</summary>
+    private void MixtureOfExperts(float* n, int m, FusedStep step)
+    {
+        var s = step.Scratch;
+        int h = _config.HiddenSize, k = _config.NumExpertsPerTok, experts = _experts.Length;
+        _router!.Value.Multiply(n, m, s.RouterLogits, step.Threads);
+        var chosen = new int[m * k];
+        var weights = new float[m * k];
+        for (int i = 0; i < m; i++)
+            FusedRouting.Route(_config, s.RouterLogits + i * experts, experts, _correctionBias,
+                               chosen.AsSpan(i * k, k), weights.AsSpan(i * k, k));
+
+        // Routed experts in ascending order, each over exactly its rows; fp32 sum (HF's order, spec G.7).
+        new Span<float>(s.Routed, m * h).Clear();
+        var rows = new int[m];
+        var rowWeights = new float[m];
+        for (int e = 0; e < experts; e++)
+        {
+            int count = 0;
+            for (int p = 0; p < m * k; p++)
+                if (chosen[p] == e)
+                {
+                    rows[count] = p / k;
+                    rowWeights[count++] = weights[p];
+                }
+            if (count == 0) continue;
+            for (int j = 0; j < count; j++)
+                Buffer.MemoryCopy(n + rows[j] * h, s.ExpertInput + j * h, h * 4L, h * 4L);
+            SwiGlu(_experts[e], s.ExpertInput, count, s.ExpertOutput, step.Threads, s);
+            for (int j = 0; j < count; j++)
+                RowMath.Axpy(s.Routed + rows[j] * h, rowWeights[j], s.ExpertOutput + j * h, h);
+        }
+        if (_shared is { } shared)
+        {
+            SwiGlu(shared, n, m, s.Projected, step.Threads, s);
+            for (int i = 0; i < m; i++) RowMath.Add(s.Projected + i * h, s.Routed + i * h, h);
+        }
+        else
+        {
+            Buffer.MemoryCopy(s.Routed, s.Projected, m * h * 4L, m * h * 4L);
+        }
+    }
+
+    /// <summary>down(silu(gate·x) ⊙ up·x) for x [m, hidden] → y [m, hidden] (spec B.7).</summary>
+    private static void SwiGlu((WeightMatrix Gate, WeightMatrix Up, WeightMatrix Down) mlp, float* x, int m, float* y,
+        int threads, FusedScratch s)
+    {
+        int width = mlp.Gate.Rows;
+        mlp.Gate.Multiply(x, m, s.Gate, threads);
+        mlp.Up.Multiply(x, m, s.Up, threads);
+        RowMath.SiluMul(s.Gate, s.Up, m * width);
+        mlp.Down.Multiply(s.Gate, m, y, threads);
+    }
+}

@@ -1,0 +1,71 @@
+using System.Runtime.CompilerServices;
+using DeepSeekV3.Configuration;
+
+namespace DeepSeekV3.Inference;
+
+/// <summary>
+/// The fp32 working buffers of one <see cref="FusedDecoder"/> step, sized for up to <see cref="Rows"/> token rows
+/// and grown on demand (pinned, so the kernels take their addresses once). One owner: the decoder.
+/// </summary>
+internal sealed unsafe class FusedScratch
+{
+    private readonly ModelConfig _config;
+
+    public FusedScratch(ModelConfig config) => _config = config;
+
+    public int Rows { get; private set; }
+
+    public float* Residual, Normed, Combined, QueryLatentInput, Query, KeyValue, Latent, RopeKey, Cos, Sin;
+    public float* QueryLatent, OutputLatent, AttentionOutput, Projected;
+    public float* RouterLogits, ExpertInput, Gate, Up, ExpertOutput, Routed, KeyRow;
+    public float* Scores;
+    private int _scoreCapacity;
+    private readonly List<float[]> _arrays = [];
+
+    /// <summary>Makes every buffer hold <paramref name="rows"/> rows and the scores <paramref name="keys"/> keys per head.</summary>
+    public void Ensure(int rows, long keys)
+    {
+        if (rows > Rows)
+        {
+            _arrays.Clear();
+            var c = _config;
+            int h = c.HiddenSize, heads = c.NumAttentionHeads, r = c.KvLoraRank, dr = c.QkRopeHeadDim;
+            int intermediate = Math.Max(c.IntermediateSize, Math.Max(c.MoeIntermediateSize * Math.Max(1, c.NSharedExperts), 1));
+            Residual = Allocate(rows * h);
+            Normed = Allocate(rows * h);
+            Combined = Allocate(rows * 2 * h);
+            QueryLatentInput = Allocate(rows * (c.QLoraRank ?? 1));
+            Query = Allocate(rows * heads * c.QkHeadDim);
+            KeyValue = Allocate(rows * (r + dr));
+            Latent = Allocate(rows * r);
+            RopeKey = Allocate(rows * dr);
+            Cos = Allocate(rows * dr / 2);
+            Sin = Allocate(rows * dr / 2);
+            QueryLatent = Allocate(rows * heads * r);
+            OutputLatent = Allocate(rows * heads * r);
+            AttentionOutput = Allocate(rows * heads * c.VHeadDim);
+            Projected = Allocate(rows * h);
+            RouterLogits = Allocate(rows * Math.Max(1, c.NRoutedExperts));
+            ExpertInput = Allocate(rows * h);
+            Gate = Allocate(rows * intermediate);
+            Up = Allocate(rows * intermediate);
+            ExpertOutput = Allocate(rows * h);
+            Routed = Allocate(rows * h);
+            KeyRow = Allocate(r + dr);
+            Rows = rows;
+            _scoreCapacity = 0;
+        }
+        if (keys * _config.NumAttentionHeads > _scoreCapacity)
+        {
+            _scoreCapacity = (int)Math.Max(keys * _config.NumAttentionHeads, 2L * _scoreCapacity);
+            Scores = Allocate(_scoreCapacity);
+        }
+    }
+
+    private float* Allocate(int length)
+    {
+        var array = GC.AllocateArray<float>(Math.Max(length, 16), pinned: true);
+        _arrays.Add(array);
+        return (float*)Unsafe.AsPointer(ref array[0]);
+    }
+}

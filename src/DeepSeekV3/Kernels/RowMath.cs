@@ -1,0 +1,135 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace DeepSeekV3.Kernels;
+
+/// <summary>
+/// The small per-row operations of a decode step on raw fp32 memory: dot products, axpy, RMSNorm, SwiGLU, softmax,
+/// bf16 conversion. Each is one pass over a row that sits in L1; AVX-512 where the row is long enough.
+/// </summary>
+public static unsafe class RowMath
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Dot(float* a, float* b, int n)
+    {
+        var sum = Vector512<float>.Zero;
+        int i = 0;
+        for (; i <= n - 16; i += 16)
+            sum = Vector512.FusedMultiplyAdd(Vector512.Load(a + i), Vector512.Load(b + i), sum);
+        float s = Vector512.Sum(sum);
+        for (; i < n; i++) s += a[i] * b[i];
+        return s;
+    }
+
+    /// <summary>a·b where b is bf16 (widened exactly).</summary>
+    public static float DotBf16(float* a, ushort* b, int n)
+    {
+        var sum = Vector512<float>.Zero;
+        int i = 0;
+        for (; i <= n - 16; i += 16)
+        {
+            var wide = Vector512.ShiftLeft(Vector512.WidenLower(Vector256.Load(b + i).ToVector512()), 16).AsSingle();
+            sum = Vector512.FusedMultiplyAdd(Vector512.Load(a + i), wide, sum);
+        }
+        float s = Vector512.Sum(sum);
+        for (; i < n; i++) s += a[i] * Bf16ToFloat(b[i]);
+        return s;
+    }
+
+    /// <summary>y += a·x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Axpy(float* y, float a, float* x, int n)
+    {
+        var va = Vector512.Create(a);
+        int i = 0;
+        for (; i <= n - 16; i += 16)
+            Vector512.FusedMultiplyAdd(va, Vector512.Load(x + i), Vector512.Load(y + i)).Store(y + i);
+        for (; i < n; i++) y[i] += a * x[i];
+    }
+
+    /// <summary>y += a·x where x is bf16 (widened exactly).</summary>
+    public static void AxpyBf16(float* y, float a, ushort* x, int n)
+    {
+        var va = Vector512.Create(a);
+        int i = 0;
+        for (; i <= n - 16; i += 16)
+        {
+            var wide = Vector512.ShiftLeft(Vector512.WidenLower(Vector256.Load(x + i).ToVector512()), 16).AsSingle();
+            Vector512.FusedMultiplyAdd(va, wide, Vector512.Load(y + i)).Store(y + i);
+        }
+        for (; i < n; i++) y[i] += a * Bf16ToFloat(x[i]);
+    }
+
+    /// <summary>y += x.</summary>
+    public static void Add(float* y, float* x, int n)
+    {
+        int i = 0;
+        for (; i <= n - 16; i += 16)
+            (Vector512.Load(y + i) + Vector512.Load(x + i)).Store(y + i);
+        for (; i < n; i++) y[i] += x[i];
+    }
+
+    /// <summary>y = weight ⊙ x / sqrt(mean(x²) + eps) (spec B.4; statistics in fp32, as the reference).</summary>
+    public static void RmsNorm(float* x, float* weight, float* y, int n, float eps)
+    {
+        float meanSquare = Dot(x, x, n) / n;
+        float scale = 1f / MathF.Sqrt(meanSquare + eps);
+        for (int i = 0; i < n; i++) y[i] = weight[i] * (x[i] * scale);
+    }
+
+    /// <summary>gate = silu(gate) ⊙ up, in place (SwiGLU's activation, spec B.7).</summary>
+    public static void SiluMul(float* gate, float* up, int n)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            float g = gate[i];
+            gate[i] = g / (1f + MathF.Exp(-g)) * up[i];
+        }
+    }
+
+    /// <summary>In-place softmax over n values, max-subtracted.</summary>
+    public static void Softmax(float* x, int n)
+    {
+        float max = float.NegativeInfinity;
+        for (int i = 0; i < n; i++) max = MathF.Max(max, x[i]);
+        float sum = 0;
+        for (int i = 0; i < n; i++) sum += x[i] = MathF.Exp(x[i] - max);
+        float inverse = 1f / sum;
+        for (int i = 0; i < n; i++) x[i] *= inverse;
+    }
+
+    /// <summary>Rotates adjacent pairs (2i, 2i+1) of x by the angles whose cos/sin are given (spec G.1 layout).</summary>
+    public static void Rotate(float* x, float* cos, float* sin, int pairs)
+    {
+        for (int i = 0; i < pairs; i++)
+        {
+            float even = x[2 * i], odd = x[2 * i + 1];
+            x[2 * i] = even * cos[i] - odd * sin[i];
+            x[2 * i + 1] = even * sin[i] + odd * cos[i];
+        }
+    }
+
+    public static void Widen(ushort* source, float* destination, int n)
+    {
+        int i = 0;
+        for (; i <= n - 16; i += 16)
+            Vector512.ShiftLeft(Vector512.WidenLower(Vector256.Load(source + i).ToVector512()), 16).AsSingle()
+                .Store(destination + i);
+        for (; i < n; i++) destination[i] = Bf16ToFloat(source[i]);
+    }
+
+    /// <summary>fp32 → bf16 with round-to-nearest-even, as LibTorch's conversion (NaN stays NaN).</summary>
+    public static void Narrow(float* source, ushort* destination, int n)
+    {
+        for (int i = 0; i < n; i++) destination[i] = FloatToBf16(source[i]);
+    }
+
+    public static float Bf16ToFloat(ushort value) => BitConverter.Int32BitsToSingle(value << 16);
+
+    public static ushort FloatToBf16(float value)
+    {
+        uint bits = BitConverter.SingleToUInt32Bits(value);
+        if (float.IsNaN(value)) return (ushort)((bits >> 16) | 0x40);
+        return (ushort)((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
+    }
+}

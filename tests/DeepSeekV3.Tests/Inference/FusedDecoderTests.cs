@@ -1,0 +1,166 @@
+using DeepSeekV3.Configuration;
+using DeepSeekV3.Inference;
+using DeepSeekV3.Modeling;
+using DeepSeekV3.Runtime;
+using DeepSeekV3.Tests.Modeling;
+using static TorchSharp.torch;
+
+namespace DeepSeekV3.Tests.Inference;
+
+/// <summary>The fused decoder against the model's own (LibTorch) absorbed forward: same cache contents, same logits.</summary>
+public class FusedDecoderTests
+{
+    public static TheoryData<string> Configs => ["v3-tiny", "v2-style", "group-limited-greedy", "no-shared-experts"];
+
+    private static ModelConfig Config(string name) => name switch
+    {
+        "v3-tiny" => ModelPresets.Tiny,
+        // No query compression, softmax affinities, plain greedy top-k, no correction bias (V2-Lite's layout).
+        "v2-style" => ModelPresets.Tiny with { QLoraRank = null, ScoringFunc = "softmax", TopkMethod = "greedy", NGroup = 1, TopkGroup = 1, NormTopkProb = false, RoutedScalingFactor = 1.0 },
+        "group-limited-greedy" => ModelPresets.Tiny with { ScoringFunc = "softmax", TopkMethod = "group_limited_greedy" },
+        "no-shared-experts" => ModelPresets.Tiny with { NSharedExperts = 0, FirstKDenseReplace = 0 },
+        _ => throw new ArgumentException(name),
+    };
+
+    private static DeepSeekV3ForCausalLM Model(ModelConfig config)
+    {
+        var model = TinyModels.Create(config, seed: 5, std: 0.08);
+        using var _ = no_grad();
+        using var generator = new Generator(9);
+        // Non-zero correction biases, so choosing by biased scores and weighting by unbiased ones is exercised.
+        foreach (var moe in model.modules().OfType<MixtureOfExperts>())
+            if (moe.Gate.ExpertScoreCorrectionBias is not null)
+                moe.Gate.SetCorrectionBias(randn([config.NRoutedExperts], generator: generator) * 0.05);
+        return model;
+    }
+
+    private static double MaxDiff(Tensor a, Tensor b) =>
+        (a.to(ScalarType.Float64) - b.to(ScalarType.Float64)).abs().max().item<double>();
+
+    [Theory]
+    [MemberData(nameof(Configs))]
+    public void Decode_and_two_token_steps_equal_the_model_forward_for_a_batch_of_different_lengths(string name)
+    {
+        var config = Config(name);
+        using var model = Model(config);
+        using var _ = no_grad();
+        var fused = new FusedDecoder(model, threads: 1);
+        using var referenceCache = new PagedLatentCache(config, config.NumHiddenLayers, ScalarType.Float32, CPU, blockSize: 4);
+        using var fusedCache = new PagedLatentCache(config, config.NumHiddenLayers, ScalarType.Float32, CPU, blockSize: 4);
+        int[] lengths = [5, 11, 2];
+        var ids = lengths.Select(_ => (Reference: referenceCache.AddSequence(), Fused: fusedCache.AddSequence())).ToArray();
+        var last = new long[lengths.Length];
+        for (int b = 0; b < lengths.Length; b++)
+        {
+            // Prefill with LibTorch into both caches: the fused decoder continues what the model wrote.
+            using var prompt = TinyModels.Tokens(1, lengths[b], config.VocabSize, seed: 20 + b);
+            foreach (var (cache, id) in new[] { (referenceCache, ids[b].Reference), (fusedCache, ids[b].Fused) })
+            {
+                cache.SetBatch(id);
+                using var output = model.Forward(prompt, new ForwardContext { Cache = cache });
+                last[b] = output.Logits[0, -1].argmax().item<long>();
+            }
+        }
+        referenceCache.SetBatch(ids.Select(i => i.Reference).ToArray());
+        fusedCache.SetBatch(ids.Select(i => i.Fused).ToArray());
+        var position = lengths.Select(l => (long)l).ToArray();
+        double worst = 0;
+        for (int step = 0; step < 8; step++)
+        {
+            using var scope = NewDisposeScope();
+            int width = step % 3 == 2 ? 2 : 1;           // every third step feeds two tokens, as a verify pass does
+            var tokens = tensor(last.SelectMany(t => Enumerable.Range(0, width).Select(j => (t + 31 * j) % config.VocabSize)).ToArray()).view(-1, width);
+            var positions = tensor(position.SelectMany(p => Enumerable.Range(0, width).Select(j => p + j)).ToArray()).view(-1, width);
+            using var expected = model.Forward(tokens, new ForwardContext { Cache = referenceCache, PositionIds = positions });
+            using var actual = fused.Forward(tokens, fusedCache);
+            Assert.Equal(expected.Logits.shape, actual.Logits.shape);
+            worst = Math.Max(worst, Math.Max(MaxDiff(expected.Logits, actual.Logits), MaxDiff(expected.Hidden, actual.Hidden)));
+            last = expected.Logits.select(1, width - 1).argmax(-1).data<long>().ToArray();
+            for (int b = 0; b < position.Length; b++) position[b] += width;
+        }
+        Assert.True(worst <= 1e-4, $"max abs difference {worst:E2}");
+        for (int b = 0; b < lengths.Length; b++)
+            Assert.Equal(referenceCache.Length(ids[b].Reference), fusedCache.Length(ids[b].Fused));
+    }
+
+    [Fact]
+    public void Mtp_module_equals_the_model_forward_mtp()
+    {
+        var config = ModelPresets.Tiny;
+        using var model = Model(config);
+        using var _ = no_grad();
+        var fused = new FusedDecoder(model, threads: 1);
+        int layers = config.NumHiddenLayers + 1;
+        using var referenceCache = new PagedLatentCache(config, layers, ScalarType.Float32, CPU, blockSize: 4);
+        using var fusedCache = new PagedLatentCache(config, layers, ScalarType.Float32, CPU, blockSize: 4);
+        referenceCache.SetBatch(referenceCache.AddSequence());
+        fusedCache.SetBatch(fusedCache.AddSequence());
+        using var tokens = TinyModels.Tokens(1, 12, config.VocabSize, seed: 3);
+        using var hidden = model.Forward(tokens).Hidden;                          // h^0 at every position
+        // Pairs (h_i, t_{i+1}), i = 0..10: the first 8 through LibTorch into both caches, then i = 8-9 and 10 through
+        // each path (the shapes of an accepted and a rejected draft).
+        foreach (var cache in new[] { referenceCache, fusedCache })
+            model.ForwardMtp(1, hidden.narrow(1, 0, 8), tokens.narrow(1, 1, 8), new ForwardContext { Cache = cache }).Dispose();
+        double worst = 0;
+        foreach (var (start, width) in new[] { (8, 2), (10, 1) })
+        {
+            var previous = hidden.narrow(1, start, width);
+            var next = tokens.narrow(1, start + 1, width);
+            using var expected = model.ForwardMtp(1, previous, next, new ForwardContext { Cache = referenceCache, StartPosition = start });
+            using var actual = fused.ForwardMtp(1, previous, next, fusedCache);
+            worst = Math.Max(worst, Math.Max(MaxDiff(expected.Logits, actual.Logits), MaxDiff(expected.Hidden, actual.Hidden)));
+        }
+        Assert.True(worst <= 1e-4, $"max abs difference {worst:E2}");
+    }
+
+    [Fact]
+    public void Bf16_weights_and_cache_stay_close_to_fp32_on_the_same_rounded_weights()
+    {
+        var config = ModelPresets.Tiny;
+        using var reference = Model(config);
+        using var model = Model(config);
+        model.To(CPU, ScalarType.BFloat16);
+        using (no_grad())
+            foreach (var (name, p) in reference.named_parameters())   // the reference holds the bf16 values in fp32
+                p.copy_(model.get_parameter(name)!.to(ScalarType.Float32));
+        using var _ = no_grad();
+        var fused = new FusedDecoder(model, threads: 1);
+        using var referenceCache = new PagedLatentCache(config, config.NumHiddenLayers, ScalarType.Float32, CPU);
+        using var fusedCache = new PagedLatentCache(config, config.NumHiddenLayers, ScalarType.BFloat16, CPU);
+        referenceCache.SetBatch(referenceCache.AddSequence());
+        fusedCache.SetBatch(fusedCache.AddSequence());
+        using var tokens = TinyModels.Tokens(1, 10, config.VocabSize, seed: 4);
+        reference.Forward(tokens.narrow(1, 0, 6), new ForwardContext { Cache = referenceCache }).Dispose();
+        model.Forward(tokens.narrow(1, 0, 6), new ForwardContext { Cache = fusedCache }).Dispose();
+        double worst = 0, spread = 0;
+        for (int t = 6; t < 10; t++)
+        {
+            using var expected = reference.Forward(tokens.narrow(1, t, 1), new ForwardContext { Cache = referenceCache, StartPosition = t });
+            using var actual = fused.Forward(tokens.narrow(1, t, 1), fusedCache);
+            worst = Math.Max(worst, MaxDiff(expected.Logits, actual.Logits));
+            spread = Math.Max(spread, expected.Logits.std().item<float>());
+        }
+        // Only the bf16 rounding of cached latents (and the LibTorch bf16 prefill) separate the two: a small
+        // fraction of the logits' spread.
+        Assert.True(worst <= 0.05 * spread, $"max abs difference {worst:E2}, logit std {spread:E2}");
+    }
+
+    [Fact]
+    public void Bad_input_is_refused_with_an_explanation()
+    {
+        var config = ModelPresets.Tiny;
+        using var model = Model(config);
+        using var _ = no_grad();
+        var fused = new FusedDecoder(model, threads: 1);
+        using var cache = new PagedLatentCache(config, config.NumHiddenLayers, ScalarType.Float32, CPU);
+        cache.SetBatch(cache.AddSequence());
+        var tooMany = Assert.Throws<ArgumentException>(() => fused.Forward(zeros([1, FusedDecoder.MaxRows + 1], ScalarType.Int64), cache));
+        Assert.Contains("token rows", tooMany.Message);
+        Assert.Throws<ArgumentException>(() => fused.Forward(zeros([2, 1], ScalarType.Int64), cache));   // batch of one
+        var outside = Assert.Throws<InvalidArgumentException>(() => fused.Forward(tensor(new long[] { config.VocabSize }).view(1, 1), cache));
+        Assert.Contains("vocabulary", outside.Message);
+        model.To(CPU, ScalarType.BFloat16);
+        var stale = Assert.Throws<InvalidOperationException>(() => fused.Forward(zeros([1, 1], ScalarType.Int64), cache));
+        Assert.Contains("build a new one", stale.Message);
+    }
+}

@@ -8,13 +8,14 @@ using static TorchSharp.torch;
 // Prefill (512-token prompt) and batch-1 decode throughput of our engine vs llama.cpp on the same GGUF-exported
 // random DeepSeek-V3-shaped model, same thread count, medians over repeats. Usage:
 //   dotnet run -c Release --project bench/InferenceBench -- [--threads N] [--repeats N] [--decode-steps N]
-//     [--prompt N] [--work DIR] [--engines ours,libtorch,llama] [--model DIR] [--batch N]
+//     [--prompt N] [--work DIR] [--engines ours,torch,libtorch,llama] [--model DIR] [--batch N]
+// ours = LibTorch prefill + fused decode (what GenerationEngine runs); torch = LibTorch forward for every step.
 // --model benchmarks an existing model directory (e.g. models/default) instead of the random 276M one.
 var options = ParseArgs(args);
 int threads = Int("threads", 2), repeats = Int("repeats", 3), decodeSteps = Int("decode-steps", 64), promptLength = Int("prompt", 512);
 const int warmupSteps = 2;
 string workDir = options.GetValueOrDefault("work", Path.Combine(Path.GetTempPath(), "dsv3-inference-bench"));
-string[] engines = options.GetValueOrDefault("engines", "ours,libtorch,llama").Split(',');
+string[] engines = options.GetValueOrDefault("engines", "ours,torch,llama").Split(',');
 int batch = Int("batch", 8);
 
 string loadBefore = LoadAverage();
@@ -31,9 +32,11 @@ long[] prompt = randint(0, benchConfig.VocabSize, [promptLength], dtype: ScalarT
 
 var results = new List<Timings>();
 if (engines.Contains("ours"))
-    results.Add(TorchEngineBench.Run(modelDir, prompt, decodeSteps, repeats, warmupSteps));
+    results.Add(TorchEngineBench.Run(modelDir, prompt, decodeSteps, repeats, warmupSteps, OurEngine.Fused));
+if (engines.Contains("torch"))
+    results.Add(TorchEngineBench.Run(modelDir, prompt, decodeSteps, repeats, warmupSteps, OurEngine.Torch));
 if (engines.Contains("libtorch"))
-    results.Add(TorchEngineBench.Run(modelDir, prompt, decodeSteps, repeats, warmupSteps, kernel: false));
+    results.Add(TorchEngineBench.Run(modelDir, prompt, decodeSteps, repeats, warmupSteps, OurEngine.TorchLinearOnly));
 (double TokensPerSecond, double PrefillSeconds)? batched = engines.Contains("ours") && batch > 1
     ? TorchEngineBench.RunBatched(modelDir, prompt, batch, decodeSteps)
     : null;
@@ -44,11 +47,11 @@ string loadAfter = LoadAverage();
 Console.WriteLine($"load average before/after: {loadBefore} / {loadAfter} (the machine is shared)");
 Console.WriteLine($"model: {(given is null ? "random DeepSeek-V3-shaped" : given)}, {parameters / 1e6:F1}M parameters ({activated / 1e6:F1}M active), f32; threads {threads}; " +
                   $"prompt {promptLength}; {repeats} repeats × {decodeSteps - warmupSteps} decode steps; medians");
-Console.WriteLine($"{"engine",-32} {"prefill tok/s",14} {"decode ms/tok",14} {"decode tok/s",13}");
+Console.WriteLine($"{"engine",-34} {"prefill tok/s",14} {"decode ms/tok",14} {"decode tok/s",13}");
 foreach (var t in results)
-    Console.WriteLine($"{t.Engine,-32} {t.PrefillTokensPerSecond(promptLength),14:F1} {t.DecodeMillisecondsP50,14:F2} {t.DecodeTokensPerSecond,13:F1}");
+    Console.WriteLine($"{t.Engine,-34} {t.PrefillTokensPerSecond(promptLength),14:F1} {t.DecodeMillisecondsP50,14:F2} {t.DecodeTokensPerSecond,13:F1}");
 if (batched is { } b)
-    Console.WriteLine($"{$"DeepSeekV3.NET, batch {batch}",-32} {"",14} {"",14} {b.TokensPerSecond,13:F1}  (generated tokens/s over all {batch} sequences)");
+    Console.WriteLine($"{$"DeepSeekV3.NET, batch {batch}",-34} {"",14} {"",14} {b.TokensPerSecond,13:F1}  (generated tokens/s over all {batch} sequences)");
 var ours = results.FirstOrDefault(r => r.Engine == "DeepSeekV3.NET");
 var llama = results.FirstOrDefault(r => r.Engine.StartsWith("llama.cpp", StringComparison.Ordinal));
 if (ours is not null && llama is not null)

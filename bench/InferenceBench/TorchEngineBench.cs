@@ -1,37 +1,57 @@
 using System.Diagnostics;
 using DeepSeekV3.Checkpoints;
+using DeepSeekV3.Inference;
 using DeepSeekV3.Modeling;
 using static TorchSharp.torch;
 
 namespace DeepSeekV3.Bench;
 
+/// <summary>The decode paths of our engine, fastest first.</summary>
+internal enum OurEngine
+{
+    /// <summary>What GenerationEngine runs: LibTorch prefill into the paged cache, FusedDecoder decode steps.</summary>
+    Fused,
+    /// <summary>LibTorch forward for every step, with the small-batch kernel inside Projection.</summary>
+    Torch,
+    /// <summary>LibTorch forward for every step, LibTorch linear only.</summary>
+    TorchLinearOnly,
+}
+
 /// <summary>
-/// Our engine as a generator runs it: prefill of the prompt into a <see cref="ContiguousLatentCache"/> (absorbed
-/// MLA), logits only for the last position, then one cached decode step per token, greedy, f32 on the CPU.
+/// Our engine as a generator runs it: prefill of the prompt (absorbed MLA, LibTorch), logits only for the last
+/// position, then one cached decode step per token, greedy, f32 on the CPU.
 /// </summary>
 internal static class TorchEngineBench
 {
-    public static Timings Run(string modelDir, long[] prompt, int decodeSteps, int repeats, int warmupSteps, bool kernel = true)
+    public static Timings Run(string modelDir, long[] prompt, int decodeSteps, int repeats, int warmupSteps, OurEngine engine)
     {
         using var model = ModelCheckpoint.Load(modelDir, CPU, ScalarType.Float32);
-        model.UseSmallBatchKernels(kernel);
+        model.UseSmallBatchKernels(engine == OurEngine.Torch);
+        var fused = engine == OurEngine.Fused ? new FusedDecoder(model) : null;
         using var _ = no_grad();
         var prefill = new List<double>();
         var decode = new List<double>();
         for (int r = 0; r < repeats + 1; r++)   // repeat 0 warms up allocators and kernels; not recorded
         {
-            using var cache = new ContiguousLatentCache(model.Config.NumHiddenLayers);
+            using var cache = new PagedLatentCache(model.Config, model.Config.NumHiddenLayers, ScalarType.Float32, CPU);
+            cache.SetBatch(cache.AddSequence());
             var watch = Stopwatch.StartNew();
             long next = Step(model, cache, prompt, 0);
             if (r > 0) prefill.Add(watch.Elapsed.TotalSeconds);
             for (int s = 0; s < decodeSteps; s++)
             {
                 watch.Restart();
-                next = Step(model, cache, [next], prompt.Length + s);
+                next = fused is null ? Step(model, cache, [next], prompt.Length + s) : FusedStep(fused, cache, next);
                 if (r > 0 && s >= warmupSteps) decode.Add(watch.Elapsed.TotalSeconds);
             }
         }
-        return new Timings(kernel ? "DeepSeekV3.NET" : "DeepSeekV3.NET, LibTorch linear only", prefill, decode);
+        string name = engine switch
+        {
+            OurEngine.Fused => "DeepSeekV3.NET",
+            OurEngine.Torch => "DeepSeekV3.NET, LibTorch forward",
+            _ => "DeepSeekV3.NET, LibTorch linear only",
+        };
+        return new Timings(name, prefill, decode);
     }
 
     /// <summary>Batched decode: <paramref name="batch"/> copies of the prompt in one GenerationEngine run, greedy,
@@ -50,7 +70,14 @@ internal static class TorchEngineBench
         return (batch * (newTokens - 1) / (total - prefill), prefill);
     }
 
-    private static long Step(DeepSeekV3ForCausalLM model, ContiguousLatentCache cache, long[] tokens, long start)
+    private static long FusedStep(FusedDecoder fused, PagedLatentCache cache, long token)
+    {
+        using var scope = NewDisposeScope();
+        using var output = fused.Forward(tensor(new[] { token }).view(1, 1), cache);
+        return output.Logits[0, 0].argmax().item<long>();
+    }
+
+    private static long Step(DeepSeekV3ForCausalLM model, PagedLatentCache cache, long[] tokens, long start)
     {
         using var scope = NewDisposeScope();
         var context = new ForwardContext { Mode = AttentionMode.Absorbed, Cache = cache, StartPosition = start };

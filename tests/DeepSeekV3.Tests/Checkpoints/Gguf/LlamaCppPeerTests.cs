@@ -23,12 +23,12 @@ public sealed class LlamaCppPeerTests(ITestOutputHelper log) : IDisposable
     /// <summary>48 random ids, past YaRN's 8-pair ramp; with the tiny original context 128 positions are cheap.</summary>
     private static long[] Tokens() => TinyModels.Tokens(1, 48, Config.VocabSize, seed: 5)[0].data<long>().ToArray();
 
-    private (DeepSeekV3ForCausalLM Model, string Gguf) ExportRandomModel()
+    private (DeepSeekV3ForCausalLM Model, string Gguf) ExportRandomModel(GgufTensorType type = GgufTensorType.F32)
     {
         var model = GgufTestModels.Create(Config);
         string dir = GgufTestModels.Save(model, _temp.File("model"));
         string gguf = _temp.File("model.gguf");
-        GgufExporter.Export(dir, gguf);
+        GgufExporter.Export(dir, gguf, type);
         return (model, gguf);
     }
 
@@ -49,6 +49,70 @@ public sealed class LlamaCppPeerTests(ITestOutputHelper log) : IDisposable
         Assert.True(scale > 0.5, $"logits too small ({scale}) for the comparison to mean anything");
         Assert.True(prefill <= Tolerance, $"prefill: max abs diff {prefill:E3} > {Tolerance}");
         Assert.True(decode <= Tolerance, $"decode: max abs diff {decode:E3} > {Tolerance}");
+    }
+
+    /// <summary>
+    /// F16 export. llama.cpp's CPU matmul with F16 weights converts its F32 input to F16 before the F16·F16 dot
+    /// products (accumulating in F32), so it rounds every matmul's activations as well as the weights. Our reference is
+    /// our F32 forward over the weights rounded to half exactly as the export rounds them; the activation rounding is
+    /// what is left. It has the same unit roundoff (2⁻¹¹) and about as many rounded operands per product as the weight
+    /// rounding, so it should move the logits about as much as the weight rounding itself does: here 3.4e-3 (rounded
+    /// vs unrounded model), and llama.cpp's residual measures 3.5e-3 (prefill and decode; its own prefill and decode
+    /// differ by 1.8e-3). The bound allows about 3× that, still 60× below the logits' spread (std 0.64, max 2.4).
+    /// That bound alone cannot tell the rounded from the unrounded model (5.1e-3 away), so the rounding is checked by
+    /// regression: llama.cpp's deviation from the unrounded model, projected on the deviation our rounding predicts,
+    /// has slope 1.01 (0 would mean llama.cpp saw unrounded weights, as the F32 export gives exactly). The same weights
+    /// rounded to bfloat16 instead (3 mantissa bits fewer) must fail the bound: they are 3.0e-2 away.
+    /// </summary>
+    [Fact]
+    public void Llama_cpp_on_an_f16_export_matches_our_engine_on_half_rounded_weights()
+    {
+        const double f16Tolerance = 1e-2;
+        var (model, gguf) = ExportRandomModel(GgufTensorType.F16);
+        using var _ = model;
+        long[] tokens = Tokens();
+        float[][] prefill, decode;
+        using (var peer = new LlamaCppPeer(gguf, threads: 1))
+            (prefill, decode) = (peer.Prefill(tokens), peer.DecodeStepwise(tokens));
+
+        float[][] unrounded = OurPrefill(model, tokens);
+        RoundExportedWeights(model, ScalarType.Float16);
+        float[][] rounded = OurPrefill(model, tokens);
+        double prefillDiff = MaxAbsDiff(rounded, prefill), decodeDiff = MaxAbsDiff(OurCachedDecode(model, tokens), decode);
+        double slope = Slope(prefill, unrounded, rounded);
+        RoundExportedWeights(model, ScalarType.BFloat16);
+        double control = MaxAbsDiff(OurPrefill(model, tokens), prefill);
+        log.WriteLine($"max abs diff prefill {prefillDiff:E2}, decode {decodeDiff:E2}; unrounded model {MaxAbsDiff(unrounded, prefill):E2}; " +
+                      $"rounding slope {slope:F3}; bfloat16 control {control:E2}");
+        Assert.True(prefillDiff <= f16Tolerance, $"prefill: max abs diff {prefillDiff:E3} > {f16Tolerance}");
+        Assert.True(decodeDiff <= f16Tolerance, $"decode: max abs diff {decodeDiff:E3} > {f16Tolerance}");
+        Assert.InRange(slope, 0.8, 1.2);
+        Assert.True(control > f16Tolerance, $"bfloat16 weights are only {control:E3} away");
+    }
+
+    /// <summary>Rounds, in place, what the F16 export stores as F16 (every matrix but the router; vectors and the
+    /// router stay F32, see <see cref="DeepSeek2Tensors"/>) to <paramref name="half"/> and back.</summary>
+    private static void RoundExportedWeights(DeepSeekV3ForCausalLM model, ScalarType half)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        foreach (var (name, parameter) in model.named_parameters())
+            if (parameter.dim() >= 2 && !name.EndsWith(".mlp.gate.weight", StringComparison.Ordinal))
+                parameter.copy_(parameter.to(half).to(ScalarType.Float32));
+    }
+
+    /// <summary>Least-squares slope of (peer − unrounded) on (rounded − unrounded), over all logits.</summary>
+    private static double Slope(float[][] peer, float[][] unrounded, float[][] rounded)
+    {
+        double product = 0, norm = 0;
+        for (int p = 0; p < peer.Length; p++)
+            for (int v = 0; v < peer[p].Length; v++)
+            {
+                double observed = peer[p][v] - (double)unrounded[p][v], predicted = rounded[p][v] - (double)unrounded[p][v];
+                product += observed * predicted;
+                norm += predicted * predicted;
+            }
+        return product / norm;
     }
 
     /// <summary>Negative controls: each omission silently switches a V3 feature off in llama.cpp (reference note,

@@ -27,7 +27,7 @@ internal static class TorchEngineBench
     {
         using var model = ModelCheckpoint.Load(modelDir, CPU, ScalarType.Float32);
         model.UseSmallBatchKernels(engine == OurEngine.Torch);
-        var fused = engine == OurEngine.Fused ? new FusedDecoder(model) : null;
+        using var fused = engine == OurEngine.Fused ? new FusedDecoder(model) : null;
         using var _ = no_grad();
         var prefill = new List<double>();
         var decode = new List<double>();

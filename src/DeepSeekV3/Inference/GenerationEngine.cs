@@ -54,7 +54,7 @@ public sealed class GenerationEngine
         var weight = _model.LmHead.Weight;
         using var cache = new PagedLatentCache(Config, Config.NumHiddenLayers, weight.dtype, weight.device, _blockSize);
         var sequences = requests.Select((r, i) => new Sequence(i, r, cache.AddSequence())).ToList();
-        var fused = _fused ? new FusedDecoder(_model) : null;
+        using var fused = _fused ? new FusedDecoder(_model) : null;
         try
         {
             using var _ = no_grad();

@@ -44,7 +44,7 @@ public sealed class MtpSpeculativeDecoder
         using var sampler = new Sampler(request.Sampling);
         int id = cache.AddSequence();
         cache.SetBatch(id);
-        var fused = _fused ? new FusedDecoder(_model) : null;
+        using var fused = _fused ? new FusedDecoder(_model) : null;
         using var _ = no_grad();
 
         var tokens = new List<long>();

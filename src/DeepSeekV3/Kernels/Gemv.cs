@@ -15,9 +15,8 @@ public static unsafe class Gemv
 {
     public const int MaxRows = 16;
 
-    /// <summary>Weights smaller than this (bytes) run on the calling thread: waking a pool thread costs more than
-    /// streaming a few MB, and on a busy machine far more.</summary>
-    public const long ParallelBytes = 8L << 20;
+    /// <summary>Weights smaller than this (bytes) run on the calling thread alone: splitting them costs more than it saves.</summary>
+    public const long TeamBytes = 64L << 10;
 
     public static bool IsSupported => Vector512.IsHardwareAccelerated;
 
@@ -26,22 +25,34 @@ public static unsafe class Gemv
 
     /// <summary>
     /// y [m, n] = x [m, k] · w [n, k]ᵀ, all row-major and contiguous; w is bf16 when <paramref name="bf16"/>.
-    /// Output rows of w are split over up to <paramref name="threads"/> threads when w is large.
+    /// Output rows are shared among the <paramref name="team"/>'s members when w is large enough.
     /// </summary>
-    public static void Multiply(float* x, int m, byte* w, bool bf16, int n, int k, float* y, int threads = 1)
+    public static void Multiply(float* x, int m, byte* w, bool bf16, int n, int k, float* y, WorkerTeam? team = null)
     {
-        if ((uint)m > MaxRows) throw new ArgumentOutOfRangeException(nameof(m), $"{m} rows; the kernel takes 1..{MaxRows}");
+        CheckRows(m);
         var work = new Work(x, w, y, m, k, n, bf16);
-        long bytes = (long)n * k * (bf16 ? 2 : 4);
-        if (threads <= 1 || bytes < ParallelBytes)
+        if (team is null || team.Size == 1 || (long)n * k * (bf16 ? 2 : 4) < TeamBytes)
         {
             work.Run(0, n);
             return;
         }
-        int chunk = (n / (threads * 4) + 3) & ~3;                     // a multiple of the 4-row tile
-        int chunks = (n + chunk - 1) / chunk;
-        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads },
-            c => work.Run(c * chunk, Math.Min(n, (c + 1) * chunk)));
+        team.Run(member =>
+        {
+            var (first, last) = team.Share(member, n, align: 4);
+            work.Run(first, last);
+        });
+    }
+
+    /// <summary>Output rows [first, last) of <see cref="Multiply"/> only, for callers that split the work themselves.</summary>
+    public static void MultiplyRange(float* x, int m, byte* w, bool bf16, int n, int k, float* y, int first, int last)
+    {
+        CheckRows(m);
+        new Work(x, w, y, m, k, n, bf16).Run(first, last);
+    }
+
+    private static void CheckRows(int m)
+    {
+        if (m < 1 || m > MaxRows) throw new ArgumentOutOfRangeException(nameof(m), $"{m} rows; the kernel takes 1..{MaxRows}");
     }
 
     private readonly struct Work(float* x, byte* w, float* y, int m, int k, int n, bool bf16)

@@ -11,6 +11,9 @@ public static class SmallBatchLinear
 {
     public const int MaxRows = Gemv.MaxRows;
 
+    /// <summary>Weights smaller than this (bytes) run on the calling thread.</summary>
+    private const long ParallelBytes = 8L << 20;
+
     /// <summary>Rows of x are few, everything is on the CPU and contiguous, and no gradient is wanted.</summary>
     public static bool Supports(Tensor x, Tensor weight)
     {
@@ -34,9 +37,23 @@ public static class SmallBatchLinear
         fixed (byte* wBytes = weight.bytes)
         fixed (byte* yBytes = output.bytes)
         {
-            // Threads as many as LibTorch is told to use.
-            Gemv.Multiply((float*)xBytes, m, wBytes, weight.dtype == ScalarType.BFloat16, n, k, (float*)yBytes,
-                Math.Min(get_num_threads(), Environment.ProcessorCount));
+            float* xs = (float*)xBytes, ys = (float*)yBytes;
+            byte* ws = wBytes;
+            bool bf16 = weight.dtype == ScalarType.BFloat16;
+            // Only big weights are split across threads (as many as LibTorch is told to use): waking a pool thread
+            // costs more than streaming a few MB, and on a busy machine far more.
+            int threads = Math.Min(get_num_threads(), Environment.ProcessorCount);
+            if (threads <= 1 || (long)n * k * weight.ElementSize < ParallelBytes)
+            {
+                Gemv.MultiplyRange(xs, m, ws, bf16, n, k, ys, 0, n);
+            }
+            else
+            {
+                int chunk = (n / (threads * 4) + 3) & ~3;                     // a multiple of the 4-row tile
+                int chunks = (n + chunk - 1) / chunk;
+                Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads },
+                    c => Gemv.MultiplyRange(xs, m, ws, bf16, n, k, ys, c * chunk, Math.Min(n, (c + 1) * chunk)));
+            }
         }
         var shape = x.shape.ToArray();
         shape[^1] = n;

@@ -30,7 +30,7 @@ public readonly unsafe struct WeightMatrix
     public long Bytes => (long)Rows * Columns * (Bf16 ? 2 : 4);
 
     /// <summary>y [m, rows] = x [m, columns] · Wᵀ.</summary>
-    public void Multiply(float* x, int m, float* y, int threads) => Gemv.Multiply(x, m, Data, Bf16, Rows, Columns, y, threads);
+    public void Multiply(float* x, int m, float* y, WorkerTeam? team) => Gemv.Multiply(x, m, Data, Bf16, Rows, Columns, y, team);
 
     /// <summary>x · W[row].</summary>
     public float DotRow(float* x, int row) => Bf16

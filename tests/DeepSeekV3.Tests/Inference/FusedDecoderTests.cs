@@ -44,7 +44,7 @@ public class FusedDecoderTests
         var config = Config(name);
         using var model = Model(config);
         using var _ = no_grad();
-        var fused = new FusedDecoder(model, threads: 1);
+        using var fused = new FusedDecoder(model, threads: 1);
         using var referenceCache = new PagedLatentCache(config, config.NumHiddenLayers, ScalarType.Float32, CPU, blockSize: 4);
         using var fusedCache = new PagedLatentCache(config, config.NumHiddenLayers, ScalarType.Float32, CPU, blockSize: 4);
         int[] lengths = [5, 11, 2];
@@ -84,12 +84,36 @@ public class FusedDecoderTests
     }
 
     [Fact]
+    public void Two_threads_give_bit_identical_logits()
+    {
+        var config = ModelPresets.Tiny;
+        using var model = Model(config);
+        using var _ = no_grad();
+        float[] Run(int threads)
+        {
+            using var fused = new FusedDecoder(model, threads);
+            using var cache = new PagedLatentCache(config, config.NumHiddenLayers, ScalarType.Float32, CPU);
+            cache.SetBatch(cache.AddSequence(), cache.AddSequence());
+            var logits = new List<float>();
+            for (int step = 0; step < 4; step++)
+            {
+                using var tokens = TinyModels.Tokens(2, 3, config.VocabSize, seed: step);
+                using var output = fused.Forward(tokens, cache);
+                logits.AddRange(output.Logits.data<float>());
+            }
+            return logits.ToArray();
+        }
+        // Members split each matrix by output rows; every row's sum is computed the same way as on one thread.
+        Assert.Equal(Run(1), Run(2));
+    }
+
+    [Fact]
     public void Mtp_module_equals_the_model_forward_mtp()
     {
         var config = ModelPresets.Tiny;
         using var model = Model(config);
         using var _ = no_grad();
-        var fused = new FusedDecoder(model, threads: 1);
+        using var fused = new FusedDecoder(model, threads: 1);
         int layers = config.NumHiddenLayers + 1;
         using var referenceCache = new PagedLatentCache(config, layers, ScalarType.Float32, CPU, blockSize: 4);
         using var fusedCache = new PagedLatentCache(config, layers, ScalarType.Float32, CPU, blockSize: 4);
@@ -124,7 +148,7 @@ public class FusedDecoderTests
             foreach (var (name, p) in reference.named_parameters())   // the reference holds the bf16 values in fp32
                 p.copy_(model.get_parameter(name)!.to(ScalarType.Float32));
         using var _ = no_grad();
-        var fused = new FusedDecoder(model, threads: 1);
+        using var fused = new FusedDecoder(model, threads: 1);
         using var referenceCache = new PagedLatentCache(config, config.NumHiddenLayers, ScalarType.Float32, CPU);
         using var fusedCache = new PagedLatentCache(config, config.NumHiddenLayers, ScalarType.BFloat16, CPU);
         referenceCache.SetBatch(referenceCache.AddSequence());
@@ -151,7 +175,7 @@ public class FusedDecoderTests
         var config = ModelPresets.Tiny;
         using var model = Model(config);
         using var _ = no_grad();
-        var fused = new FusedDecoder(model, threads: 1);
+        using var fused = new FusedDecoder(model, threads: 1);
         using var cache = new PagedLatentCache(config, config.NumHiddenLayers, ScalarType.Float32, CPU);
         cache.SetBatch(cache.AddSequence());
         var tooMany = Assert.Throws<ArgumentException>(() => fused.Forward(zeros([1, FusedDecoder.MaxRows + 1], ScalarType.Int64), cache));

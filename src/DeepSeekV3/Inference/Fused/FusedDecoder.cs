@@ -16,7 +16,7 @@ namespace DeepSeekV3.Inference;
 /// same <see cref="PagedLatentCache"/>. Not thread-safe: one decoder per generating thread. Build it after the model
 /// has its final device and dtype: it keeps views of the parameters' memory.
 /// </summary>
-public sealed unsafe class FusedDecoder
+public sealed unsafe class FusedDecoder : IDisposable
 {
     private readonly DeepSeekV3ForCausalLM _model;
     private readonly ModelConfig _config;
@@ -28,6 +28,7 @@ public sealed unsafe class FusedDecoder
     private readonly float _attentionFactor, _softmaxScale;
     private readonly nint _headHandle;
     private readonly FusedScratch _scratch;
+    private readonly WorkerTeam _team;
 
     /// <summary>The model is on the CPU with fp32 or bf16 weights and the machine has AVX-512.</summary>
     public static bool Supports(DeepSeekV3ForCausalLM model)
@@ -37,7 +38,8 @@ public sealed unsafe class FusedDecoder
             && weight.dtype is ScalarType.Float32 or ScalarType.BFloat16;
     }
 
-    /// <param name="threads">Threads for the large matrices (LM head, big experts); 0 = LibTorch's thread count.</param>
+    /// <param name="threads">Threads that share each weight matrix (a <see cref="WorkerTeam"/>, owned by the decoder);
+    /// 0 = LibTorch's thread count.</param>
     public FusedDecoder(DeepSeekV3ForCausalLM model, int threads = 0)
     {
         if (!Supports(model))
@@ -45,7 +47,7 @@ public sealed unsafe class FusedDecoder
                                                $"this one is {model.LmHead.Weight.dtype} on {model.LmHead.Weight.device}");
         _model = model;
         _config = model.Config;
-        Threads = threads > 0 ? threads : Math.Min(get_num_threads(), Environment.ProcessorCount);
+        int size = threads > 0 ? threads : Math.Min(get_num_threads(), Environment.ProcessorCount);
         _layers = model.Model.Layers.Select(layer => new FusedLayer(layer, _config)).ToArray();
         _embed = new WeightMatrix(model.Model.EmbedTokens.weight!, "model.embed_tokens.weight");
         _head = new WeightMatrix(model.LmHead.Weight, "lm_head.weight");
@@ -59,9 +61,10 @@ public sealed unsafe class FusedDecoder
         _attentionFactor = (float)rope.AttentionFactor;
         _softmaxScale = (float)rope.SoftmaxScale;
         _scratch = new FusedScratch(_config);
+        _team = new WorkerTeam(size);
     }
 
-    public int Threads { get; }
+    public int Threads => _team.Size;
 
     /// <summary>Rows (batch × new tokens) one pass takes.</summary>
     public static int MaxRows => Gemv.MaxRows;
@@ -111,7 +114,7 @@ public sealed unsafe class FusedDecoder
                 RowMath.RmsNorm(_scratch.Normed + i * h, e, combined + i * 2 * h, h, eps);
                 RowMath.RmsNorm((float*)p + i * h, hn, combined + i * 2 * h + h, h, eps);
             }
-        ehProj.Multiply(combined, rows, x, Threads);
+        ehProj.Multiply(combined, rows, x, _team);
         _layers[_config.NumHiddenLayers + depth - 1].Forward(x, rows, step);       // eq. (22)
         return Head(x, headNorm, rows, nextTokens.shape, x);                         // eq. (23), shared head
     }
@@ -129,7 +132,7 @@ public sealed unsafe class FusedDecoder
     }
 
     private FusedStep NewStep(PagedLatentCache cache, int steps) =>
-        new(_config, cache, _scratch, Threads, _inverseFrequencies, _attentionFactor, _softmaxScale, steps);
+        new(_config, cache, _scratch, _team, _inverseFrequencies, _attentionFactor, _softmaxScale, steps);
 
     private void Embed(Tensor tokens, float* destination)
     {
@@ -159,8 +162,11 @@ public sealed unsafe class FusedDecoder
             for (int i = 0; i < rows; i++) RowMath.RmsNorm(x + i * h, w, normalized + i * h, h, eps);
             float* kept = returnNormalized ? normalized : hiddenSource;
             Buffer.MemoryCopy(kept, hiddenBytes, rows * h * 4L, rows * h * 4L);
-            _head.Multiply(normalized, rows, (float*)logitBytes, Threads);
+            _head.Multiply(normalized, rows, (float*)logitBytes, _team);
         }
         return new ModelOutput(logits, hidden);
     }
+
+    /// <summary>Stops the worker threads.</summary>
+    public void Dispose() => _team.Dispose();
 }

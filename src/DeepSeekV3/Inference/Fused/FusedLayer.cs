@@ -88,7 +88,7 @@ internal sealed unsafe class FusedLayer
         fixed (float* norm = _postNorm)
             for (int i = 0; i < m; i++) RowMath.RmsNorm(x + i * h, norm, s.Normed + i * h, h, _eps);
         if (_dense is { } dense)
-            SwiGlu(dense, s.Normed, m, s.Projected, step.Threads, s);
+            SwiGlu(dense, s.Normed, m, s.Projected, step.Team, s);
         else
             MixtureOfExperts(s.Normed, m, step);
         for (int i = 0; i < m; i++) RowMath.Add(x + i * h, s.Projected + i * h, h);
@@ -104,18 +104,18 @@ internal sealed unsafe class FusedLayer
 
         // Eqs. (6)-(8): queries [m, heads, d_n + d_r].
         if (_q is { } q)
-            q.Multiply(n, m, s.Query, step.Threads);
+            q.Multiply(n, m, s.Query, step.Team);
         else
         {
             int ql = c.QLoraRank!.Value;
-            _qA!.Value.Multiply(n, m, s.QueryLatentInput, step.Threads);
+            _qA!.Value.Multiply(n, m, s.QueryLatentInput, step.Team);
             fixed (float* norm = _qANorm)
                 for (int i = 0; i < m; i++)
                     RowMath.RmsNorm(s.QueryLatentInput + i * ql, norm, s.QueryLatentInput + i * ql, ql, _eps);
-            _qB!.Value.Multiply(s.QueryLatentInput, m, s.Query, step.Threads);
+            _qB!.Value.Multiply(s.QueryLatentInput, m, s.Query, step.Team);
         }
         // Eqs. (1), (3): latent c_kv (normalized) and the shared RoPE key, [m, r_kv + d_r].
-        _kvA.Multiply(n, m, s.KeyValue, step.Threads);
+        _kvA.Multiply(n, m, s.KeyValue, step.Team);
         step.Angles(step.RowPosition, m);
         fixed (float* norm = _kvANorm)
             for (int i = 0; i < m; i++)
@@ -144,7 +144,7 @@ internal sealed unsafe class FusedLayer
             for (int v = 0; v < dv; v++)
                 for (int i = 0; i < m; i++)
                     s.AttentionOutput[(i * heads + head) * dv + v] = _kvB.DotRow(s.OutputLatent + (i * heads + head) * r, head * (dn + dv) + dn + v);
-        _o.Multiply(s.AttentionOutput, m, s.Projected, step.Threads);
+        _o.Multiply(s.AttentionOutput, m, s.Projected, step.Team);
     }
 
     /// <summary>DeepSeekMoE (eqs. 12-16, spec B.8-B.9) of normalized rows n [m, hidden] → s.Projected [m, hidden].</summary>
@@ -152,7 +152,7 @@ internal sealed unsafe class FusedLayer
     {
         var s = step.Scratch;
         int h = _config.HiddenSize, k = _config.NumExpertsPerTok, experts = _experts.Length;
-        _router!.Value.Multiply(n, m, s.RouterLogits, step.Threads);
+        _router!.Value.Multiply(n, m, s.RouterLogits, step.Team);
         var chosen = new int[m * k];
         var weights = new float[m * k];
         for (int i = 0; i < m; i++)
@@ -175,13 +175,13 @@ internal sealed unsafe class FusedLayer
             if (count == 0) continue;
             for (int j = 0; j < count; j++)
                 Buffer.MemoryCopy(n + rows[j] * h, s.ExpertInput + j * h, h * 4L, h * 4L);
-            SwiGlu(_experts[e], s.ExpertInput, count, s.ExpertOutput, step.Threads, s);
+            SwiGlu(_experts[e], s.ExpertInput, count, s.ExpertOutput, step.Team, s);
             for (int j = 0; j < count; j++)
                 RowMath.Axpy(s.Routed + rows[j] * h, rowWeights[j], s.ExpertOutput + j * h, h);
         }
         if (_shared is { } shared)
         {
-            SwiGlu(shared, n, m, s.Projected, step.Threads, s);
+            SwiGlu(shared, n, m, s.Projected, step.Team, s);
             for (int i = 0; i < m; i++) RowMath.Add(s.Projected + i * h, s.Routed + i * h, h);
         }
         else
@@ -192,12 +192,12 @@ internal sealed unsafe class FusedLayer
 
     /// <summary>down(silu(gate·x) ⊙ up·x) for x [m, hidden] → y [m, hidden] (spec B.7).</summary>
     private static void SwiGlu((WeightMatrix Gate, WeightMatrix Up, WeightMatrix Down) mlp, float* x, int m, float* y,
-        int threads, FusedScratch s)
+        WorkerTeam team, FusedScratch s)
     {
         int width = mlp.Gate.Rows;
-        mlp.Gate.Multiply(x, m, s.Gate, threads);
-        mlp.Up.Multiply(x, m, s.Up, threads);
+        mlp.Gate.Multiply(x, m, s.Gate, team);
+        mlp.Up.Multiply(x, m, s.Up, team);
         RowMath.SiluMul(s.Gate, s.Up, m * width);
-        mlp.Down.Multiply(s.Gate, m, y, threads);
+        mlp.Down.Multiply(s.Gate, m, y, team);
     }
 }

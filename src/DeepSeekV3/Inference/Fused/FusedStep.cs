@@ -16,13 +16,13 @@ internal sealed unsafe class FusedStep
     private readonly int _stepsPerSequence;
     private nint _latentPool, _ropePool;
 
-    public FusedStep(ModelConfig config, PagedLatentCache cache, FusedScratch scratch, int threads,
+    public FusedStep(ModelConfig config, PagedLatentCache cache, FusedScratch scratch, WorkerTeam team,
         float[] inverseFrequencies, float attentionFactor, float softmaxScale, int stepsPerSequence)
     {
         _config = config;
         _cache = cache;
         Scratch = scratch;
-        Threads = threads;
+        Team = team;
         _inverseFrequencies = inverseFrequencies;
         _attentionFactor = attentionFactor;
         _softmaxScale = softmaxScale;
@@ -35,7 +35,7 @@ internal sealed unsafe class FusedStep
     }
 
     public FusedScratch Scratch { get; }
-    public int Threads { get; }
+    public WorkerTeam Team { get; }
 
     /// <summary>Cache sequence of each token row (row = batch index · steps + step).</summary>
     public int[] RowSequence { get; }

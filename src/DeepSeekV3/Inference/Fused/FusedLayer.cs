@@ -128,22 +128,33 @@ internal sealed unsafe class FusedLayer
             }
         step.WriteCache(s.Latent, s.RopeKey, m);
 
-        // W_UK absorbed into the query: q_latent[i, head] = Σ_d q_nope[i, head, d] · kv_b[head·(d_n+d_v) + d].
-        new Span<float>(s.QueryLatent, m * heads * r).Clear();
-        for (int head = 0; head < heads; head++)
-            for (int d = 0; d < dn; d++)
-                for (int i = 0; i < m; i++)
-                    _kvB.AxpyRow(s.QueryLatent + (i * heads + head) * r, s.Query[(i * heads + head) * dqk + d], head * (dn + dv) + d);
+        // Rotated RoPE queries side by side [m, heads, d_r], the layout the score kernel reads.
+        for (int i = 0; i < m * heads; i++)
+            Buffer.MemoryCopy(s.Query + i * dqk + dn, s.QueryRope + i * dr, dr * 4L, dr * 4L);
 
-        for (int i = 0; i < m; i++)
-            step.Attend(step.RowSequence[i], step.RowPosition[i], s.QueryLatent + i * heads * r, s.Query + i * heads * dqk + dn,
-                        dqk, s.OutputLatent + i * heads * r);
-
-        // W_UV absorbed into the output: o[i, head, v] = out_latent[i, head] · kv_b[head·(d_n+d_v) + d_n + v].
-        for (int head = 0; head < heads; head++)
-            for (int v = 0; v < dv; v++)
+        // Heads are independent from here to the output projection: the team splits them.
+        step.Team.Run(member =>
+        {
+            var (first, last) = step.Team.Share(member, heads);
+            float* temp = s.AttentionTemp + member * s.AttentionTempPerMember;
+            // W_UK absorbed into the query: q_latent[i, head] = Σ_d q_nope[i, head, d] · kv_b[head·(d_n+d_v) + d].
+            for (int head = first; head < last; head++)
+            {
                 for (int i = 0; i < m; i++)
-                    s.AttentionOutput[(i * heads + head) * dv + v] = _kvB.DotRow(s.OutputLatent + (i * heads + head) * r, head * (dn + dv) + dn + v);
+                    new Span<float>(s.QueryLatent + (i * heads + head) * r, r).Clear();
+                for (int d = 0; d < dn; d++)
+                    for (int i = 0; i < m; i++)
+                        _kvB.AxpyRow(s.QueryLatent + (i * heads + head) * r, s.Query[(i * heads + head) * dqk + d], head * (dn + dv) + d);
+            }
+            for (int i = 0; i < m; i++)
+                step.Attend(step.RowSequence[i], step.RowPosition[i], s.QueryLatent + i * heads * r,
+                            s.QueryRope + i * heads * dr, s.OutputLatent + i * heads * r, first, last, temp);
+            // W_UV absorbed into the output: o[i, head, v] = out_latent[i, head] · kv_b[head·(d_n+d_v) + d_n + v].
+            for (int head = first; head < last; head++)
+                for (int v = 0; v < dv; v++)
+                    for (int i = 0; i < m; i++)
+                        s.AttentionOutput[(i * heads + head) * dv + v] = _kvB.DotRow(s.OutputLatent + (i * heads + head) * r, head * (dn + dv) + dn + v);
+        });
         _o.Multiply(s.AttentionOutput, m, s.Projected, step.Team);
     }
 

@@ -17,13 +17,17 @@ internal sealed unsafe class FusedScratch
 
     public float* Residual, Normed, Combined, QueryLatentInput, Query, KeyValue, Latent, RopeKey, Cos, Sin;
     public float* QueryLatent, OutputLatent, AttentionOutput, Projected;
-    public float* RouterLogits, ExpertInput, Gate, Up, ExpertOutput, Routed, KeyRow;
+    public float* RouterLogits, ExpertInput, Gate, Up, ExpertOutput, Routed, QueryRope;
+
+    /// <summary>Per team member: block scores of the attention kernel.</summary>
+    public float* AttentionTemp;
+    public int AttentionTempPerMember { get; private set; }
     public float* Scores;
-    private int _scoreCapacity;
+    private int _scoreCapacity, _tempCapacity;
     private readonly List<float[]> _arrays = [];
 
     /// <summary>Makes every buffer hold <paramref name="rows"/> rows and the scores <paramref name="keys"/> keys per head.</summary>
-    public void Ensure(int rows, long keys)
+    public void Ensure(int rows, long keys, int members, int blockSize)
     {
         if (rows > Rows)
         {
@@ -51,9 +55,15 @@ internal sealed unsafe class FusedScratch
             Up = Allocate(rows * intermediate);
             ExpertOutput = Allocate(rows * h);
             Routed = Allocate(rows * h);
-            KeyRow = Allocate(r + dr);
+            QueryRope = Allocate(rows * heads * dr);
             Rows = rows;
-            _scoreCapacity = 0;
+            _scoreCapacity = _tempCapacity = 0;
+        }
+        if (members * 2 * Kernels.Gemv.MaxRows * blockSize > _tempCapacity)
+        {
+            AttentionTempPerMember = 2 * Kernels.Gemv.MaxRows * blockSize;
+            _tempCapacity = members * AttentionTempPerMember;
+            AttentionTemp = Allocate(_tempCapacity);
         }
         if (keys * _config.NumAttentionHeads > _scoreCapacity)
         {

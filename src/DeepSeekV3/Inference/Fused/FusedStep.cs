@@ -1,4 +1,5 @@
 using DeepSeekV3.Configuration;
+using System.Runtime.Intrinsics;
 using DeepSeekV3.Kernels;
 
 namespace DeepSeekV3.Inference;
@@ -15,6 +16,7 @@ internal sealed unsafe class FusedStep
     private readonly float _attentionFactor, _softmaxScale;
     private readonly int _stepsPerSequence;
     private nint _latentPool, _ropePool;
+    private int _scoreStride;          // keys per head in Scratch.Scores: the layer's longest row, so rows never overlap
 
     public FusedStep(ModelConfig config, PagedLatentCache cache, FusedScratch scratch, WorkerTeam team,
         float[] inverseFrequencies, float attentionFactor, float softmaxScale, int stepsPerSequence)
@@ -31,7 +33,7 @@ internal sealed unsafe class FusedStep
         RowSequence = new int[rows];
         RowPosition = new long[rows];
         for (int i = 0; i < rows; i++) RowSequence[i] = cache.Batch[i / stepsPerSequence];
-        scratch.Ensure(rows, 1);
+        scratch.Ensure(rows, 1, team.Size, cache.BlockSize);
     }
 
     public FusedScratch Scratch { get; }
@@ -56,7 +58,8 @@ internal sealed unsafe class FusedStep
         }
         if (longest > _config.MaxPositionEmbeddings)
             throw new InvalidOperationException($"position {longest - 1} is past the model's context of {_config.MaxPositionEmbeddings}");
-        Scratch.Ensure(RowSequence.Length, longest);
+        Scratch.Ensure(RowSequence.Length, longest, Team.Size, _cache.BlockSize);
+        _scoreStride = (int)longest;
         (_latentPool, _ropePool) = _cache.Pools(layer);
     }
 
@@ -97,44 +100,90 @@ internal sealed unsafe class FusedStep
     }
 
     /// <summary>
-    /// Eqs. (9)-(11) over the latent cache for one query row at <paramref name="position"/>: scores against every key
-    /// at positions 0..position of the sequence, softmax per head, and the probability-weighted latent per head.
-    /// queryLatent [heads, r_kv]; queryRope: head h's rotated RoPE query at queryRope + h·ropeStride; outputLatent
-    /// [heads, r_kv].
+    /// Eqs. (9)-(11) over the latent cache for one query row at <paramref name="position"/> and heads
+    /// [headFirst, headLast): scores against every key at positions 0..position of the sequence, softmax per head, and
+    /// the probability-weighted latent per head. queryLatent [heads, r_kv], queryRope [heads, d_r], outputLatent
+    /// [heads, r_kv]; temp: 2·16·BlockSize floats of the calling member's own. Scores are computed a cache block at a
+    /// time with the <see cref="Gemv"/> kernel (query heads as its rows, the block's keys as its weight rows).
     /// </summary>
-    public void Attend(int sequence, long position, float* queryLatent, float* queryRope, int ropeStride, float* outputLatent)
-    {
-        int heads = _config.NumAttentionHeads, r = _config.KvLoraRank, dr = _config.QkRopeHeadDim;
-        int keys = (int)position + 1;
-        float* scores = Scratch.Scores;
-        var blocks = _cache.Blocks(sequence);
-        for (int t = 0; t < keys; t++)
-        {
-            var (latent, rope) = Key(blocks, t);
-            for (int h = 0; h < heads; h++)
-                scores[h * keys + t] = (RowMath.Dot(queryLatent + h * r, (float*)latent, r)
-                                        + RowMath.Dot(queryRope + h * ropeStride, (float*)rope, dr)) * _softmaxScale;
-        }
-        for (int h = 0; h < heads; h++) RowMath.Softmax(scores + h * keys, keys);
-        new Span<float>(outputLatent, heads * r).Clear();
-        for (int t = 0; t < keys; t++)
-        {
-            var (latent, _) = Key(blocks, t);
-            for (int h = 0; h < heads; h++)
-                RowMath.Axpy(outputLatent + h * r, scores[h * keys + t], (float*)latent, r);
-        }
-    }
-
-    /// <summary>The cached latent and RoPE key at a position, as fp32 (bf16 caches are widened into scratch).</summary>
-    private (nint Latent, nint Rope) Key(IReadOnlyList<int> blocks, int position)
+    public void Attend(int sequence, long position, float* queryLatent, float* queryRope, float* outputLatent,
+        int headFirst, int headLast, float* temp)
     {
         int r = _config.KvLoraRank, dr = _config.QkRopeHeadDim, size = _cache.BlockSize;
-        long slot = (long)blocks[position / size] * size + position % size;
-        if (!_cache.IsBf16)
-            return ((nint)((float*)_latentPool + slot * r), (nint)((float*)_ropePool + slot * dr));
-        RowMath.Widen((ushort*)_latentPool + slot * r, Scratch.KeyRow, r);
-        RowMath.Widen((ushort*)_ropePool + slot * dr, Scratch.KeyRow + r, dr);
-        return ((nint)Scratch.KeyRow, (nint)(Scratch.KeyRow + r));
+        int keys = (int)position + 1;
+        bool bf16 = _cache.IsBf16;
+        int elementSize = bf16 ? 2 : 4;
+        float* scores = Scratch.Scores;
+        int stride = _scoreStride;
+        var blocks = _cache.Blocks(sequence);
+        float* latentScores = temp, ropeScores = temp + Gemv.MaxRows * size;
+        for (int first = 0; first < keys; first += size)
+        {
+            int count = Math.Min(size, keys - first);
+            long slot = (long)blocks[first / size] * size;
+            byte* latent = (byte*)_latentPool + slot * r * elementSize, rope = (byte*)_ropePool + slot * dr * elementSize;
+            for (int h0 = headFirst; h0 < headLast; h0 += Gemv.MaxRows)
+            {
+                int rows = Math.Min(Gemv.MaxRows, headLast - h0);
+                Gemv.MultiplyRange(queryLatent + h0 * r, rows, latent, bf16, count, r, latentScores, 0, count);
+                Gemv.MultiplyRange(queryRope + h0 * dr, rows, rope, bf16, count, dr, ropeScores, 0, count);
+                for (int h = 0; h < rows; h++)
+                    for (int t = 0; t < count; t++)
+                        scores[(h0 + h) * stride + first + t] = (latentScores[h * count + t] + ropeScores[h * count + t]) * _softmaxScale;
+            }
+        }
+        for (int h = headFirst; h < headLast; h++) RowMath.Softmax(scores + h * stride, keys);
+
+        // out_latent[h] = Σ_t p[h, t] · latent[t], four heads × 16 latent dims in registers at a time.
+        for (int c = 0; c < r; c += 16)
+            for (int h = headFirst; h < headLast; h += 4)
+            {
+                int heads = Math.Min(4, headLast - h);
+                float* p0 = scores + h * stride;
+                float* p1 = heads > 1 ? p0 + stride : p0, p2 = heads > 2 ? p0 + 2 * stride : p0, p3 = heads > 3 ? p0 + 3 * stride : p0;
+                Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                for (int first = 0; first < keys; first += size)
+                {
+                    int count = Math.Min(size, keys - first);
+                    byte* latent = (byte*)_latentPool + (long)blocks[first / size] * size * r * elementSize;
+                    for (int t = 0; t < count; t++)
+                    {
+                        var v = LoadLatent(latent, (long)t * r + c, bf16, r - c);
+                        int key = first + t;
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(p0[key]), v, a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(p1[key]), v, a1);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.Create(p2[key]), v, a2);
+                        a3 = Vector512.FusedMultiplyAdd(Vector512.Create(p3[key]), v, a3);
+                    }
+                }
+                StoreLatent(outputLatent + h * r + c, a0, r - c);
+                if (heads > 1) StoreLatent(outputLatent + (h + 1) * r + c, a1, r - c);
+                if (heads > 2) StoreLatent(outputLatent + (h + 2) * r + c, a2, r - c);
+                if (heads > 3) StoreLatent(outputLatent + (h + 3) * r + c, a3, r - c);
+            }
+    }
+
+    /// <summary>16 latent values from index <paramref name="at"/> as fp32; fewer than 16 left are zero-filled.</summary>
+    private static Vector512<float> LoadLatent(byte* latent, long at, bool bf16, int left)
+    {
+        if (left >= 16)
+            return bf16
+                ? Vector512.ShiftLeft(Vector512.WidenLower(Vector256.Load((ushort*)latent + at).ToVector512()), 16).AsSingle()
+                : Vector512.Load((float*)latent + at);
+        var tail = new float[16];
+        for (int i = 0; i < left; i++)
+            tail[i] = bf16 ? RowMath.Bf16ToFloat(((ushort*)latent)[at + i]) : ((float*)latent)[at + i];
+        return Vector512.Create(tail);
+    }
+
+    private static void StoreLatent(float* destination, Vector512<float> value, int left)
+    {
+        if (left >= 16)
+        {
+            value.Store(destination);
+            return;
+        }
+        for (int i = 0; i < left; i++) destination[i] = value[i];
     }
 
     private long Slot(int sequence, long position)

@@ -6,7 +6,7 @@ using DeepSeekV3.Configuration;
 using static TorchSharp.torch;
 
 // Prefill (512-token prompt) and batch-1 decode throughput of our engine vs llama.cpp on the same GGUF-exported
-// random DeepSeek-V3-shaped model, same thread count, medians over repeats. Usage:
+// random DeepSeek-V3-shaped model, same thread count, medians over repeats; the engines take turns, one repeat each per round. Usage:
 //   dotnet run -c Release --project bench/InferenceBench -- [--threads N] [--repeats N] [--decode-steps N]
 //     [--prompt N] [--work DIR] [--engines ours,torch,libtorch,llama] [--model DIR] [--batch N]
 // ours = LibTorch prefill + fused decode (what GenerationEngine runs); torch = LibTorch forward for every step.
@@ -30,18 +30,24 @@ long parameters = size.TotalParameters, activated = size.ActivatedParameters;
 using var generator = new Generator(7);
 long[] prompt = randint(0, benchConfig.VocabSize, [promptLength], dtype: ScalarType.Int64, generator: generator).data<long>().ToArray();
 
-var results = new List<Timings>();
+var engineList = new List<IBenchEngine>();
 if (engines.Contains("ours"))
-    results.Add(TorchEngineBench.Run(modelDir, prompt, decodeSteps, repeats, warmupSteps, OurEngine.Fused));
+    engineList.Add(new TorchEngineBench(modelDir, prompt, decodeSteps, warmupSteps, OurEngine.Fused));
 if (engines.Contains("torch"))
-    results.Add(TorchEngineBench.Run(modelDir, prompt, decodeSteps, repeats, warmupSteps, OurEngine.Torch));
+    engineList.Add(new TorchEngineBench(modelDir, prompt, decodeSteps, warmupSteps, OurEngine.Torch));
 if (engines.Contains("libtorch"))
-    results.Add(TorchEngineBench.Run(modelDir, prompt, decodeSteps, repeats, warmupSteps, OurEngine.TorchLinearOnly));
+    engineList.Add(new TorchEngineBench(modelDir, prompt, decodeSteps, warmupSteps, OurEngine.TorchLinearOnly));
+if (engines.Contains("llama"))
+    engineList.Add(new LlamaCppBench(gguf, prompt, decodeSteps, warmupSteps, threads));
+// Round 0 warms up allocators, kernels and caches and is not recorded; then one repeat per engine per round.
+for (int round = 0; round <= repeats; round++)
+    foreach (var engine in engineList)
+        engine.Repeat(record: round > 0);
+var results = engineList.Select(e => e.Timings).ToList();
+foreach (var engine in engineList) engine.Dispose();
 (double TokensPerSecond, double PrefillSeconds)? batched = engines.Contains("ours") && batch > 1
     ? TorchEngineBench.RunBatched(modelDir, prompt, batch, decodeSteps)
     : null;
-if (engines.Contains("llama"))
-    results.Add(LlamaCppBench.Run(gguf, prompt, decodeSteps, repeats, warmupSteps, threads));
 
 string loadAfter = LoadAverage();
 Console.WriteLine($"load average before/after: {loadBefore} / {loadAfter} (the machine is shared)");

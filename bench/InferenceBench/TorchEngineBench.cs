@@ -21,37 +21,54 @@ internal enum OurEngine
 /// Our engine as a generator runs it: prefill of the prompt (absorbed MLA, LibTorch), logits only for the last
 /// position, then one cached decode step per token, greedy, f32 on the CPU.
 /// </summary>
-internal static class TorchEngineBench
+internal sealed class TorchEngineBench : IBenchEngine
 {
-    public static Timings Run(string modelDir, long[] prompt, int decodeSteps, int repeats, int warmupSteps, OurEngine engine)
+    private readonly DeepSeekV3ForCausalLM _model;
+    private readonly FusedDecoder? _fused;
+    private readonly long[] _prompt;
+    private readonly int _decodeSteps, _warmupSteps;
+    private readonly List<double> _prefill = [], _decode = [];
+
+    public TorchEngineBench(string modelDir, long[] prompt, int decodeSteps, int warmupSteps, OurEngine engine)
     {
-        using var model = ModelCheckpoint.Load(modelDir, CPU, ScalarType.Float32);
-        model.UseSmallBatchKernels(engine == OurEngine.Torch);
-        using var fused = engine == OurEngine.Fused ? new FusedDecoder(model) : null;
-        using var _ = no_grad();
-        var prefill = new List<double>();
-        var decode = new List<double>();
-        for (int r = 0; r < repeats + 1; r++)   // repeat 0 warms up allocators and kernels; not recorded
-        {
-            using var cache = new PagedLatentCache(model.Config, model.Config.NumHiddenLayers, ScalarType.Float32, CPU);
-            cache.SetBatch(cache.AddSequence());
-            var watch = Stopwatch.StartNew();
-            long next = Step(model, cache, prompt, 0);
-            if (r > 0) prefill.Add(watch.Elapsed.TotalSeconds);
-            for (int s = 0; s < decodeSteps; s++)
-            {
-                watch.Restart();
-                next = fused is null ? Step(model, cache, [next], prompt.Length + s) : FusedStep(fused, cache, next);
-                if (r > 0 && s >= warmupSteps) decode.Add(watch.Elapsed.TotalSeconds);
-            }
-        }
-        string name = engine switch
+        _model = ModelCheckpoint.Load(modelDir, CPU, ScalarType.Float32);
+        _model.UseSmallBatchKernels(engine == OurEngine.Torch);
+        _fused = engine == OurEngine.Fused ? new FusedDecoder(_model) : null;
+        _prompt = prompt;
+        _decodeSteps = decodeSteps;
+        _warmupSteps = warmupSteps;
+        Name = engine switch
         {
             OurEngine.Fused => "DeepSeekV3.NET",
             OurEngine.Torch => "DeepSeekV3.NET, LibTorch forward",
             _ => "DeepSeekV3.NET, LibTorch linear only",
         };
-        return new Timings(name, prefill, decode);
+    }
+
+    public string Name { get; }
+
+    public Timings Timings => new(Name, _prefill, _decode);
+
+    public void Repeat(bool record)
+    {
+        using var _ = no_grad();
+        using var cache = new PagedLatentCache(_model.Config, _model.Config.NumHiddenLayers, ScalarType.Float32, CPU);
+        cache.SetBatch(cache.AddSequence());
+        var watch = Stopwatch.StartNew();
+        long next = Step(_model, cache, _prompt, 0);
+        if (record) _prefill.Add(watch.Elapsed.TotalSeconds);
+        for (int s = 0; s < _decodeSteps; s++)
+        {
+            watch.Restart();
+            next = _fused is null ? Step(_model, cache, [next], _prompt.Length + s) : FusedStep(_fused, cache, next);
+            if (record && s >= _warmupSteps) _decode.Add(watch.Elapsed.TotalSeconds);
+        }
+    }
+
+    public void Dispose()
+    {
+        _fused?.Dispose();
+        _model.Dispose();
     }
 
     /// <summary>Batched decode: <paramref name="batch"/> copies of the prompt in one GenerationEngine run, greedy,

@@ -35,7 +35,8 @@ foreach (double temperature in new[] { 0.0, 0.7 })
     {
         var sampling = new SamplingParams { MaxTokens = newTokens, Temperature = temperature, Seed = i, IgnoreEos = true };
         var request = new GenerationRequest(tokenizer.Encode(prompts[i], addSpecialTokens: true).Select(t => (long)t).ToArray(), sampling);
-        new GenerationEngine(model).Generate([request]);                           // warm-up
+        new GenerationEngine(model).Generate([request]);                           // warm-up, both paths
+        new MtpSpeculativeDecoder(model).Generate(request);
         var watch = Stopwatch.StartNew();
         var plain = new GenerationEngine(model).Generate([request])[0];
         plainSeconds += watch.Elapsed.TotalSeconds;
@@ -61,9 +62,23 @@ foreach (double temperature in new[] { 0.0, 0.7 })
         ["identical_outputs"] = identical, ["prompts"] = prompts.Length,
     });
 }
+// Where the time goes: each pass of a speculative step timed alone (fused decoder, after a 64-token prompt), relative
+// to one plain decode step. A step costs a 2-row verify plus a draft over 1 row (rejected) or 2 rows (accepted) and
+// yields 1 + acceptance tokens, so its best case is (1 + a) / (verify + draft), before any bookkeeping.
+var passes = PassCosts.Measure(model, promptLength: 64);
+double greedyAcceptance = (double)rows[0]["acceptance"];
+double draftCost = greedyAcceptance * passes.Mtp2 + (1 - greedyAcceptance) * passes.Mtp1;
+double ceiling = (1 + greedyAcceptance) / ((passes.Main2 + draftCost) / passes.Main1);
+Console.WriteLine();
+Console.WriteLine($"pass costs (ms, median): main 1 row {passes.Main1:F3}, main 2 rows (verify) {passes.Main2:F3} ({passes.Main2 / passes.Main1:F2}×), " +
+                  $"MTP 1 row {passes.Mtp1:F3} ({passes.Mtp1 / passes.Main1:F2}×), MTP 2 rows {passes.Mtp2:F3} ({passes.Mtp2 / passes.Main1:F2}×), " +
+                  $"LM head alone {passes.Head:F3} ({passes.Head / passes.Main1:F2}×)");
+Console.WriteLine($"best case at greedy acceptance {greedyAcceptance:P1}: {ceiling:F2}× (measured {(double)rows[0]["speedup"]:F2}×)");
 string path = BenchPaths.Result("speculative.json");
 AtomicFile.WriteAllText(path, JsonSerializer.Serialize(new { benchmark = "mtp speculative decoding", model = modelDir, new_tokens = newTokens, threads,
-    date = DateTime.UtcNow.ToString("u"), load_average = File.ReadAllText("/proc/loadavg").Trim(), rows },
+    date = DateTime.UtcNow.ToString("u"), load_average = File.ReadAllText("/proc/loadavg").Trim(), rows,
+    pass_costs_ms = new { main_1_row = passes.Main1, main_2_rows = passes.Main2, mtp_1_row = passes.Mtp1, mtp_2_rows = passes.Mtp2, lm_head = passes.Head },
+    best_case_speedup_greedy = ceiling },
     new JsonSerializerOptions { WriteIndented = true }) + "\n");
 Console.WriteLine($"wrote {path}");
 

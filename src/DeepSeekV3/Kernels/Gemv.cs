@@ -59,100 +59,142 @@ public static unsafe class Gemv
     {
         public void Run(int first, int last)
         {
+            if (bf16) Kernel<ushort>.Run(x, (ushort*)w, y, m, k, n, first, last);
+            else Kernel<float>.Run(x, (float*)w, y, m, k, n, first, last);
+        }
+    }
+
+    /// <summary>The kernel for one weight element type (float or bf16 as ushort); the JIT compiles each separately.</summary>
+    private static class Kernel<T> where T : unmanaged
+    {
+        public static void Run(float* x, T* w, float* y, int m, int k, int n, int first, int last)
+        {
+            long rowBytes = (long)k * sizeof(T);
+            byte* end = (byte*)(w + (long)n * k);
             for (int j = first; j < last; j += 4)
+            {
+                int columns = Math.Min(4, last - j);
+                T* w0 = w + (long)j * k;
+                T* w1 = columns > 1 ? w0 + k : w0, w2 = columns > 2 ? w0 + 2L * k : w0, w3 = columns > 3 ? w0 + 3L * k : w0;
+                // Software prefetch of the tile PrefetchDistance bytes ahead: the four rows are one contiguous region,
+                // and the hardware prefetchers lose track on short rows (a 320-wide fp32 row is 20 cache lines).
+                // Cold-weight bandwidth doubles with this for rows up to 4 KB (KernelBench, cold part).
+                if (rowBytes <= PrefetchRowBytes)
+                    for (byte* p = (byte*)w0 + PrefetchDistance, stop = p + 4 * rowBytes; p < stop && p < end; p += 64)
+                        Sse.Prefetch0(p);
                 for (int i = 0; i < m; i += 4)
-                    Tile(j, Math.Min(4, last - j), i, Math.Min(4, m - i));
+                {
+                    float* xi = x + (long)i * k, yi = y + (long)i * n + j;
+                    switch (Math.Min(4, m - i))
+                    {
+                        case 1: Tile1(xi, w0, w1, w2, w3, k, yi, columns); break;
+                        case 2: Tile2(xi, w0, w1, w2, w3, k, yi, n, columns); break;
+                        default: Tile4(xi, w0, w1, w2, w3, k, yi, n, columns, Math.Min(4, m - i)); break;
+                    }
+                }
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector512<float> Load(T* p) => typeof(T) == typeof(float)
+            ? Vector512.Load((float*)p)
+            // bf16 is the upper half of an fp32: widen 16 values and shift them into place.
+            : Vector512.ShiftLeft(Vector512.WidenLower(Vector256.Load((ushort*)p).ToVector512()), 16).AsSingle();
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static float At(T* p, int i) => typeof(T) == typeof(float)
+            ? ((float*)p)[i]
+            : BitConverter.Int32BitsToSingle(((ushort*)p)[i] << 16);
+
+        /// <summary>One input row against four weight rows.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Tile1(float* x, T* w0, T* w1, T* w2, T* w3, int k, float* y, int columns)
+        {
+            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            int kk = 0;
+            for (; kk <= k - 16; kk += 16)
+            {
+                var v = Vector512.Load(x + kk);
+                a0 = Vector512.FusedMultiplyAdd(v, Load(w0 + kk), a0);
+                a1 = Vector512.FusedMultiplyAdd(v, Load(w1 + kk), a1);
+                a2 = Vector512.FusedMultiplyAdd(v, Load(w2 + kk), a2);
+                a3 = Vector512.FusedMultiplyAdd(v, Load(w3 + kk), a3);
+            }
+            Store(x, w0, w1, w2, w3, kk, k, y, columns, a0, a1, a2, a3);
+        }
+
+        /// <summary>Two input rows against four weight rows: each weight vector loaded once for both.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Tile2(float* x, T* w0, T* w1, T* w2, T* w3, int k, float* y, int n, int columns)
+        {
+            Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default;
+            Vector512<float> a10 = default, a11 = default, a12 = default, a13 = default;
+            float* x1 = x + k;
+            int kk = 0;
+            for (; kk <= k - 16; kk += 16)
+            {
+                Vector512<float> f0 = Load(w0 + kk), f1 = Load(w1 + kk), f2 = Load(w2 + kk), f3 = Load(w3 + kk);
+                var v = Vector512.Load(x + kk);
+                a00 = Vector512.FusedMultiplyAdd(v, f0, a00); a01 = Vector512.FusedMultiplyAdd(v, f1, a01);
+                a02 = Vector512.FusedMultiplyAdd(v, f2, a02); a03 = Vector512.FusedMultiplyAdd(v, f3, a03);
+                v = Vector512.Load(x1 + kk);
+                a10 = Vector512.FusedMultiplyAdd(v, f0, a10); a11 = Vector512.FusedMultiplyAdd(v, f1, a11);
+                a12 = Vector512.FusedMultiplyAdd(v, f2, a12); a13 = Vector512.FusedMultiplyAdd(v, f3, a13);
+            }
+            Store(x, w0, w1, w2, w3, kk, k, y, columns, a00, a01, a02, a03);
+            Store(x1, w0, w1, w2, w3, kk, k, y + n, columns, a10, a11, a12, a13);
         }
 
         /// <summary>
-        /// y[i..i+rows, j..j+columns] (up to 4×4) in 16 register accumulators: each weight vector is loaded once
-        /// for four input rows and each input vector once for four weight rows. Missing rows or columns alias
-        /// row/column 0 and their sums are dropped.
+        /// Three or four input rows against four weight rows in 16 accumulators; a missing fourth row aliases the
+        /// third and its sums are dropped.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void Tile(int j, int columns, int i, int rows)
+        private static void Tile4(float* x, T* w0, T* w1, T* w2, T* w3, int k, float* y, int n, int columns, int rows)
         {
-            float* x0 = x + (long)i * k;
-            float* x1 = rows > 1 ? x0 + k : x0, x2 = rows > 2 ? x0 + 2L * k : x0, x3 = rows > 3 ? x0 + 3L * k : x0;
-            int j1 = columns > 1 ? j + 1 : j, j2 = columns > 2 ? j + 2 : j, j3 = columns > 3 ? j + 3 : j;
             Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default;
             Vector512<float> a10 = default, a11 = default, a12 = default, a13 = default;
             Vector512<float> a20 = default, a21 = default, a22 = default, a23 = default;
             Vector512<float> a30 = default, a31 = default, a32 = default, a33 = default;
-            // Software prefetch: the tile's four rows are one contiguous region of w, so one cursor walks it linearly,
-            // PrefetchDistance bytes ahead, as many cache lines per step as the step consumes. The hardware prefetchers
-            // lose track on short rows (a 320-wide fp32 row is 20 cache lines): cold-weight bandwidth doubles with
-            // this for rows up to 4 KB (KernelBench, cold part); on longer rows they do better alone.
-            int elementSize = bf16 ? 2 : 4;
-            bool prefetch = i == 0 && (long)k * elementSize <= PrefetchRowBytes;
-            byte* ahead = w + (long)j * k * elementSize + PrefetchDistance, end = w + (long)n * k * elementSize;
+            float* x1 = x + k, x2 = x + 2L * k, x3 = rows > 3 ? x + 3L * k : x2;
             int kk = 0;
             for (; kk <= k - 16; kk += 16)
             {
-                if (prefetch && ahead < end)
-                {
-                    Sse.Prefetch0(ahead);
-                    Sse.Prefetch0(ahead + 64);
-                    if (!bf16)
-                    {
-                        Sse.Prefetch0(ahead + 128);
-                        Sse.Prefetch0(ahead + 192);
-                    }
-                    ahead += 64 * elementSize;
-                }
-                var w0 = Weight(j, kk);
-                var w1 = Weight(j1, kk);
-                var w2 = Weight(j2, kk);
-                var w3 = Weight(j3, kk);
-                var v = Vector512.Load(x0 + kk);
-                a00 = Vector512.FusedMultiplyAdd(v, w0, a00); a01 = Vector512.FusedMultiplyAdd(v, w1, a01);
-                a02 = Vector512.FusedMultiplyAdd(v, w2, a02); a03 = Vector512.FusedMultiplyAdd(v, w3, a03);
-                if (rows == 1) continue;
+                Vector512<float> f0 = Load(w0 + kk), f1 = Load(w1 + kk), f2 = Load(w2 + kk), f3 = Load(w3 + kk);
+                var v = Vector512.Load(x + kk);
+                a00 = Vector512.FusedMultiplyAdd(v, f0, a00); a01 = Vector512.FusedMultiplyAdd(v, f1, a01);
+                a02 = Vector512.FusedMultiplyAdd(v, f2, a02); a03 = Vector512.FusedMultiplyAdd(v, f3, a03);
                 v = Vector512.Load(x1 + kk);
-                a10 = Vector512.FusedMultiplyAdd(v, w0, a10); a11 = Vector512.FusedMultiplyAdd(v, w1, a11);
-                a12 = Vector512.FusedMultiplyAdd(v, w2, a12); a13 = Vector512.FusedMultiplyAdd(v, w3, a13);
+                a10 = Vector512.FusedMultiplyAdd(v, f0, a10); a11 = Vector512.FusedMultiplyAdd(v, f1, a11);
+                a12 = Vector512.FusedMultiplyAdd(v, f2, a12); a13 = Vector512.FusedMultiplyAdd(v, f3, a13);
                 v = Vector512.Load(x2 + kk);
-                a20 = Vector512.FusedMultiplyAdd(v, w0, a20); a21 = Vector512.FusedMultiplyAdd(v, w1, a21);
-                a22 = Vector512.FusedMultiplyAdd(v, w2, a22); a23 = Vector512.FusedMultiplyAdd(v, w3, a23);
+                a20 = Vector512.FusedMultiplyAdd(v, f0, a20); a21 = Vector512.FusedMultiplyAdd(v, f1, a21);
+                a22 = Vector512.FusedMultiplyAdd(v, f2, a22); a23 = Vector512.FusedMultiplyAdd(v, f3, a23);
                 v = Vector512.Load(x3 + kk);
-                a30 = Vector512.FusedMultiplyAdd(v, w0, a30); a31 = Vector512.FusedMultiplyAdd(v, w1, a31);
-                a32 = Vector512.FusedMultiplyAdd(v, w2, a32); a33 = Vector512.FusedMultiplyAdd(v, w3, a33);
+                a30 = Vector512.FusedMultiplyAdd(v, f0, a30); a31 = Vector512.FusedMultiplyAdd(v, f1, a31);
+                a32 = Vector512.FusedMultiplyAdd(v, f2, a32); a33 = Vector512.FusedMultiplyAdd(v, f3, a33);
             }
-            Store(x0, i, j, j1, j2, j3, columns, kk, a00, a01, a02, a03);
-            if (rows > 1) Store(x1, i + 1, j, j1, j2, j3, columns, kk, a10, a11, a12, a13);
-            if (rows > 2) Store(x2, i + 2, j, j1, j2, j3, columns, kk, a20, a21, a22, a23);
-            if (rows > 3) Store(x3, i + 3, j, j1, j2, j3, columns, kk, a30, a31, a32, a33);
+            Store(x, w0, w1, w2, w3, kk, k, y, columns, a00, a01, a02, a03);
+            Store(x1, w0, w1, w2, w3, kk, k, y + n, columns, a10, a11, a12, a13);
+            Store(x2, w0, w1, w2, w3, kk, k, y + 2L * n, columns, a20, a21, a22, a23);
+            if (rows > 3) Store(x3, w0, w1, w2, w3, kk, k, y + 3L * n, columns, a30, a31, a32, a33);
         }
 
-        /// <summary>Reduces one input row's accumulators, adds the scalar tail (k not a multiple of 16), stores.</summary>
-        private void Store(float* xr, int row, int j0, int j1, int j2, int j3, int columns, int tail,
+        /// <summary>Reduces one input row's four accumulators, adds the scalar tail (k not a multiple of 16), stores
+        /// the existing columns (missing ones alias column 0).</summary>
+        private static void Store(float* x, T* w0, T* w1, T* w2, T* w3, int tail, int k, float* y, int columns,
             Vector512<float> c0, Vector512<float> c1, Vector512<float> c2, Vector512<float> c3)
         {
             float s0 = Vector512.Sum(c0), s1 = Vector512.Sum(c1), s2 = Vector512.Sum(c2), s3 = Vector512.Sum(c3);
             for (int kk = tail; kk < k; kk++)
             {
-                s0 += xr[kk] * WeightAt(j0, kk); s1 += xr[kk] * WeightAt(j1, kk);
-                s2 += xr[kk] * WeightAt(j2, kk); s3 += xr[kk] * WeightAt(j3, kk);
+                s0 += x[kk] * At(w0, kk); s1 += x[kk] * At(w1, kk);
+                s2 += x[kk] * At(w2, kk); s3 += x[kk] * At(w3, kk);
             }
-            float* yr = y + (long)row * n;
-            yr[j0] = s0;
-            if (columns > 1) yr[j1] = s1;
-            if (columns > 2) yr[j2] = s2;
-            if (columns > 3) yr[j3] = s3;
+            y[0] = s0;
+            if (columns > 1) y[1] = s1;
+            if (columns > 2) y[2] = s2;
+            if (columns > 3) y[3] = s3;
         }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private Vector512<float> Weight(int row, int column)
-        {
-            if (!bf16)
-                return Vector512.Load((float*)w + (long)row * k + column);
-            // bf16 is the upper half of an fp32: widen 16 values and shift them into place.
-            var raw = Vector256.Load((ushort*)w + (long)row * k + column);
-            return Vector512.ShiftLeft(Vector512.WidenLower(raw.ToVector512()), 16).AsSingle();
-        }
-
-        private float WeightAt(int row, int column) => bf16
-            ? BitConverter.Int32BitsToSingle(((ushort*)w)[(long)row * k + column] << 16)
-            : ((float*)w)[(long)row * k + column];
     }
 }

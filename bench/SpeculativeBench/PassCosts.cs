@@ -42,8 +42,8 @@ internal sealed record PassCosts(double Main1, double Main2, double Mtp1, double
         }
         double main1 = Time(() => fused.Forward(one, cache), 0);
         double main2 = Time(() => fused.Forward(two, cache), 0);
-        double mtp1 = Time(() => fused.ForwardMtp(1, hidden1, one, cache), config.NumHiddenLayers);
-        double mtp2 = Time(() => fused.ForwardMtp(1, hidden2, two, cache), config.NumHiddenLayers);
+        double mtp1 = Time(() => fused.ForwardMtp(1, hidden1, one, cache, lastOnly: true), config.NumHiddenLayers);
+        double mtp2 = Time(() => fused.ForwardMtp(1, hidden2, two, cache, lastOnly: true), config.NumHiddenLayers);
 
         var head = new WeightMatrix(model.LmHead.Weight, "lm_head.weight");
         var x = new float[config.HiddenSize];

@@ -1,6 +1,7 @@
 // MTP speculative decoding vs plain decoding on one model (default: the bundled model), side by side in one process:
 // tokens/s, speedup, draft acceptance, and whether greedy outputs are identical.
-// Usage: dotnet run -c Release --project bench/SpeculativeBench [-- --model DIR --tokens N --threads T]
+// Usage: dotnet run -c Release --project bench/SpeculativeBench [-- --model DIR --tokens N --threads T --dtype bf16|f32]
+// (--dtype: the weights in memory; default the checkpoint's own)
 using DeepSeekV3.Bench;
 using System.Diagnostics;
 using System.Text.Json;
@@ -22,10 +23,17 @@ string[] prompts =
     "春風",
     "明月",
 ];
-using var model = ModelCheckpoint.Load(modelDir);
+string? dtypeName = Arg("--dtype", "");
+using var model = dtypeName switch
+{
+    "" => ModelCheckpoint.Load(modelDir),
+    "f32" => ModelCheckpoint.Load(modelDir, CPU, ScalarType.Float32),
+    "bf16" => ModelCheckpoint.Load(modelDir, CPU, ScalarType.BFloat16),
+    _ => throw new ArgumentException($"--dtype {dtypeName}: expected bf16 or f32"),
+};
 var tokenizer = ByteLevelBpeTokenizer.Load(modelDir);
 var rows = new List<Dictionary<string, object>>();
-Console.WriteLine($"model {modelDir}, {newTokens} new tokens per prompt, threads {threads}");
+Console.WriteLine($"model {modelDir} ({model.LmHead.Weight.dtype}), {newTokens} new tokens per prompt, threads {threads}");
 Console.WriteLine($"{"sampling",-10} {"plain tok/s",12} {"MTP tok/s",10} {"speedup",8} {"acceptance",11} {"identical",10}");
 foreach (double temperature in new[] { 0.0, 0.7 })
 {
@@ -74,8 +82,8 @@ Console.WriteLine($"pass costs (ms, median): main 1 row {passes.Main1:F3}, main 
                   $"MTP 1 row {passes.Mtp1:F3} ({passes.Mtp1 / passes.Main1:F2}×), MTP 2 rows {passes.Mtp2:F3} ({passes.Mtp2 / passes.Main1:F2}×), " +
                   $"LM head alone {passes.Head:F3} ({passes.Head / passes.Main1:F2}×)");
 Console.WriteLine($"best case at greedy acceptance {greedyAcceptance:P1}: {ceiling:F2}× (measured {(double)rows[0]["speedup"]:F2}×)");
-string path = BenchPaths.Result("speculative.json");
-AtomicFile.WriteAllText(path, JsonSerializer.Serialize(new { benchmark = "mtp speculative decoding", model = modelDir, new_tokens = newTokens, threads,
+string path = BenchPaths.Result($"speculative-{model.LmHead.Weight.dtype.ToString().ToLowerInvariant()}-{threads}t.json");
+AtomicFile.WriteAllText(path, JsonSerializer.Serialize(new { benchmark = "mtp speculative decoding", model = modelDir, dtype = model.LmHead.Weight.dtype.ToString(), new_tokens = newTokens, threads,
     date = DateTime.UtcNow.ToString("u"), load_average = File.ReadAllText("/proc/loadavg").Trim(), rows,
     pass_costs_ms = new { main_1_row = passes.Main1, main_2_rows = passes.Main2, mtp_1_row = passes.Mtp1, mtp_2_rows = passes.Mtp2, lm_head = passes.Head },
     best_case_speedup_greedy = ceiling },

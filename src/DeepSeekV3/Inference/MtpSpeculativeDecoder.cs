@@ -120,7 +120,7 @@ public sealed class MtpSpeculativeDecoder
         using var scope = NewDisposeScope();
         var next = tensor(nextTokens, device: device).unsqueeze(0);
         using var mtp = fused is not null && nextTokens.Length <= FusedDecoder.MaxRows
-            ? fused.ForwardMtp(1, hidden, next, cache)
+            ? fused.ForwardMtp(1, hidden, next, cache, lastOnly: true)
             : _model.ForwardMtp(1, hidden, next, new ForwardContext { Mode = _mode, Cache = cache, StartPosition = start });
         var distribution = sampler.Distribution(mtp.Logits[0, -1]);
         long draft = sampler.Parameters.IsGreedy ? distribution.argmax().item<long>() : sampler.Draw(distribution);

@@ -83,15 +83,17 @@ public sealed unsafe class FusedDecoder : IDisposable
         Embed(tokens, x);
         for (int l = 0; l < _config.NumHiddenLayers; l++)
             _layers[l].Forward(x, rows, step);
-        return Head(x, _norm, rows, tokens.shape, x);
+        return Head(x, _norm, rows, tokens.shape, returnNormalized: true, lastOnly: false);
     }
 
     /// <summary>
     /// MTP module <paramref name="depth"/> (1-based) over previous h^{k-1} [batch, s, hidden] and the tokens
     /// t_{i+k} [batch, s], continuing that module's cache layer. Returns logits [batch, s, vocab] and h^k (before
-    /// shared_head.norm), as <see cref="DeepSeekV3ForCausalLM.ForwardMtp"/> does.
+    /// shared_head.norm), as <see cref="DeepSeekV3ForCausalLM.ForwardMtp"/> does. With <paramref name="lastOnly"/>
+    /// the logits are only each sequence's last position's, [batch, 1, vocab] (a draft needs no more; the shared head
+    /// is a large share of an MTP pass).
     /// </summary>
-    public ModelOutput ForwardMtp(int depth, Tensor previous, Tensor nextTokens, PagedLatentCache cache)
+    public ModelOutput ForwardMtp(int depth, Tensor previous, Tensor nextTokens, PagedLatentCache cache, bool lastOnly = false)
     {
         if (depth < 1 || depth > _mtp.Length)
             throw new ArgumentOutOfRangeException(nameof(depth), $"MTP depth {depth} not in [1, {_mtp.Length}]");
@@ -116,7 +118,7 @@ public sealed unsafe class FusedDecoder : IDisposable
             }
         ehProj.Multiply(combined, rows, x, _team);
         _layers[_config.NumHiddenLayers + depth - 1].Forward(x, rows, step);       // eq. (22)
-        return Head(x, headNorm, rows, nextTokens.shape, x);                         // eq. (23), shared head
+        return Head(x, headNorm, rows, nextTokens.shape, returnNormalized: false, lastOnly);   // eq. (23), shared head
     }
 
     private (int Rows, int Steps) Rows(Tensor tokens, PagedLatentCache cache)
@@ -146,23 +148,28 @@ public sealed unsafe class FusedDecoder : IDisposable
         }
     }
 
-    /// <summary>Hidden output (x itself, or the final norm of x) and logits of the normalized rows.</summary>
-    private ModelOutput Head(float* x, float[] norm, int rows, long[] tokenShape, float* hiddenSource)
+    /// <summary>
+    /// The hidden output — the normalized rows (main model, after model.norm) or x itself (MTP, h^k) — and the
+    /// logits of the normalized rows: all of them, or only each sequence's last (<paramref name="lastOnly"/>).
+    /// </summary>
+    private ModelOutput Head(float* x, float[] norm, int rows, long[] tokenShape, bool returnNormalized, bool lastOnly)
     {
         int h = _config.HiddenSize;
         float eps = (float)_config.RmsNormEps;
-        bool returnNormalized = ReferenceEquals(norm, _norm);          // the main model returns h after model.norm
-        var hidden = empty([tokenShape[0], tokenShape[1], h], ScalarType.Float32);
-        var logits = empty([tokenShape[0], tokenShape[1], _config.VocabSize], ScalarType.Float32);
+        long batch = tokenShape[0], steps = tokenShape[1];
+        var hidden = empty([batch, steps, h], ScalarType.Float32);
+        var logits = empty([batch, lastOnly ? 1 : steps, _config.VocabSize], ScalarType.Float32);
         fixed (byte* hiddenBytes = hidden.bytes)
         fixed (byte* logitBytes = logits.bytes)
         fixed (float* w = norm)
         {
             float* normalized = _scratch.Normed;
             for (int i = 0; i < rows; i++) RowMath.RmsNorm(x + i * h, w, normalized + i * h, h, eps);
-            float* kept = returnNormalized ? normalized : hiddenSource;
-            Buffer.MemoryCopy(kept, hiddenBytes, rows * h * 4L, rows * h * 4L);
-            _head.Multiply(normalized, rows, (float*)logitBytes, _team);
+            Buffer.MemoryCopy(returnNormalized ? normalized : x, hiddenBytes, rows * h * 4L, rows * h * 4L);
+            if (lastOnly && steps > 1)
+                for (int b = 0; b < batch; b++)               // gather each sequence's last row to the front
+                    Buffer.MemoryCopy(normalized + ((b + 1) * steps - 1) * h, normalized + b * h, h * 4L, h * 4L);
+            _head.Multiply(normalized, lastOnly ? (int)batch : rows, (float*)logitBytes, _team);
         }
         return new ModelOutput(logits, hidden);
     }

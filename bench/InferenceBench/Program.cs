@@ -44,6 +44,7 @@ for (int round = 0; round <= repeats; round++)
     foreach (var engine in engineList)
         engine.Repeat(record: round > 0);
 var results = engineList.Select(e => e.Timings).ToList();
+var profile = engineList.OfType<TorchEngineBench>().Select(e => e.Profile).FirstOrDefault(p => p is not null);
 foreach (var engine in engineList) engine.Dispose();
 (double TokensPerSecond, double PrefillSeconds)? batched = engines.Contains("ours") && batch > 1
     ? TorchEngineBench.RunBatched(modelDir, prompt, batch, decodeSteps)
@@ -64,6 +65,16 @@ if (ours is not null && llama is not null)
     Console.WriteLine($"ours / llama.cpp: prefill {ours.PrefillTokensPerSecond(promptLength) / llama.PrefillTokensPerSecond(promptLength):F2}×, " +
                       $"decode {ours.DecodeTokensPerSecond / llama.DecodeTokensPerSecond:F2}×");
 
+// Where our decode step's time goes (stage timings of the recorded fused decode steps; includes warm-up steps).
+Dictionary<string, double>? stages = null;
+if (profile is { Passes: > 0 })
+{
+    stages = Enum.GetValues<DeepSeekV3.Inference.DecodeStage>().ToDictionary(st => st.ToString(), st => profile.Milliseconds(st) / profile.Passes);
+    Console.WriteLine($"where a DeepSeekV3.NET decode step goes (mean of {profile.Passes} steps, {profile.TotalMilliseconds / profile.Passes:F2} ms):");
+    foreach (var (stage, ms) in stages)
+        Console.WriteLine($"  {stage,-22} {ms,8:F3} ms  {ms / (profile.TotalMilliseconds / profile.Passes),6:P1}");
+}
+
 string resultsDir = Path.Combine(BenchPaths.RepoRoot(), "bench", "results");
 string stamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
 string jsonPath = Path.Combine(resultsDir, $"inference-{stamp}.json");
@@ -73,6 +84,7 @@ var report = new
     utc = DateTime.UtcNow.ToString("O"),
     machine = new { Environment.ProcessorCount, os = Environment.OSVersion.ToString(), load_average_before = loadBefore, load_average_after = loadAfter },
     model = new { path = given ?? "random", parameters, activated_parameters = activated, config = benchConfig },
+    decode_step_ms_by_stage = stages,
     batched_decode = batched is { } bd ? new { batch, tokens_per_second = bd.TokensPerSecond, prefill_seconds = bd.PrefillSeconds } : null,
     settings = new { threads, repeats, decode_steps = decodeSteps, warmup_steps = warmupSteps, prompt_length = promptLength, dtype = "f32" },
     engines = results.Select(t => new

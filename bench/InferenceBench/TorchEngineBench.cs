@@ -34,6 +34,7 @@ internal sealed class TorchEngineBench : IBenchEngine
         _model = ModelCheckpoint.Load(modelDir, CPU, ScalarType.Float32);
         _model.UseSmallBatchKernels(engine == OurEngine.Torch);
         _fused = engine == OurEngine.Fused ? new FusedDecoder(_model) : null;
+        Profile = _fused is null ? null : new DecodeProfile();
         _prompt = prompt;
         _decodeSteps = decodeSteps;
         _warmupSteps = warmupSteps;
@@ -49,6 +50,9 @@ internal sealed class TorchEngineBench : IBenchEngine
 
     public Timings Timings => new(Name, _prefill, _decode);
 
+    /// <summary>Where the recorded fused decode steps spent their time (null for the LibTorch engines).</summary>
+    public DecodeProfile? Profile { get; }
+
     public void Repeat(bool record)
     {
         using var _ = no_grad();
@@ -57,6 +61,7 @@ internal sealed class TorchEngineBench : IBenchEngine
         var watch = Stopwatch.StartNew();
         long next = Step(_model, cache, _prompt, 0);
         if (record) _prefill.Add(watch.Elapsed.TotalSeconds);
+        if (_fused is not null) _fused.Profile = record ? Profile : null;
         for (int s = 0; s < _decodeSteps; s++)
         {
             watch.Restart();

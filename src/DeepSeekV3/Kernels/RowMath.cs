@@ -80,7 +80,13 @@ public static unsafe class RowMath
     /// <summary>gate = silu(gate) ⊙ up, in place (SwiGLU's activation, spec B.7).</summary>
     public static void SiluMul(float* gate, float* up, int n)
     {
-        for (int i = 0; i < n; i++)
+        int i = 0;
+        for (; i <= n - 16; i += 16)
+        {
+            var g = Vector512.Load(gate + i);
+            (g / (Vector512<float>.One + Vector512.Exp(-g)) * Vector512.Load(up + i)).Store(gate + i);
+        }
+        for (; i < n; i++)
         {
             float g = gate[i];
             gate[i] = g / (1f + MathF.Exp(-g)) * up[i];
@@ -90,12 +96,31 @@ public static unsafe class RowMath
     /// <summary>In-place softmax over n values, max-subtracted.</summary>
     public static void Softmax(float* x, int n)
     {
+        var vmax = Vector512.Create(float.NegativeInfinity);
+        int i = 0;
+        for (; i <= n - 16; i += 16) vmax = Vector512.Max(vmax, Vector512.Load(x + i));
+        float max = MaxOf(vmax);
+        for (; i < n; i++) max = MathF.Max(max, x[i]);
+        var vm = Vector512.Create(max);
+        var vsum = Vector512<float>.Zero;
+        for (i = 0; i <= n - 16; i += 16)
+        {
+            var e = Vector512.Exp(Vector512.Load(x + i) - vm);
+            e.Store(x + i);
+            vsum += e;
+        }
+        float sum = Vector512.Sum(vsum);
+        for (; i < n; i++) sum += x[i] = MathF.Exp(x[i] - max);
+        var inverse = Vector512.Create(1f / sum);
+        for (i = 0; i <= n - 16; i += 16) (Vector512.Load(x + i) * inverse).Store(x + i);
+        for (; i < n; i++) x[i] *= inverse[0];
+    }
+
+    private static float MaxOf(Vector512<float> v)
+    {
         float max = float.NegativeInfinity;
-        for (int i = 0; i < n; i++) max = MathF.Max(max, x[i]);
-        float sum = 0;
-        for (int i = 0; i < n; i++) sum += x[i] = MathF.Exp(x[i] - max);
-        float inverse = 1f / sum;
-        for (int i = 0; i < n; i++) x[i] *= inverse;
+        for (int i = 0; i < 16; i++) max = MathF.Max(max, v[i]);
+        return max;
     }
 
     /// <summary>Rotates adjacent pairs (2i, 2i+1) of x by the angles whose cos/sin are given (spec G.1 layout).</summary>

@@ -177,6 +177,33 @@ public class FusedDecoderTests
     }
 
     [Fact]
+    public void Profile_accounts_for_every_pass_and_splits_it_into_the_stages_the_model_has()
+    {
+        var config = ModelPresets.Tiny;                         // one dense layer, then MoE with a shared expert
+        using var model = Model(config);
+        using var _ = no_grad();
+        using var fused = new FusedDecoder(model, threads: 1) { Profile = new DecodeProfile() };
+        using var cache = new PagedLatentCache(config, config.NumHiddenLayers, ScalarType.Float32, CPU);
+        cache.SetBatch(cache.AddSequence());
+        for (int step = 0; step < 5; step++)
+        {
+            using var tokens = TinyModels.Tokens(1, 1, config.VocabSize, seed: step);
+            fused.Forward(tokens, cache).Dispose();
+        }
+        var profile = fused.Profile;
+        Assert.Equal(5, profile.Passes);
+        var stages = Enum.GetValues<DecodeStage>();
+        Assert.All(stages, stage => Assert.True(profile.Milliseconds(stage) >= 0, $"{stage} is negative"));
+        Assert.Equal(profile.TotalMilliseconds, stages.Sum(profile.Milliseconds), 6);
+        foreach (var present in new[] { DecodeStage.AttentionProjections, DecodeStage.AttentionCore, DecodeStage.Router,
+                     DecodeStage.RoutedExperts, DecodeStage.SharedExperts, DecodeStage.DenseMlp, DecodeStage.LmHead })
+            Assert.True(profile.Milliseconds(present) > 0, $"{present} got no time");
+        profile.Reset();
+        Assert.Equal(0, profile.Passes);
+        Assert.Equal(0, profile.TotalMilliseconds);
+    }
+
+    [Fact]
     public void Bad_input_is_refused_with_an_explanation()
     {
         var config = ModelPresets.Tiny;

@@ -66,6 +66,9 @@ public sealed unsafe class FusedDecoder : IDisposable
 
     public int Threads => _team.Size;
 
+    /// <summary>Set to time every pass by stage (null, the default, costs nothing).</summary>
+    public DecodeProfile? Profile { get; set; }
+
     /// <summary>Rows (batch × new tokens) one pass takes.</summary>
     public static int MaxRows => Gemv.MaxRows;
 
@@ -77,13 +80,15 @@ public sealed unsafe class FusedDecoder : IDisposable
     public ModelOutput Forward(Tensor tokens, PagedLatentCache cache)
     {
         var (rows, steps) = Rows(tokens, cache);
+        long start = DecodeProfile.Now;
         var step = NewStep(cache, steps);
-        int h = _config.HiddenSize;
         float* x = _scratch.Residual;
         Embed(tokens, x);
         for (int l = 0; l < _config.NumHiddenLayers; l++)
             _layers[l].Forward(x, rows, step);
-        return Head(x, _norm, rows, tokens.shape, returnNormalized: true, lastOnly: false);
+        var output = Head(x, _norm, rows, tokens.shape, returnNormalized: true, lastOnly: false);
+        Profile?.EndPass(start);
+        return output;
     }
 
     /// <summary>
@@ -100,6 +105,7 @@ public sealed unsafe class FusedDecoder : IDisposable
         var (rows, steps) = Rows(nextTokens, cache);
         if (!previous.shape.SequenceEqual(new[] { nextTokens.shape[0], nextTokens.shape[1], _config.HiddenSize }))
             throw new ArgumentException($"previous hidden states [{string.Join(", ", previous.shape)}] do not match tokens [{string.Join(", ", nextTokens.shape)}]");
+        long start = DecodeProfile.Now;
         var step = NewStep(cache, steps);
         var (eNorm, hNorm, ehProj, headNorm) = _mtp[depth - 1];
         int h = _config.HiddenSize;
@@ -118,7 +124,9 @@ public sealed unsafe class FusedDecoder : IDisposable
             }
         ehProj.Multiply(combined, rows, x, _team);
         _layers[_config.NumHiddenLayers + depth - 1].Forward(x, rows, step);       // eq. (22)
-        return Head(x, headNorm, rows, nextTokens.shape, returnNormalized: false, lastOnly);   // eq. (23), shared head
+        var output = Head(x, headNorm, rows, nextTokens.shape, returnNormalized: false, lastOnly);   // eq. (23), shared head
+        Profile?.EndPass(start);
+        return output;
     }
 
     private (int Rows, int Steps) Rows(Tensor tokens, PagedLatentCache cache)
@@ -134,7 +142,7 @@ public sealed unsafe class FusedDecoder : IDisposable
     }
 
     private FusedStep NewStep(PagedLatentCache cache, int steps) =>
-        new(_config, cache, _scratch, _team, _inverseFrequencies, _attentionFactor, _softmaxScale, steps);
+        new(_config, cache, _scratch, _team, _inverseFrequencies, _attentionFactor, _softmaxScale, steps) { Profile = Profile };
 
     private void Embed(Tensor tokens, float* destination)
     {
@@ -163,6 +171,7 @@ public sealed unsafe class FusedDecoder : IDisposable
         fixed (byte* logitBytes = logits.bytes)
         fixed (float* w = norm)
         {
+            long clock = DecodeProfile.Now;
             float* normalized = _scratch.Normed;
             for (int i = 0; i < rows; i++) RowMath.RmsNorm(x + i * h, w, normalized + i * h, h, eps);
             Buffer.MemoryCopy(returnNormalized ? normalized : x, hiddenBytes, rows * h * 4L, rows * h * 4L);
@@ -170,6 +179,7 @@ public sealed unsafe class FusedDecoder : IDisposable
                 for (int b = 0; b < batch; b++)               // gather each sequence's last row to the front
                     Buffer.MemoryCopy(normalized + ((b + 1) * steps - 1) * h, normalized + b * h, h * 4L, h * 4L);
             _head.Multiply(normalized, lastOnly ? (int)batch : rows, (float*)logitBytes, _team);
+            Profile?.Mark(DecodeStage.LmHead, ref clock);
         }
         return new ModelOutput(logits, hidden);
     }

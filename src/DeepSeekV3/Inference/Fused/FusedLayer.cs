@@ -88,7 +88,11 @@ internal sealed unsafe class FusedLayer
         fixed (float* norm = _postNorm)
             for (int i = 0; i < m; i++) RowMath.RmsNorm(x + i * h, norm, s.Normed + i * h, h, _eps);
         if (_dense is { } dense)
+        {
+            long clock = DecodeProfile.Now;
             SwiGlu(dense, s.Normed, m, s.Projected, step.Team, s);
+            step.Profile?.Mark(DecodeStage.DenseMlp, ref clock);
+        }
         else
             MixtureOfExperts(s.Normed, m, step);
         for (int i = 0; i < m; i++) RowMath.Add(x + i * h, s.Projected + i * h, h);
@@ -101,6 +105,7 @@ internal sealed unsafe class FusedLayer
         var c = _config;
         int heads = c.NumAttentionHeads, dn = c.QkNopeHeadDim, dr = c.QkRopeHeadDim, dv = c.VHeadDim;
         int dqk = dn + dr, r = c.KvLoraRank, pairs = dr / 2;
+        long clock = DecodeProfile.Now;
 
         // Eqs. (6)-(8): queries [m, heads, d_n + d_r].
         if (_q is { } q)
@@ -116,6 +121,7 @@ internal sealed unsafe class FusedLayer
         }
         // Eqs. (1), (3): latent c_kv (normalized) and the shared RoPE key, [m, r_kv + d_r].
         _kvA.Multiply(n, m, s.KeyValue, step.Team);
+        step.Profile?.Mark(DecodeStage.AttentionProjections, ref clock);
         step.Angles(step.RowPosition, m);
         fixed (float* norm = _kvANorm)
             for (int i = 0; i < m; i++)
@@ -155,7 +161,9 @@ internal sealed unsafe class FusedLayer
                     for (int i = 0; i < m; i++)
                         s.AttentionOutput[(i * heads + head) * dv + v] = _kvB.DotRow(s.OutputLatent + (i * heads + head) * r, head * (dn + dv) + dn + v);
         });
+        step.Profile?.Mark(DecodeStage.AttentionCore, ref clock);
         _o.Multiply(s.AttentionOutput, m, s.Projected, step.Team);
+        step.Profile?.Mark(DecodeStage.AttentionProjections, ref clock);
     }
 
     /// <summary>DeepSeekMoE (eqs. 12-16, spec B.8-B.9) of normalized rows n [m, hidden] → s.Projected [m, hidden].</summary>
@@ -163,12 +171,15 @@ internal sealed unsafe class FusedLayer
     {
         var s = step.Scratch;
         int h = _config.HiddenSize, k = _config.NumExpertsPerTok, experts = _experts.Length;
+        long clock = DecodeProfile.Now;
         _router!.Value.Multiply(n, m, s.RouterLogits, step.Team);
         var chosen = new int[m * k];
         var weights = new float[m * k];
         for (int i = 0; i < m; i++)
             FusedRouting.Route(_config, s.RouterLogits + i * experts, experts, _correctionBias,
                                chosen.AsSpan(i * k, k), weights.AsSpan(i * k, k));
+
+        step.Profile?.Mark(DecodeStage.Router, ref clock);
 
         // Routed experts in ascending order, each over exactly its rows; fp32 sum (HF's order, spec G.7).
         new Span<float>(s.Routed, m * h).Clear();
@@ -190,9 +201,11 @@ internal sealed unsafe class FusedLayer
             for (int j = 0; j < count; j++)
                 RowMath.Axpy(s.Routed + rows[j] * h, rowWeights[j], s.ExpertOutput + j * h, h);
         }
+        step.Profile?.Mark(DecodeStage.RoutedExperts, ref clock);
         if (_shared is { } shared)
         {
             SwiGlu(shared, n, m, s.Projected, step.Team, s);
+            step.Profile?.Mark(DecodeStage.SharedExperts, ref clock);
             for (int i = 0; i < m; i++) RowMath.Add(s.Projected + i * h, s.Routed + i * h, h);
         }
         else

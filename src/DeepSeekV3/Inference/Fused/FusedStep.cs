@@ -39,6 +39,9 @@ internal sealed unsafe class FusedStep
     public FusedScratch Scratch { get; }
     public WorkerTeam Team { get; }
 
+    /// <summary>Stage timings to add to, or null (not profiling).</summary>
+    public DecodeProfile? Profile { get; init; }
+
     /// <summary>Cache sequence of each token row (row = batch index · steps + step).</summary>
     public int[] RowSequence { get; }
 

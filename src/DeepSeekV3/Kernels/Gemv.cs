@@ -182,19 +182,38 @@ public static unsafe class Gemv
 
         /// <summary>Reduces one input row's four accumulators, adds the scalar tail (k not a multiple of 16), stores
         /// the existing columns (missing ones alias column 0).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static void Store(float* x, T* w0, T* w1, T* w2, T* w3, int tail, int k, float* y, int columns,
             Vector512<float> c0, Vector512<float> c1, Vector512<float> c2, Vector512<float> c3)
         {
-            float s0 = Vector512.Sum(c0), s1 = Vector512.Sum(c1), s2 = Vector512.Sum(c2), s3 = Vector512.Sum(c3);
-            for (int kk = tail; kk < k; kk++)
+            var sums = Reduce4(c0, c1, c2, c3);
+            if (tail < k)
             {
-                s0 += x[kk] * At(w0, kk); s1 += x[kk] * At(w1, kk);
-                s2 += x[kk] * At(w2, kk); s3 += x[kk] * At(w3, kk);
+                float s0 = sums[0], s1 = sums[1], s2 = sums[2], s3 = sums[3];
+                for (int kk = tail; kk < k; kk++)
+                {
+                    s0 += x[kk] * At(w0, kk); s1 += x[kk] * At(w1, kk);
+                    s2 += x[kk] * At(w2, kk); s3 += x[kk] * At(w3, kk);
+                }
+                sums = Vector128.Create(s0, s1, s2, s3);
             }
-            y[0] = s0;
-            if (columns > 1) y[1] = s1;
-            if (columns > 2) y[2] = s2;
-            if (columns > 3) y[3] = s3;
+            if (columns == 4)
+            {
+                sums.Store(y);
+                return;
+            }
+            for (int c = 0; c < columns; c++) y[c] = sums[c];
+        }
+
+        /// <summary>[Σa, Σb, Σc, Σd]: halve each accumulator twice, then three horizontal adds.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector128<float> Reduce4(Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d)
+        {
+            Vector256<float> a8 = a.GetLower() + a.GetUpper(), b8 = b.GetLower() + b.GetUpper();
+            Vector256<float> c8 = c.GetLower() + c.GetUpper(), d8 = d.GetLower() + d.GetUpper();
+            Vector128<float> a4 = a8.GetLower() + a8.GetUpper(), b4 = b8.GetLower() + b8.GetUpper();
+            Vector128<float> c4 = c8.GetLower() + c8.GetUpper(), d4 = d8.GetLower() + d8.GetUpper();
+            return Sse3.HorizontalAdd(Sse3.HorizontalAdd(a4, b4), Sse3.HorizontalAdd(c4, d4));
         }
     }
 }

@@ -43,11 +43,13 @@ public static unsafe class Gemv
         });
     }
 
-    /// <summary>Output rows [first, last) of <see cref="Multiply"/> only, for callers that split the work themselves.</summary>
-    public static void MultiplyRange(float* x, int m, byte* w, bool bf16, int n, int k, float* y, int first, int last)
+    /// <summary>Output rows [first, last) of <see cref="Multiply"/> only, for callers that split the work themselves.
+    /// <paramref name="prefetch"/>: false for small operands that are already in cache (attention over a cache block).</summary>
+    public static void MultiplyRange(float* x, int m, byte* w, bool bf16, int n, int k, float* y, int first, int last,
+        bool prefetch = true)
     {
         CheckRows(m);
-        new Work(x, w, y, m, k, n, bf16).Run(first, last);
+        new Work(x, w, y, m, k, n, bf16, prefetch).Run(first, last);
     }
 
     private static void CheckRows(int m)
@@ -55,19 +57,19 @@ public static unsafe class Gemv
         if (m < 1 || m > MaxRows) throw new ArgumentOutOfRangeException(nameof(m), $"{m} rows; the kernel takes 1..{MaxRows}");
     }
 
-    private readonly struct Work(float* x, byte* w, float* y, int m, int k, int n, bool bf16)
+    private readonly struct Work(float* x, byte* w, float* y, int m, int k, int n, bool bf16, bool prefetch = true)
     {
         public void Run(int first, int last)
         {
-            if (bf16) Kernel<ushort>.Run(x, (ushort*)w, y, m, k, n, first, last);
-            else Kernel<float>.Run(x, (float*)w, y, m, k, n, first, last);
+            if (bf16) Kernel<ushort>.Run(x, (ushort*)w, y, m, k, n, first, last, prefetch);
+            else Kernel<float>.Run(x, (float*)w, y, m, k, n, first, last, prefetch);
         }
     }
 
     /// <summary>The kernel for one weight element type (float or bf16 as ushort); the JIT compiles each separately.</summary>
     private static class Kernel<T> where T : unmanaged
     {
-        public static void Run(float* x, T* w, float* y, int m, int k, int n, int first, int last)
+        public static void Run(float* x, T* w, float* y, int m, int k, int n, int first, int last, bool prefetch)
         {
             long rowBytes = (long)k * sizeof(T);
             byte* end = (byte*)(w + (long)n * k);
@@ -79,7 +81,7 @@ public static unsafe class Gemv
                 // Software prefetch of the tile PrefetchDistance bytes ahead: the four rows are one contiguous region,
                 // and the hardware prefetchers lose track on short rows (a 320-wide fp32 row is 20 cache lines).
                 // Cold-weight bandwidth doubles with this for rows up to 4 KB (KernelBench, cold part).
-                if (rowBytes <= PrefetchRowBytes)
+                if (prefetch && rowBytes <= PrefetchRowBytes)
                     for (byte* p = (byte*)w0 + PrefetchDistance, stop = p + 4 * rowBytes; p < stop && p < end; p += 64)
                         Sse.Prefetch0(p);
                 for (int i = 0; i < m; i += 4)

@@ -1,5 +1,7 @@
 using DeepSeekV3.Configuration;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using DeepSeekV3.Kernels;
 
 namespace DeepSeekV3.Inference;
@@ -137,56 +139,69 @@ internal sealed unsafe class FusedStep
         }
         for (int h = headFirst; h < headLast; h++) RowMath.Softmax(scores + h * stride, keys);
 
-        // out_latent[h] = Σ_t p[h, t] · latent[t], four heads × 16 latent dims in registers at a time.
-        for (int c = 0; c < r; c += 16)
-            for (int h = headFirst; h < headLast; h += 4)
-            {
-                int heads = Math.Min(4, headLast - h);
-                float* p0 = scores + h * stride;
-                float* p1 = heads > 1 ? p0 + stride : p0, p2 = heads > 2 ? p0 + 2 * stride : p0, p3 = heads > 3 ? p0 + 3 * stride : p0;
-                Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-                for (int first = 0; first < keys; first += size)
+        // out_latent[h] = Σ_t p[h, t] · latent[t]: a cache block at a time (it stays in L1 for every pass over it,
+        // and the next block is prefetched meanwhile), four heads × 16 latent dims in registers at a time.
+        new Span<float>(outputLatent + headFirst * r, (headLast - headFirst) * r).Clear();
+        long blockBytes = (long)size * r * elementSize;
+        for (int first = 0; first < keys; first += size)
+        {
+            int count = Math.Min(size, keys - first);
+            byte* latent = (byte*)_latentPool + (long)blocks[first / size] * blockBytes;
+            if (first + size < keys)
+                for (byte* next = (byte*)_latentPool + (long)blocks[first / size + 1] * blockBytes, stop = next + blockBytes; next < stop; next += 64)
+                    Sse.Prefetch0(next);
+            for (int c = 0; c < r; c += 16)
+                for (int h = headFirst; h < headLast; h += 4)
                 {
-                    int count = Math.Min(size, keys - first);
-                    byte* latent = (byte*)_latentPool + (long)blocks[first / size] * size * r * elementSize;
+                    int heads = Math.Min(4, headLast - h);
+                    float* p0 = scores + h * stride + first;
+                    float* p1 = heads > 1 ? p0 + stride : p0, p2 = heads > 2 ? p0 + 2 * stride : p0, p3 = heads > 3 ? p0 + 3 * stride : p0;
+                    Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
                     for (int t = 0; t < count; t++)
                     {
                         var v = LoadLatent(latent, (long)t * r + c, bf16, r - c);
-                        int key = first + t;
-                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(p0[key]), v, a0);
-                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(p1[key]), v, a1);
-                        a2 = Vector512.FusedMultiplyAdd(Vector512.Create(p2[key]), v, a2);
-                        a3 = Vector512.FusedMultiplyAdd(Vector512.Create(p3[key]), v, a3);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(p0[t]), v, a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(p1[t]), v, a1);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.Create(p2[t]), v, a2);
+                        a3 = Vector512.FusedMultiplyAdd(Vector512.Create(p3[t]), v, a3);
                     }
+                    AddLatent(outputLatent + h * r + c, a0, r - c);
+                    if (heads > 1) AddLatent(outputLatent + (h + 1) * r + c, a1, r - c);
+                    if (heads > 2) AddLatent(outputLatent + (h + 2) * r + c, a2, r - c);
+                    if (heads > 3) AddLatent(outputLatent + (h + 3) * r + c, a3, r - c);
                 }
-                StoreLatent(outputLatent + h * r + c, a0, r - c);
-                if (heads > 1) StoreLatent(outputLatent + (h + 1) * r + c, a1, r - c);
-                if (heads > 2) StoreLatent(outputLatent + (h + 2) * r + c, a2, r - c);
-                if (heads > 3) StoreLatent(outputLatent + (h + 3) * r + c, a3, r - c);
-            }
+        }
     }
 
     /// <summary>16 latent values from index <paramref name="at"/> as fp32; fewer than 16 left are zero-filled.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> LoadLatent(byte* latent, long at, bool bf16, int left)
     {
-        if (left >= 16)
-            return bf16
-                ? Vector512.ShiftLeft(Vector512.WidenLower(Vector256.Load((ushort*)latent + at).ToVector512()), 16).AsSingle()
-                : Vector512.Load((float*)latent + at);
+        if (left < 16) return LoadLatentTail(latent, at, bf16, left);
+        return bf16
+            ? Vector512.ShiftLeft(Vector512.WidenLower(Vector256.Load((ushort*)latent + at).ToVector512()), 16).AsSingle()
+            : Vector512.Load((float*)latent + at);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static Vector512<float> LoadLatentTail(byte* latent, long at, bool bf16, int left)
+    {
         var tail = new float[16];
         for (int i = 0; i < left; i++)
             tail[i] = bf16 ? RowMath.Bf16ToFloat(((ushort*)latent)[at + i]) : ((float*)latent)[at + i];
         return Vector512.Create(tail);
     }
 
-    private static void StoreLatent(float* destination, Vector512<float> value, int left)
+    /// <summary>destination += value over the first min(16, left) floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddLatent(float* destination, Vector512<float> value, int left)
     {
         if (left >= 16)
         {
-            value.Store(destination);
+            (Vector512.Load(destination) + value).Store(destination);
             return;
         }
-        for (int i = 0; i < left; i++) destination[i] = value[i];
+        for (int i = 0; i < left; i++) destination[i] += value[i];
     }
 
     private long Slot(int sequence, long position)

@@ -6,8 +6,8 @@ namespace DeepSeekV3.Inference;
 
 /// <summary>
 /// The latent KV cache in fixed-size blocks (64 tokens by default, like FlashMLA's paged cache). Each layer owns one
-/// pool of block slots: latent [slots, kv_lora_rank] and RoPE key [slots, qk_rope_head_dim]; each sequence owns a
-/// block table. Sequences of different lengths live side by side and batch together without moving their entries;
+/// pool of block slots [slots, kv_lora_rank + qk_rope_head_dim]: one row per token, the latent then the RoPE key
+/// (FlashMLA's 576 = 512 + 64 layout for V3); each sequence owns a block table. Sequences of different lengths live side by side and batch together without moving their entries;
 /// a forward pass over a batch gathers each sequence's slots and masks the padding. Blocks come back to a free list
 /// when a sequence is removed or truncated. Pools grow on demand (allocated per request, never sized up front).
 /// </summary>
@@ -16,7 +16,7 @@ public sealed class PagedLatentCache : ILatentKvCache, IDisposable
     private readonly int _layers, _latentDim, _ropeDim;
     private readonly ScalarType _dtype;
     private readonly Device _device;
-    private Tensor[] _latentPools, _ropePools;                 // per layer: [blocks·blockSize, r_kv] / [.., d_r]
+    private Tensor[] _pools;                                   // per layer: [blocks·blockSize, r_kv + d_r]
     private readonly Stack<int> _freeBlocks = new();
     private readonly Dictionary<int, Sequence> _sequences = [];
     private int _nextSequenceId;
@@ -38,22 +38,21 @@ public sealed class PagedLatentCache : ILatentKvCache, IDisposable
         _dtype = dtype;
         _device = device;
         BlockSize = blockSize;
-        _latentPools = Enumerable.Range(0, layers).Select(_ => Pool(0, _latentDim)).ToArray();
-        _ropePools = Enumerable.Range(0, layers).Select(_ => Pool(0, _ropeDim)).ToArray();
+        _pools = Enumerable.Range(0, layers).Select(_ => NewPool(0)).ToArray();
     }
 
     public int BlockSize { get; }
 
     /// <summary>Blocks the pools hold (used or free).</summary>
-    public int CapacityBlocks => (int)(_latentPools[0].shape[0] / BlockSize);
+    public int CapacityBlocks => (int)(_pools[0].shape[0] / BlockSize);
 
     /// <summary>Bytes the pools really allocate, all layers.</summary>
-    public long AllocatedBytes => _latentPools.Concat(_ropePools).Sum(t => t.NumberOfElements * t.ElementSize);
+    public long AllocatedBytes => _pools.Sum(t => t.NumberOfElements * t.ElementSize);
 
     /// <summary>Bytes of the blocks sequences currently hold, all layers.</summary>
     public long BytesInUse => (long)_sequences.Values.Sum(s => s.Blocks.Count) * BlockBytes;
 
-    private long BlockBytes => (long)BlockSize * (_latentDim + _ropeDim) * _layers * _latentPools[0].ElementSize;
+    private long BlockBytes => (long)BlockSize * (_latentDim + _ropeDim) * _layers * _pools[0].ElementSize;
 
     public int AddSequence()
     {
@@ -115,8 +114,8 @@ public sealed class PagedLatentCache : ILatentKvCache, IDisposable
         using (var slots = tensor(writeSlots, device: _device))
         using (no_grad())
         {
-            _latentPools[layer].index_copy_(0, slots, latent.detach().reshape(-1, _latentDim).to(_dtype));
-            _ropePools[layer].index_copy_(0, slots, ropeKey.detach().reshape(-1, _ropeDim).to(_dtype));
+            var entries = cat([latent.detach().reshape(-1, _latentDim), ropeKey.detach().reshape(-1, _ropeDim)], 1);
+            _pools[layer].index_copy_(0, slots, entries.to(_dtype));
         }
 
         // Gather: every row's entries, padded to the longest row; padding gets position long.MaxValue.
@@ -134,8 +133,9 @@ public sealed class PagedLatentCache : ILatentKvCache, IDisposable
             }
         }
         var read = tensor(readSlots, device: _device);
-        var gatheredLatent = _latentPools[layer].index_select(0, read).view(batch, longest, _latentDim).to(latent.dtype);
-        var gatheredRope = _ropePools[layer].index_select(0, read).view(batch, longest, _ropeDim).to(ropeKey.dtype);
+        var gathered = _pools[layer].index_select(0, read).view(batch, longest, _latentDim + _ropeDim);
+        var gatheredLatent = gathered.narrow(-1, 0, _latentDim).to(latent.dtype);
+        var gatheredRope = gathered.narrow(-1, _latentDim, _ropeDim).to(ropeKey.dtype);
         return new LatentCacheView(gatheredLatent, gatheredRope, tensor(keyPositions, device: _device).view(batch, longest));
     }
 
@@ -161,13 +161,12 @@ public sealed class PagedLatentCache : ILatentKvCache, IDisposable
     /// <summary>The block table of a sequence: position p lives in slot Blocks[p / BlockSize]·BlockSize + p % BlockSize.</summary>
     internal IReadOnlyList<int> Blocks(int id) => Get(id).Blocks;
 
-    /// <summary>Start of a layer's pools: latent [slots, kv_lora_rank] and RoPE key [slots, qk_rope_head_dim], in the
-    /// cache dtype. Valid until the next <see cref="Reserve"/> or <see cref="Append"/>.</summary>
-    internal unsafe (nint Latent, nint RopeKey) Pools(int layer)
+    /// <summary>Start of a layer's pool [slots, kv_lora_rank + qk_rope_head_dim] in the cache dtype. Valid until the
+    /// next <see cref="Reserve"/> or <see cref="Append"/>.</summary>
+    internal unsafe nint Pool(int layer)
     {
-        fixed (byte* latent = _latentPools[layer].bytes)
-        fixed (byte* rope = _ropePools[layer].bytes)
-            return ((nint)latent, (nint)rope);
+        fixed (byte* pool = _pools[layer].bytes)
+            return (nint)pool;
     }
 
     private long Slot(Sequence sequence, long position) =>
@@ -187,30 +186,29 @@ public sealed class PagedLatentCache : ILatentKvCache, IDisposable
         int old = CapacityBlocks;
         for (int l = 0; l < _layers; l++)
         {
-            _latentPools[l] = Regrow(_latentPools[l], blocks, _latentDim);
-            _ropePools[l] = Regrow(_ropePools[l], blocks, _ropeDim);
+            _pools[l] = Regrow(_pools[l], blocks);
         }
         for (int b = blocks - 1; b >= old; b--) _freeBlocks.Push(b);
     }
 
-    private Tensor Regrow(Tensor pool, int blocks, long width)
+    private Tensor Regrow(Tensor pool, int blocks)
     {
-        var grown = Pool(blocks, width);
+        var grown = NewPool(blocks);
         if (pool.shape[0] > 0) grown.narrow(0, 0, pool.shape[0]).copy_(pool);
         pool.Dispose();
         return grown;
     }
 
-    private Tensor Pool(long blocks, long width) =>
-        zeros([blocks * BlockSize, width], _dtype, _device).DetachFromDisposeScope();
+    private Tensor NewPool(long blocks) =>
+        zeros([blocks * BlockSize, _latentDim + _ropeDim], _dtype, _device).DetachFromDisposeScope();
 
     private Sequence Get(int id) =>
         _sequences.TryGetValue(id, out var s) ? s : throw new ArgumentException($"no sequence {id} in this cache");
 
     public void Dispose()
     {
-        foreach (var t in _latentPools.Concat(_ropePools)) t.Dispose();
-        _latentPools = _ropePools = [];
+        foreach (var t in _pools) t.Dispose();
+        _pools = [];
         _sequences.Clear();
     }
 }

@@ -134,9 +134,11 @@ internal sealed unsafe class FusedLayer
             }
         step.WriteCache(s.Latent, s.RopeKey, m);
 
-        // Rotated RoPE queries side by side [m, heads, d_r], the layout the score kernel reads.
+        // The attention query per head is [absorbed latent query ; rotated RoPE query], r_kv + d_r wide like a
+        // cache row: the RoPE part goes in now, the absorbed part below.
+        int width = r + dr;
         for (int i = 0; i < m * heads; i++)
-            Buffer.MemoryCopy(s.Query + i * dqk + dn, s.QueryRope + i * dr, dr * 4L, dr * 4L);
+            Buffer.MemoryCopy(s.Query + i * dqk + dn, s.QueryLatent + i * width + r, dr * 4L, dr * 4L);
 
         // Heads are independent from here to the output projection: the team splits them.
         step.Team.Run(member =>
@@ -147,14 +149,14 @@ internal sealed unsafe class FusedLayer
             for (int head = first; head < last; head++)
             {
                 for (int i = 0; i < m; i++)
-                    new Span<float>(s.QueryLatent + (i * heads + head) * r, r).Clear();
+                    new Span<float>(s.QueryLatent + (i * heads + head) * width, r).Clear();
                 for (int d = 0; d < dn; d++)
                     for (int i = 0; i < m; i++)
-                        _kvB.AxpyRow(s.QueryLatent + (i * heads + head) * r, s.Query[(i * heads + head) * dqk + d], head * (dn + dv) + d);
+                        _kvB.AxpyRow(s.QueryLatent + (i * heads + head) * width, s.Query[(i * heads + head) * dqk + d], head * (dn + dv) + d);
             }
             for (int i = 0; i < m; i++)
-                step.Attend(step.RowSequence[i], step.RowPosition[i], s.QueryLatent + i * heads * r,
-                            s.QueryRope + i * heads * dr, s.OutputLatent + i * heads * r, first, last, temp);
+                step.Attend(step.RowSequence[i], step.RowPosition[i], s.QueryLatent + i * heads * width,
+                            s.OutputLatent + i * heads * r, first, last, temp);
             // W_UV absorbed into the output: o[i, head, v] = out_latent[i, head] · kv_b[head·(d_n+d_v) + d_n + v].
             for (int head = first; head < last; head++)
                 for (int v = 0; v < dv; v++)

@@ -17,7 +17,7 @@ internal sealed unsafe class FusedScratch
 
     public float* Residual, Normed, Combined, QueryLatentInput, Query, KeyValue, Latent, RopeKey, Cos, Sin;
     public float* QueryLatent, OutputLatent, AttentionOutput, Projected;
-    public float* RouterLogits, ExpertInput, Gate, Up, ExpertOutput, Routed, QueryRope;
+    public float* RouterLogits, ExpertInput, Gate, Up, ExpertOutput, Routed;
 
     /// <summary>Per team member: block scores of the attention kernel.</summary>
     public float* AttentionTemp;
@@ -45,7 +45,7 @@ internal sealed unsafe class FusedScratch
             RopeKey = Allocate(rows * dr);
             Cos = Allocate(rows * dr / 2);
             Sin = Allocate(rows * dr / 2);
-            QueryLatent = Allocate(rows * heads * r);
+            QueryLatent = Allocate(rows * heads * (r + dr));             // [latent query ; RoPE query] per head
             OutputLatent = Allocate(rows * heads * r);
             AttentionOutput = Allocate(rows * heads * c.VHeadDim);
             Projected = Allocate(rows * h);
@@ -55,7 +55,6 @@ internal sealed unsafe class FusedScratch
             Up = Allocate(rows * intermediate);
             ExpertOutput = Allocate(rows * h);
             Routed = Allocate(rows * h);
-            QueryRope = Allocate(rows * heads * dr);
             Rows = rows;
             _scoreCapacity = _tempCapacity = 0;
         }

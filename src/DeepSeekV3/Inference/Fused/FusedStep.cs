@@ -17,7 +17,7 @@ internal sealed unsafe class FusedStep
     private readonly float[] _inverseFrequencies;
     private readonly float _attentionFactor, _softmaxScale;
     private readonly int _stepsPerSequence;
-    private nint _latentPool, _ropePool;
+    private nint _pool;                // this layer's cache rows [slots, r_kv + d_r]
     private int _scoreStride;          // keys per head in Scratch.Scores: the layer's longest row, so rows never overlap
 
     public FusedStep(ModelConfig config, PagedLatentCache cache, FusedScratch scratch, WorkerTeam team,
@@ -65,7 +65,7 @@ internal sealed unsafe class FusedStep
             throw new InvalidOperationException($"position {longest - 1} is past the model's context of {_config.MaxPositionEmbeddings}");
         Scratch.Ensure(RowSequence.Length, longest, Team.Size, _cache.BlockSize);
         _scoreStride = (int)longest;
-        (_latentPool, _ropePool) = _cache.Pools(layer);
+        _pool = _cache.Pool(layer);
     }
 
     /// <summary>cos and sin of position·θ_i (× YaRN's attention factor) for each row, into Scratch.Cos/Sin.</summary>
@@ -87,19 +87,19 @@ internal sealed unsafe class FusedStep
     /// <summary>Stores each row's latent [r_kv] and rotated RoPE key [d_r] at its sequence's slot.</summary>
     public void WriteCache(float* latent, float* ropeKey, int m)
     {
-        int r = _config.KvLoraRank, dr = _config.QkRopeHeadDim;
+        int r = _config.KvLoraRank, dr = _config.QkRopeHeadDim, width = r + dr;
         for (int i = 0; i < m; i++)
         {
-            long slot = Slot(RowSequence[i], RowPosition[i]);
+            long row = Slot(RowSequence[i], RowPosition[i]) * width;
             if (_cache.IsBf16)
             {
-                RowMath.Narrow(latent + i * r, (ushort*)_latentPool + slot * r, r);
-                RowMath.Narrow(ropeKey + i * dr, (ushort*)_ropePool + slot * dr, dr);
+                RowMath.Narrow(latent + i * r, (ushort*)_pool + row, r);
+                RowMath.Narrow(ropeKey + i * dr, (ushort*)_pool + row + r, dr);
             }
             else
             {
-                Buffer.MemoryCopy(latent + i * r, (float*)_latentPool + slot * r, r * 4L, r * 4L);
-                Buffer.MemoryCopy(ropeKey + i * dr, (float*)_ropePool + slot * dr, dr * 4L, dr * 4L);
+                Buffer.MemoryCopy(latent + i * r, (float*)_pool + row, r * 4L, r * 4L);
+                Buffer.MemoryCopy(ropeKey + i * dr, (float*)_pool + row + r, dr * 4L, dr * 4L);
             }
         }
     }
@@ -107,34 +107,32 @@ internal sealed unsafe class FusedStep
     /// <summary>
     /// Eqs. (9)-(11) over the latent cache for one query row at <paramref name="position"/> and heads
     /// [headFirst, headLast): scores against every key at positions 0..position of the sequence, softmax per head, and
-    /// the probability-weighted latent per head. queryLatent [heads, r_kv], queryRope [heads, d_r], outputLatent
-    /// [heads, r_kv]; temp: 2·16·BlockSize floats of the calling member's own. Scores are computed a cache block at a
+    /// the probability-weighted latent per head. query [heads, r_kv + d_r]: each head's absorbed latent query followed
+    /// by its rotated RoPE query, the layout of a cache row, so one dot product scores both parts; outputLatent
+    /// [heads, r_kv]; temp: 16·BlockSize floats of the calling member's own. Scores are computed a cache block at a
     /// time with the <see cref="Gemv"/> kernel (query heads as its rows, the block's keys as its weight rows).
     /// </summary>
-    public void Attend(int sequence, long position, float* queryLatent, float* queryRope, float* outputLatent,
-        int headFirst, int headLast, float* temp)
+    public void Attend(int sequence, long position, float* query, float* outputLatent, int headFirst, int headLast, float* temp)
     {
-        int r = _config.KvLoraRank, dr = _config.QkRopeHeadDim, size = _cache.BlockSize;
+        int r = _config.KvLoraRank, width = r + _config.QkRopeHeadDim, size = _cache.BlockSize;
         int keys = (int)position + 1;
         bool bf16 = _cache.IsBf16;
         int elementSize = bf16 ? 2 : 4;
+        long blockBytes = (long)size * width * elementSize;
         float* scores = Scratch.Scores;
         int stride = _scoreStride;
         var blocks = _cache.Blocks(sequence);
-        float* latentScores = temp, ropeScores = temp + Gemv.MaxRows * size;
         for (int first = 0; first < keys; first += size)
         {
             int count = Math.Min(size, keys - first);
-            long slot = (long)blocks[first / size] * size;
-            byte* latent = (byte*)_latentPool + slot * r * elementSize, rope = (byte*)_ropePool + slot * dr * elementSize;
+            byte* block = (byte*)_pool + blocks[first / size] * blockBytes;
             for (int h0 = headFirst; h0 < headLast; h0 += Gemv.MaxRows)
             {
                 int rows = Math.Min(Gemv.MaxRows, headLast - h0);
-                Gemv.MultiplyRange(queryLatent + h0 * r, rows, latent, bf16, count, r, latentScores, 0, count);
-                Gemv.MultiplyRange(queryRope + h0 * dr, rows, rope, bf16, count, dr, ropeScores, 0, count);
+                Gemv.MultiplyRange(query + h0 * width, rows, block, bf16, count, width, temp, 0, count);
                 for (int h = 0; h < rows; h++)
                     for (int t = 0; t < count; t++)
-                        scores[(h0 + h) * stride + first + t] = (latentScores[h * count + t] + ropeScores[h * count + t]) * _softmaxScale;
+                        scores[(h0 + h) * stride + first + t] = temp[h * count + t] * _softmaxScale;
             }
         }
         for (int h = headFirst; h < headLast; h++) RowMath.Softmax(scores + h * stride, keys);
@@ -142,13 +140,12 @@ internal sealed unsafe class FusedStep
         // out_latent[h] = Σ_t p[h, t] · latent[t]: a cache block at a time (it stays in L1 for every pass over it,
         // and the next block is prefetched meanwhile), four heads × 16 latent dims in registers at a time.
         new Span<float>(outputLatent + headFirst * r, (headLast - headFirst) * r).Clear();
-        long blockBytes = (long)size * r * elementSize;
         for (int first = 0; first < keys; first += size)
         {
             int count = Math.Min(size, keys - first);
-            byte* latent = (byte*)_latentPool + (long)blocks[first / size] * blockBytes;
+            byte* latent = (byte*)_pool + blocks[first / size] * blockBytes;
             if (first + size < keys)
-                for (byte* next = (byte*)_latentPool + (long)blocks[first / size + 1] * blockBytes, stop = next + blockBytes; next < stop; next += 64)
+                for (byte* next = (byte*)_pool + blocks[first / size + 1] * blockBytes, stop = next + blockBytes; next < stop; next += 64)
                     Sse.Prefetch0(next);
             for (int c = 0; c < r; c += 16)
                 for (int h = headFirst; h < headLast; h += 4)
@@ -159,7 +156,7 @@ internal sealed unsafe class FusedStep
                     Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
                     for (int t = 0; t < count; t++)
                     {
-                        var v = LoadLatent(latent, (long)t * r + c, bf16, r - c);
+                        var v = LoadLatent(latent, (long)t * width + c, bf16, r - c);
                         a0 = Vector512.FusedMultiplyAdd(Vector512.Create(p0[t]), v, a0);
                         a1 = Vector512.FusedMultiplyAdd(Vector512.Create(p1[t]), v, a1);
                         a2 = Vector512.FusedMultiplyAdd(Vector512.Create(p2[t]), v, a2);

@@ -86,9 +86,13 @@ public sealed class GenerationEngine
         var device = _model.LmHead.Weight.device;
         cache.SetBatch(active.Select(s => s.CacheId).ToArray());
         var input = tensor(active.Select(s => s.Tokens[^1]).ToArray(), device: device).unsqueeze(1);            // [b, 1]
-        var positions = tensor(active.Select(s => s.Length - 1).ToArray(), device: device).unsqueeze(1);        // [b, 1]
-        using var output = fused?.Forward(input, cache)
-            ?? _model.Forward(input, new ForwardContext { Mode = _mode, Cache = cache, PositionIds = positions });
+        // The fused decoder continues each sequence where its cache ends; LibTorch takes the positions explicitly.
+        using var output = fused?.Forward(input, cache) ?? _model.Forward(input, new ForwardContext
+        {
+            Mode = _mode,
+            Cache = cache,
+            PositionIds = tensor(active.Select(s => s.Length - 1).ToArray(), device: device).unsqueeze(1),    // [b, 1]
+        });
         for (int row = 0; row < active.Length; row++)
             Accept(active[row], active[row].Sampler.Sample(output.Logits[row, 0]), cache, onToken);
     }

@@ -169,6 +169,9 @@ public sealed class PagedLatentCache : ILatentKvCache, IDisposable
             return (nint)pool;
     }
 
+    /// <summary>The pool slot (row) holding position <paramref name="position"/> of sequence <paramref name="id"/>.</summary>
+    internal long Slot(int id, long position) => Slot(Get(id), position);
+
     private long Slot(Sequence sequence, long position) =>
         (long)sequence.Blocks[(int)(position / BlockSize)] * BlockSize + position % BlockSize;
 

@@ -100,13 +100,12 @@ public static unsafe class Gemv
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static Vector512<float> Load(T* p) => typeof(T) == typeof(float)
             ? Vector512.Load((float*)p)
-            // bf16 is the upper half of an fp32: widen 16 values and shift them into place.
-            : Vector512.ShiftLeft(Vector512.WidenLower(Vector256.Load((ushort*)p).ToVector512()), 16).AsSingle();
+            : RowMath.LoadBf16((ushort*)p);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static float At(T* p, int i) => typeof(T) == typeof(float)
             ? ((float*)p)[i]
-            : BitConverter.Int32BitsToSingle(((ushort*)p)[i] << 16);
+            : RowMath.Bf16ToFloat(((ushort*)p)[i]);
 
         /// <summary>One input row against four weight rows.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]

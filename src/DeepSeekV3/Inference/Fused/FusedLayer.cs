@@ -122,7 +122,7 @@ internal sealed unsafe class FusedLayer
         // Eqs. (1), (3): latent c_kv (normalized) and the shared RoPE key, [m, r_kv + d_r].
         _kvA.Multiply(n, m, s.KeyValue, step.Team);
         step.Profile?.Mark(DecodeStage.AttentionProjections, ref clock);
-        step.Angles(step.RowPosition, m);
+        step.Angles(m);
         fixed (float* norm = _kvANorm)
             for (int i = 0; i < m; i++)
             {

@@ -69,12 +69,12 @@ internal sealed unsafe class FusedStep
     }
 
     /// <summary>cos and sin of position·θ_i (× YaRN's attention factor) for each row, into Scratch.Cos/Sin.</summary>
-    public void Angles(long[] positions, int m)
+    public void Angles(int m)
     {
         int pairs = _inverseFrequencies.Length;
         for (int i = 0; i < m; i++)
         {
-            float position = positions[i];
+            float position = RowPosition[i];
             for (int p = 0; p < pairs; p++)
             {
                 float angle = position * _inverseFrequencies[p];
@@ -90,7 +90,7 @@ internal sealed unsafe class FusedStep
         int r = _config.KvLoraRank, dr = _config.QkRopeHeadDim, width = r + dr;
         for (int i = 0; i < m; i++)
         {
-            long row = Slot(RowSequence[i], RowPosition[i]) * width;
+            long row = _cache.Slot(RowSequence[i], RowPosition[i]) * width;
             if (_cache.IsBf16)
             {
                 RowMath.Narrow(latent + i * r, (ushort*)_pool + row, r);
@@ -176,7 +176,7 @@ internal sealed unsafe class FusedStep
     {
         if (left < 16) return LoadLatentTail(latent, at, bf16, left);
         return bf16
-            ? Vector512.ShiftLeft(Vector512.WidenLower(Vector256.Load((ushort*)latent + at).ToVector512()), 16).AsSingle()
+            ? RowMath.LoadBf16((ushort*)latent + at)
             : Vector512.Load((float*)latent + at);
     }
 
@@ -199,11 +199,5 @@ internal sealed unsafe class FusedStep
             return;
         }
         for (int i = 0; i < left; i++) destination[i] += value[i];
-    }
-
-    private long Slot(int sequence, long position)
-    {
-        int size = _cache.BlockSize;
-        return (long)_cache.Blocks(sequence)[(int)(position / size)] * size + position % size;
     }
 }

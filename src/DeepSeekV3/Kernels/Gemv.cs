@@ -20,8 +20,8 @@ public static unsafe class Gemv
 
     public static bool IsSupported => Vector512.IsHardwareAccelerated;
 
-    /// <summary>How far ahead the software prefetch runs, and the longest row it is used for (bytes); measured.</summary>
-    private const int PrefetchDistance = 8192, PrefetchRowBytes = 4096;
+    /// <summary>How far (bytes) ahead of the weights being read the software prefetch runs; measured (KernelBench).</summary>
+    private const int PrefetchDistance = 16384;
 
     /// <summary>
     /// y [m, n] = x [m, k] · w [n, k]ᵀ, all row-major and contiguous; w is bf16 when <paramref name="bf16"/>.
@@ -71,30 +71,47 @@ public static unsafe class Gemv
     {
         public static void Run(float* x, T* w, float* y, int m, int k, int n, int first, int last, bool prefetch)
         {
-            long rowBytes = (long)k * sizeof(T);
-            byte* end = (byte*)(w + (long)n * k);
+            if (prefetch)   // the stream below starts PrefetchDistance ahead: start the gap's lines loading too
+                for (byte* p = (byte*)(w + (long)first * k), stop = (byte*)(w + (long)last * k), gap = p + PrefetchDistance;
+                     p < stop && p < gap; p += 64)
+                    Sse.Prefetch1(p);
             for (int j = first; j < last; j += 4)
             {
                 int columns = Math.Min(4, last - j);
                 T* w0 = w + (long)j * k;
                 T* w1 = columns > 1 ? w0 + k : w0, w2 = columns > 2 ? w0 + 2L * k : w0, w3 = columns > 3 ? w0 + 3L * k : w0;
-                // Software prefetch of the tile PrefetchDistance bytes ahead: the four rows are one contiguous region,
-                // and the hardware prefetchers lose track on short rows (a 320-wide fp32 row is 20 cache lines).
-                // Cold-weight bandwidth doubles with this for rows up to 4 KB (KernelBench, cold part).
-                if (prefetch && rowBytes <= PrefetchRowBytes)
-                    for (byte* p = (byte*)w0 + PrefetchDistance, stop = p + 4 * rowBytes; p < stop && p < end; p += 64)
-                        Sse.Prefetch0(p);
+                // A tile's four rows are one contiguous region, read at four cache lines (fp32; two for bf16) per
+                // step of 16: the steps prefetch as many lines PrefetchDistance bytes ahead, one even stream into L2
+                // that runs over into the next tiles. The hardware prefetchers lose track of four short interleaved
+                // rows; with this, cold weights stream near the read-only ceiling (KernelBench, cold part).
+                byte* ahead = prefetch ? (byte*)w0 + PrefetchDistance : null;
                 for (int i = 0; i < m; i += 4)
                 {
                     float* xi = x + (long)i * k, yi = y + (long)i * n + j;
                     switch (Math.Min(4, m - i))
                     {
-                        case 1: Tile1(xi, w0, w1, w2, w3, k, yi, columns); break;
-                        case 2: Tile2(xi, w0, w1, w2, w3, k, yi, n, columns); break;
-                        default: Tile4(xi, w0, w1, w2, w3, k, yi, n, columns, Math.Min(4, m - i)); break;
+                        case 1: Tile1(xi, w0, w1, w2, w3, k, yi, columns, ahead); break;
+                        case 2: Tile2(xi, w0, w1, w2, w3, k, yi, n, columns, ahead); break;
+                        default: Tile4(xi, w0, w1, w2, w3, k, yi, n, columns, Math.Min(4, m - i), ahead); break;
                     }
+                    ahead = null;   // the tile's later input rows find it in L1
                 }
             }
+        }
+
+        /// <summary>Prefetches the lines one step of 16 reads from a four-row tile (64·sizeof(T) bytes) and moves on.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Ahead(ref byte* ahead)
+        {
+            if (ahead == null) return;
+            Sse.Prefetch1(ahead);
+            Sse.Prefetch1(ahead + 64);
+            if (sizeof(T) == 4)
+            {
+                Sse.Prefetch1(ahead + 128);
+                Sse.Prefetch1(ahead + 192);
+            }
+            ahead += 64 * sizeof(T);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -109,12 +126,13 @@ public static unsafe class Gemv
 
         /// <summary>One input row against four weight rows.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Tile1(float* x, T* w0, T* w1, T* w2, T* w3, int k, float* y, int columns)
+        private static void Tile1(float* x, T* w0, T* w1, T* w2, T* w3, int k, float* y, int columns, byte* ahead)
         {
             Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
             int kk = 0;
             for (; kk <= k - 16; kk += 16)
             {
+                Ahead(ref ahead);
                 var v = Vector512.Load(x + kk);
                 a0 = Vector512.FusedMultiplyAdd(v, Load(w0 + kk), a0);
                 a1 = Vector512.FusedMultiplyAdd(v, Load(w1 + kk), a1);
@@ -126,7 +144,7 @@ public static unsafe class Gemv
 
         /// <summary>Two input rows against four weight rows: each weight vector loaded once for both.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Tile2(float* x, T* w0, T* w1, T* w2, T* w3, int k, float* y, int n, int columns)
+        private static void Tile2(float* x, T* w0, T* w1, T* w2, T* w3, int k, float* y, int n, int columns, byte* ahead)
         {
             Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default;
             Vector512<float> a10 = default, a11 = default, a12 = default, a13 = default;
@@ -134,6 +152,7 @@ public static unsafe class Gemv
             int kk = 0;
             for (; kk <= k - 16; kk += 16)
             {
+                Ahead(ref ahead);
                 Vector512<float> f0 = Load(w0 + kk), f1 = Load(w1 + kk), f2 = Load(w2 + kk), f3 = Load(w3 + kk);
                 var v = Vector512.Load(x + kk);
                 a00 = Vector512.FusedMultiplyAdd(v, f0, a00); a01 = Vector512.FusedMultiplyAdd(v, f1, a01);
@@ -151,7 +170,7 @@ public static unsafe class Gemv
         /// third and its sums are dropped.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Tile4(float* x, T* w0, T* w1, T* w2, T* w3, int k, float* y, int n, int columns, int rows)
+        private static void Tile4(float* x, T* w0, T* w1, T* w2, T* w3, int k, float* y, int n, int columns, int rows, byte* ahead)
         {
             Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default;
             Vector512<float> a10 = default, a11 = default, a12 = default, a13 = default;
@@ -161,6 +180,7 @@ public static unsafe class Gemv
             int kk = 0;
             for (; kk <= k - 16; kk += 16)
             {
+                Ahead(ref ahead);
                 Vector512<float> f0 = Load(w0 + kk), f1 = Load(w1 + kk), f2 = Load(w2 + kk), f3 = Load(w3 + kk);
                 var v = Vector512.Load(x + kk);
                 a00 = Vector512.FusedMultiplyAdd(v, f0, a00); a01 = Vector512.FusedMultiplyAdd(v, f1, a01);

@@ -7,8 +7,10 @@ public enum DecodeStage
 {
     /// <summary>q (q_a, q_a_layernorm, q_b or q_proj), kv_a_proj_with_mqa and o_proj.</summary>
     AttentionProjections,
-    /// <summary>RoPE, cache writes, W_UK/W_UV absorption and attention over the cached latents.</summary>
+    /// <summary>RoPE, cache writes, and attention over the cached latents (scores, softmax, weighted latents).</summary>
     AttentionCore,
+    /// <summary>W_UK absorbed into the queries and W_UV into the outputs (the two halves of kv_b_proj).</summary>
+    AttentionAbsorb,
     /// <summary>The gate: router logits, group-limited top-k, weights.</summary>
     Router,
     RoutedExperts,
@@ -53,6 +55,9 @@ public sealed class DecodeProfile
         _ticks[(int)stage] += now - since;
         since = now;
     }
+
+    /// <summary>Adds <paramref name="ticks"/> (Stopwatch ticks) to <paramref name="stage"/>.</summary>
+    internal void Add(DecodeStage stage, long ticks) => _ticks[(int)stage] += ticks;
 
     /// <summary>Ends a pass that started at <paramref name="start"/>; time no stage claimed counts as Other.</summary>
     internal void EndPass(long start)

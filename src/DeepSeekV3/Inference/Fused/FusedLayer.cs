@@ -140,11 +140,15 @@ internal sealed unsafe class FusedLayer
         for (int i = 0; i < m * heads; i++)
             Buffer.MemoryCopy(s.Query + i * dqk + dn, s.QueryLatent + i * width + r, dr * 4L, dr * 4L);
 
-        // Heads are independent from here to the output projection: the team splits them.
+        // Heads are independent from here to the output projection: the team splits them. The profile splits the
+        // time by the calling member's clock (absorption vs attention over the cache).
+        step.Profile?.Mark(DecodeStage.AttentionCore, ref clock);
+        long absorbTicks = 0;
         step.Team.Run(member =>
         {
             var (first, last) = step.Team.Share(member, heads);
             float* temp = s.AttentionTemp + member * s.AttentionTempPerMember;
+            long start = member == 0 ? DecodeProfile.Now : 0;
             // W_UK absorbed into the query: q_latent[i, head] = Σ_d q_nope[i, head, d] · kv_b[head·(d_n+d_v) + d].
             for (int head = first; head < last; head++)
             {
@@ -154,15 +158,20 @@ internal sealed unsafe class FusedLayer
                     for (int i = 0; i < m; i++)
                         _kvB.AxpyRow(s.QueryLatent + (i * heads + head) * width, s.Query[(i * heads + head) * dqk + d], head * (dn + dv) + d);
             }
+            long attendStart = member == 0 ? DecodeProfile.Now : 0;
             for (int i = 0; i < m; i++)
                 step.Attend(step.RowSequence[i], step.RowPosition[i], s.QueryLatent + i * heads * width,
                             s.OutputLatent + i * heads * r, first, last, temp);
+            long attendEnd = member == 0 ? DecodeProfile.Now : 0;
             // W_UV absorbed into the output: o[i, head, v] = out_latent[i, head] · kv_b[head·(d_n+d_v) + d_n + v].
             for (int head = first; head < last; head++)
                 for (int v = 0; v < dv; v++)
                     for (int i = 0; i < m; i++)
                         s.AttentionOutput[(i * heads + head) * dv + v] = _kvB.DotRow(s.OutputLatent + (i * heads + head) * r, head * (dn + dv) + dn + v);
+            if (member == 0) absorbTicks = DecodeProfile.Now - attendEnd + (attendStart - start);
         });
+        step.Profile?.Add(DecodeStage.AttentionAbsorb, absorbTicks);
+        step.Profile?.Add(DecodeStage.AttentionCore, -absorbTicks);
         step.Profile?.Mark(DecodeStage.AttentionCore, ref clock);
         _o.Multiply(s.AttentionOutput, m, s.Projected, step.Team);
         step.Profile?.Mark(DecodeStage.AttentionProjections, ref clock);

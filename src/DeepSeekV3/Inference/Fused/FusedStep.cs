@@ -152,22 +152,49 @@ internal sealed unsafe class FusedStep
                 {
                     int heads = Math.Min(4, headLast - h);
                     float* p0 = scores + h * stride + first;
-                    float* p1 = heads > 1 ? p0 + stride : p0, p2 = heads > 2 ? p0 + 2 * stride : p0, p3 = heads > 3 ? p0 + 3 * stride : p0;
-                    Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-                    for (int t = 0; t < count; t++)
-                    {
-                        var v = LoadLatent(latent, (long)t * width + c, bf16, r - c);
-                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(p0[t]), v, a0);
-                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(p1[t]), v, a1);
-                        a2 = Vector512.FusedMultiplyAdd(Vector512.Create(p2[t]), v, a2);
-                        a3 = Vector512.FusedMultiplyAdd(Vector512.Create(p3[t]), v, a3);
-                    }
-                    AddLatent(outputLatent + h * r + c, a0, r - c);
-                    if (heads > 1) AddLatent(outputLatent + (h + 1) * r + c, a1, r - c);
-                    if (heads > 2) AddLatent(outputLatent + (h + 2) * r + c, a2, r - c);
-                    if (heads > 3) AddLatent(outputLatent + (h + 3) * r + c, a3, r - c);
+                    SumFour(latent, bf16, width, c, r - c, count, p0, stride, heads, outputLatent + h * r + c, r);
                 }
         }
+    }
+
+    /// <summary>
+    /// output[j, 0..16) += Σ_t p_j[t] · latent[t, c..c+16) for up to four heads j (probabilities p0 + j·stride,
+    /// outputs output + j·r), fewer than 16 columns when <paramref name="left"/> &lt; 16. A method of its own so the
+    /// JIT keeps the four accumulators in registers (inside Attend it spilled them to the stack every step).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SumFour(byte* latent, bool bf16, int width, int c, int left, int count, float* p0, int stride,
+        int heads, float* output, int r)
+    {
+        float* p1 = heads > 1 ? p0 + stride : p0, p2 = heads > 2 ? p0 + 2 * stride : p0, p3 = heads > 3 ? p0 + 3 * stride : p0;
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        if (left >= 16 && !bf16)
+        {
+            float* row = (float*)latent + c;
+            for (int t = 0; t < count; t++, row += width)
+            {
+                var v = Vector512.Load(row);
+                a0 = Vector512.FusedMultiplyAdd(Vector512.Create(p0[t]), v, a0);
+                a1 = Vector512.FusedMultiplyAdd(Vector512.Create(p1[t]), v, a1);
+                a2 = Vector512.FusedMultiplyAdd(Vector512.Create(p2[t]), v, a2);
+                a3 = Vector512.FusedMultiplyAdd(Vector512.Create(p3[t]), v, a3);
+            }
+        }
+        else
+        {
+            for (int t = 0; t < count; t++)
+            {
+                var v = LoadLatent(latent, (long)t * width + c, bf16, left);
+                a0 = Vector512.FusedMultiplyAdd(Vector512.Create(p0[t]), v, a0);
+                a1 = Vector512.FusedMultiplyAdd(Vector512.Create(p1[t]), v, a1);
+                a2 = Vector512.FusedMultiplyAdd(Vector512.Create(p2[t]), v, a2);
+                a3 = Vector512.FusedMultiplyAdd(Vector512.Create(p3[t]), v, a3);
+            }
+        }
+        AddLatent(output, a0, left);
+        if (heads > 1) AddLatent(output + r, a1, left);
+        if (heads > 2) AddLatent(output + 2 * r, a2, left);
+        if (heads > 3) AddLatent(output + 3 * r, a3, left);
     }
 
     /// <summary>16 latent values from index <paramref name="at"/> as fp32; fewer than 16 left are zero-filled.</summary>

@@ -1,0 +1,75 @@
+using System.Runtime.Intrinsics;
+using DeepSeekV3.Kernels;
+
+namespace DeepSeekV3.Tests.Kernels;
+
+public unsafe class RowMathTests
+{
+    private static float[] ExpOf(float[] x)
+    {
+        var y = new float[x.Length];
+        for (int i = 0; i < x.Length; i += 16)
+            RowMath.Exp(Vector512.Create(x, i)).CopyTo(y, i);
+        return y;
+    }
+
+    [Fact]
+    public void Exp_is_within_two_ulp_of_double_precision_over_the_fp32_range()
+    {
+        // A sweep of the range where e^x is a normal fp32 (step chosen so lanes land on many reduction boundaries).
+        var x = new float[16 * 4000];
+        for (int i = 0; i < x.Length; i++) x[i] = -87f + i * (175f / x.Length);
+        var y = ExpOf(x);
+        for (int i = 0; i < x.Length; i++)
+        {
+            double expected = Math.Exp(x[i]);
+            double ulp = MathF.BitIncrement((float)expected) - (float)expected;
+            Assert.True(Math.Abs(y[i] - expected) <= 2 * ulp, $"e^{x[i]}: {y[i]:R} vs {expected:R}, {(y[i] - expected) / ulp:F2} ulp");
+        }
+    }
+
+    [Fact]
+    public void Exp_edges_clamp_to_normal_numbers_and_keep_nan()
+    {
+        float[] x = [0f, 1f, -1f, -100f, float.NegativeInfinity, 100f, float.PositiveInfinity, float.NaN, -87.3f, 88f, 0, 0, 0, 0, 0, 0];
+        var y = ExpOf(x);
+        Assert.Equal(1f, y[0]);
+        Assert.Equal(MathF.E, y[1], 6);
+        Assert.Equal(1 / MathF.E, y[2], 6);
+        // Below e^-87.3 the result is the smallest normal, never a denormal (slow arithmetic) and never negative.
+        Assert.True(y[3] > 0 && y[3] < 1.2e-38f && float.IsNormal(y[3]), $"{y[3]}");
+        Assert.Equal(y[3], y[4]);
+        Assert.Equal((float)Math.Exp(88), y[5], 1e33f);
+        Assert.Equal(y[5], y[6]);
+        Assert.True(float.IsNaN(y[7]));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(17)]
+    [InlineData(600)]
+    public void Softmax_matches_double_precision(int n)
+    {
+        var random = new Random(n);
+        var x = Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() * 120 - 100)).ToArray();
+        double max = x.Max();
+        var expected = x.Select(v => Math.Exp(v - (float)max)).ToArray();   // v − max rounded to fp32, as the kernel does
+        double sum = expected.Sum();
+        fixed (float* p = x) RowMath.Softmax(p, n);
+        for (int i = 0; i < n; i++)
+            Assert.True(Math.Abs(x[i] - expected[i] / sum) <= 1e-6 * expected[i] / sum + 1e-37, $"{i}: {x[i]} vs {expected[i] / sum}");
+    }
+
+    [Fact]
+    public void SiluMul_matches_double_precision_including_large_magnitudes()
+    {
+        var random = new Random(5);
+        int n = 40;
+        var gate = Enumerable.Range(0, n).Select(i => i < 4 ? new[] { -200f, -90f, 90f, 200f }[i] : (float)(random.NextDouble() * 30 - 15)).ToArray();
+        var up = Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        var expected = gate.Select((g, i) => g / (1 + Math.Exp(-(double)g)) * up[i]).ToArray();
+        fixed (float* g = gate, u = up) RowMath.SiluMul(g, u, n);
+        for (int i = 0; i < n; i++)
+            Assert.True(Math.Abs(gate[i] - expected[i]) <= 1e-6 * Math.Abs(expected[i]) + 1e-30, $"{i}: {gate[i]} vs {expected[i]}");
+    }
+}

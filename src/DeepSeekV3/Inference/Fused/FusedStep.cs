@@ -159,54 +159,64 @@ internal sealed unsafe class FusedStep
 
     /// <summary>
     /// output[j, 0..16) += Σ_t p_j[t] · latent[t, c..c+16) for up to four heads j (probabilities p0 + j·stride,
-    /// outputs output + j·r), fewer than 16 columns when <paramref name="left"/> &lt; 16. A method of its own so the
-    /// JIT keeps the four accumulators in registers (inside Attend it spilled them to the stack every step).
+    /// outputs output + j·r), fewer than 16 columns when <paramref name="left"/> &lt; 16. Each loop sits in a method
+    /// with no calls in it, so the JIT keeps the four accumulators in registers (zmm registers do not survive calls:
+    /// with a call anywhere in the method it spilled them to the stack every step).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SumFour(byte* latent, bool bf16, int width, int c, int left, int count, float* p0, int stride,
         int heads, float* output, int r)
     {
         float* p1 = heads > 1 ? p0 + stride : p0, p2 = heads > 2 ? p0 + 2 * stride : p0, p3 = heads > 3 ? p0 + 3 * stride : p0;
-        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        if (left >= 16 && !bf16)
-        {
-            float* row = (float*)latent + c;
-            for (int t = 0; t < count; t++, row += width)
-            {
-                var v = Vector512.Load(row);
-                a0 = Vector512.FusedMultiplyAdd(Vector512.Create(p0[t]), v, a0);
-                a1 = Vector512.FusedMultiplyAdd(Vector512.Create(p1[t]), v, a1);
-                a2 = Vector512.FusedMultiplyAdd(Vector512.Create(p2[t]), v, a2);
-                a3 = Vector512.FusedMultiplyAdd(Vector512.Create(p3[t]), v, a3);
-            }
-        }
+        Vector512<float> a0, a1, a2, a3;
+        if (left < 16)
+            (a0, a1, a2, a3) = SumFourTail(latent, bf16, width, c, left, count, p0, p1, p2, p3);
+        else if (bf16)
+            (a0, a1, a2, a3) = LatentSum<ushort>.Four((ushort*)latent + c, width, count, p0, p1, p2, p3);
         else
-        {
-            for (int t = 0; t < count; t++)
-            {
-                var v = LoadLatent(latent, (long)t * width + c, bf16, left);
-                a0 = Vector512.FusedMultiplyAdd(Vector512.Create(p0[t]), v, a0);
-                a1 = Vector512.FusedMultiplyAdd(Vector512.Create(p1[t]), v, a1);
-                a2 = Vector512.FusedMultiplyAdd(Vector512.Create(p2[t]), v, a2);
-                a3 = Vector512.FusedMultiplyAdd(Vector512.Create(p3[t]), v, a3);
-            }
-        }
+            (a0, a1, a2, a3) = LatentSum<float>.Four((float*)latent + c, width, count, p0, p1, p2, p3);
         AddLatent(output, a0, left);
         if (heads > 1) AddLatent(output + r, a1, left);
         if (heads > 2) AddLatent(output + 2 * r, a2, left);
         if (heads > 3) AddLatent(output + 3 * r, a3, left);
     }
 
-    /// <summary>16 latent values from index <paramref name="at"/> as fp32; fewer than 16 left are zero-filled.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> LoadLatent(byte* latent, long at, bool bf16, int left)
+    private static class LatentSum<T> where T : unmanaged
     {
-        if (left < 16) return LoadLatentTail(latent, at, bf16, left);
-        return bf16
-            ? RowMath.LoadBf16((ushort*)latent + at)
-            : Vector512.Load((float*)latent + at);
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static (Vector512<float>, Vector512<float>, Vector512<float>, Vector512<float>) Four(T* row, int width,
+            int count, float* p0, float* p1, float* p2, float* p3)
+        {
+            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            for (int t = 0; t < count; t++, row += width)
+            {
+                var v = typeof(T) == typeof(float) ? Vector512.Load((float*)row) : RowMath.LoadBf16((ushort*)row);
+                a0 = Vector512.FusedMultiplyAdd(Vector512.Create(p0[t]), v, a0);
+                a1 = Vector512.FusedMultiplyAdd(Vector512.Create(p1[t]), v, a1);
+                a2 = Vector512.FusedMultiplyAdd(Vector512.Create(p2[t]), v, a2);
+                a3 = Vector512.FusedMultiplyAdd(Vector512.Create(p3[t]), v, a3);
+            }
+            return (a0, a1, a2, a3);
+        }
     }
 
+    /// <summary><see cref="SumFour"/>'s last columns when r_kv is not a multiple of 16 (slow; odd test shapes only).</summary>
+    private static (Vector512<float>, Vector512<float>, Vector512<float>, Vector512<float>) SumFourTail(byte* latent,
+        bool bf16, int width, int c, int left, int count, float* p0, float* p1, float* p2, float* p3)
+    {
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        for (int t = 0; t < count; t++)
+        {
+            var v = LoadLatentTail(latent, (long)t * width + c, bf16, left);
+            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(p0[t]), v, a0);
+            a1 = Vector512.FusedMultiplyAdd(Vector512.Create(p1[t]), v, a1);
+            a2 = Vector512.FusedMultiplyAdd(Vector512.Create(p2[t]), v, a2);
+            a3 = Vector512.FusedMultiplyAdd(Vector512.Create(p3[t]), v, a3);
+        }
+        return (a0, a1, a2, a3);
+    }
+
+    /// <summary>16 latent values from index <paramref name="at"/> as fp32, of which only <paramref name="left"/> &lt; 16
+    /// exist: the rest are zero.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static Vector512<float> LoadLatentTail(byte* latent, long at, bool bf16, int left)
     {

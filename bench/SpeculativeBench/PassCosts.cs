@@ -6,8 +6,10 @@ using static TorchSharp.torch;
 
 namespace DeepSeekV3.Bench;
 
-/// <summary>Median milliseconds of each kind of pass a speculative step makes, on the fused decoder.</summary>
-internal sealed record PassCosts(double Main1, double Main2, double Mtp1, double Mtp2, double Head)
+/// <summary>Median milliseconds of each kind of pass a speculative step makes, on the fused decoder, and the mean
+/// stage times of the main model's 1-row (plain step) and 2-row (verify) passes.</summary>
+internal sealed record PassCosts(double Main1, double Main2, double Mtp1, double Mtp2, double Head,
+    Dictionary<string, (double OneRow, double TwoRows)> MainStages)
 {
     public static unsafe PassCosts Measure(DeepSeekV3ForCausalLM model, int promptLength, int repeats = 200)
     {
@@ -40,8 +42,16 @@ internal sealed record PassCosts(double Main1, double Main2, double Mtp1, double
             Array.Sort(times);
             return times[repeats / 2];
         }
+        // The main passes are profiled by stage: where a verify's extra cost over a plain step comes from.
+        var profile1 = new DecodeProfile();
+        var profile2 = new DecodeProfile();
+        fused.Profile = profile1;
         double main1 = Time(() => fused.Forward(one, cache), 0);
+        fused.Profile = profile2;
         double main2 = Time(() => fused.Forward(two, cache), 0);
+        fused.Profile = null;
+        var stages = Enum.GetValues<DecodeStage>().ToDictionary(stage => stage.ToString(),
+            stage => (OneRow: profile1.Milliseconds(stage) / profile1.Passes, TwoRows: profile2.Milliseconds(stage) / profile2.Passes));
         double mtp1 = Time(() => fused.ForwardMtp(1, hidden1, one, cache, lastOnly: true), config.NumHiddenLayers);
         double mtp2 = Time(() => fused.ForwardMtp(1, hidden2, two, cache, lastOnly: true), config.NumHiddenLayers);
 
@@ -57,6 +67,6 @@ internal sealed record PassCosts(double Main1, double Main2, double Mtp1, double
                 if (i >= 0) headTimes[i] = watch.Elapsed.TotalMilliseconds;
             }
         Array.Sort(headTimes);
-        return new PassCosts(main1, main2, mtp1, mtp2, headTimes[repeats / 2]);
+        return new PassCosts(main1, main2, mtp1, mtp2, headTimes[repeats / 2], stages);
     }
 }

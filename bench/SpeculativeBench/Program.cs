@@ -82,10 +82,14 @@ Console.WriteLine($"pass costs (ms, median): main 1 row {passes.Main1:F3}, main 
                   $"MTP 1 row {passes.Mtp1:F3} ({passes.Mtp1 / passes.Main1:F2}×), MTP 2 rows {passes.Mtp2:F3} ({passes.Mtp2 / passes.Main1:F2}×), " +
                   $"LM head alone {passes.Head:F3} ({passes.Head / passes.Main1:F2}×)");
 Console.WriteLine($"best case at greedy acceptance {greedyAcceptance:P1}: {ceiling:F2}× (measured {(double)rows[0]["speedup"]:F2}×)");
+Console.WriteLine($"main model by stage (mean ms): {"stage",-22} {"1 row",8} {"2 rows",8} {"ratio",6}");
+foreach (var (stage, (one, two)) in passes.MainStages)
+    Console.WriteLine($"{"",30} {stage,-22} {one,8:F3} {two,8:F3} {(one > 0 ? two / one : 0),6:F2}");
 string path = BenchPaths.Result($"speculative-{model.LmHead.Weight.dtype.ToString().ToLowerInvariant()}-{threads}t.json");
 AtomicFile.WriteAllText(path, JsonSerializer.Serialize(new { benchmark = "mtp speculative decoding", model = modelDir, dtype = model.LmHead.Weight.dtype.ToString(), new_tokens = newTokens, threads,
     date = DateTime.UtcNow.ToString("u"), load_average = File.ReadAllText("/proc/loadavg").Trim(), rows,
     pass_costs_ms = new { main_1_row = passes.Main1, main_2_rows = passes.Main2, mtp_1_row = passes.Mtp1, mtp_2_rows = passes.Mtp2, lm_head = passes.Head },
+    main_stages_ms = passes.MainStages.ToDictionary(p => p.Key, p => new { one_row = p.Value.OneRow, two_rows = p.Value.TwoRows }),
     best_case_speedup_greedy = ceiling },
     new JsonSerializerOptions { WriteIndented = true }) + "\n");
 Console.WriteLine($"wrote {path}");

@@ -32,7 +32,7 @@ public sealed class GenerationEngine
 
     public ModelConfig Config => _model.Config;
 
-    private sealed class Sequence(int index, GenerationRequest request, int cacheId) : IDisposable
+    private sealed class Sequence(int index, GenerationRequest request, int cacheId)
     {
         public int Index { get; } = index;
         public GenerationRequest Request { get; } = request;
@@ -41,7 +41,6 @@ public sealed class GenerationEngine
         public List<long> Tokens { get; } = [];
         public FinishReason? Finished { get; set; }
         public long Length => Request.Prompt.Count + Tokens.Count;  // tokens the model has seen or will see next
-        public void Dispose() => Sampler.Dispose();
     }
 
     /// <summary>
@@ -55,20 +54,13 @@ public sealed class GenerationEngine
         using var cache = new PagedLatentCache(Config, Config.NumHiddenLayers, weight.dtype, weight.device, _blockSize);
         var sequences = requests.Select((r, i) => new Sequence(i, r, cache.AddSequence())).ToList();
         using var fused = _fused ? new FusedDecoder(_model) : null;
-        try
-        {
-            using var _ = no_grad();
-            foreach (var sequence in sequences)
-                Prefill(sequence, cache, onToken);
-            while (sequences.Where(s => s.Finished is null).ToList() is { Count: > 0 } active)
-                foreach (var chunk in active.Chunk(fused is null ? active.Count : FusedDecoder.MaxRows))
-                    DecodeStep(chunk, cache, fused, onToken);
-            return sequences.Select(s => new GenerationResult(s.Tokens.ToArray(), s.Finished!.Value, s.Request.Prompt.Count)).ToList();
-        }
-        finally
-        {
-            foreach (var sequence in sequences) sequence.Dispose();
-        }
+        using var _ = no_grad();
+        foreach (var sequence in sequences)
+            Prefill(sequence, cache, onToken);
+        while (sequences.Where(s => s.Finished is null).ToList() is { Count: > 0 } active)
+            foreach (var chunk in active.Chunk(fused is null ? active.Count : FusedDecoder.MaxRows))
+                DecodeStep(chunk, cache, fused, onToken);
+        return sequences.Select(s => new GenerationResult(s.Tokens.ToArray(), s.Finished!.Value, s.Request.Prompt.Count)).ToList();
     }
 
     private void Prefill(Sequence sequence, PagedLatentCache cache, Func<int, long, bool>? onToken)

@@ -41,7 +41,7 @@ public sealed class MtpSpeculativeDecoder
         var device = weight.device;
         int mainLayers = Config.NumHiddenLayers;
         using var cache = new PagedLatentCache(Config, mainLayers + 1, weight.dtype, device);
-        using var sampler = new Sampler(request.Sampling);
+        var sampler = new Sampler(request.Sampling);
         int id = cache.AddSequence();
         cache.SetBatch(id);
         using var fused = _fused ? new FusedDecoder(_model) : null;

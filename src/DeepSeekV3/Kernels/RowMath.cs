@@ -117,9 +117,10 @@ public static unsafe class RowMath
     /// <summary>
     /// e^x per lane, within 2 ulp of MathF.Exp over the fp32 range: x = n·ln2 + f with |f| ≤ ln2/2 (ln2 split in two
     /// parts so f is exact), e^f by its degree-6 Taylor-like minimax polynomial (Cephes' expf coefficients), times 2^n
-    /// built in the exponent bits. Inputs are clamped to [−87.3, 88]: below, the result is the smallest normal
-    /// (softmax and SiLU read it as 0; no denormals); above, e^88. NaN stays NaN. Inlined, unlike Vector512.Exp,
-    /// which goes through double precision out of line and was most of a softmax's time.
+    /// built in the exponent bits. Below −87.3 (where e^x leaves the normal range) the result is 0, as with
+    /// flush-to-zero, so a masked −∞ score gets probability exactly 0 and no denormal reaches later arithmetic; above
+    /// 88 it is e^88. NaN stays NaN. Inlined, unlike Vector512.Exp, which goes through double precision out of line
+    /// and was most of a softmax's time.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Exp(Vector512<float> x)
@@ -136,7 +137,8 @@ public static unsafe class RowMath
         p = Vector512.FusedMultiplyAdd(p, f, Vector512.Create(5.0000001201e-1f));
         p = Vector512.FusedMultiplyAdd(p, f * f, f) + Vector512<float>.One;
         var scale = Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23).AsSingle();
-        return Vector512.ConditionalSelect(Vector512.Equals(x, x), p * scale, x);
+        var result = Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512.Create(-87.33654f)), Vector512<float>.Zero, p * scale);
+        return Vector512.ConditionalSelect(Vector512.Equals(x, x), result, x);
     }
 
     private static float MaxOf(Vector512<float> v)

@@ -32,7 +32,7 @@ public class SpeculativeSamplingTests
     {
         using var p = tensor(P);
         using var q = tensor(Q);
-        using var sampler = new Sampler(new SamplingParams { Temperature = 1, Seed = 12 });
+        var sampler = new Sampler(new SamplingParams { Temperature = 1, Seed = 12 });
         const int n = 20000;
         var counts = new int[3];
         int accepted = 0;
@@ -52,7 +52,7 @@ public class SpeculativeSamplingTests
     [Fact]
     public void Greedy_verification_keeps_the_draft_only_if_it_is_the_argmax()
     {
-        using var sampler = new Sampler(new SamplingParams());
+        var sampler = new Sampler(new SamplingParams());
         using var p = tensor(new float[] { 0, 1, 0 });
         using var q = tensor(new float[] { 1, 0, 0 });
         Assert.Equal((true, 1L), SpeculativeSampling.Verify(p, q, 1, sampler));

@@ -134,12 +134,14 @@ public class FusedDecoderTests
             using var expected = model.ForwardMtp(1, previous, next, new ForwardContext { Cache = referenceCache, StartPosition = start });
             using var actual = fused.ForwardMtp(1, previous, next, fusedCache);
             worst = Math.Max(worst, Math.Max(MaxDiff(expected.Logits, actual.Logits), MaxDiff(expected.Hidden, actual.Hidden)));
-            // Only the last position's logits, as a draft needs: the same numbers (the cache entries are rewritten
-            // at the same positions, so roll the MTP layer back first).
+            // Only the last position, as a draft needs: the same logits and h^k (the cache entries are rewritten at
+            // the same positions, so roll the MTP layer back first), and the same cache for the next pass.
             fusedCache.Truncate(fusedCache.Batch[0], start, config.NumHiddenLayers, 1);
             using var last = fused.ForwardMtp(1, previous, next, fusedCache, lastOnly: true);
             Assert.Equal(new long[] { 1, 1, config.VocabSize }, last.Logits.shape);
+            Assert.Equal(new long[] { 1, 1, config.HiddenSize }, last.Hidden.shape);
             worst = Math.Max(worst, MaxDiff(expected.Logits.narrow(1, width - 1, 1), last.Logits));
+            worst = Math.Max(worst, MaxDiff(expected.Hidden.narrow(1, width - 1, 1), last.Hidden));
         }
         Assert.True(worst <= 1e-4, $"max abs difference {worst:E2}");
     }

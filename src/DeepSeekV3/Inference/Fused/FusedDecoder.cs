@@ -86,7 +86,7 @@ public sealed unsafe class FusedDecoder : IDisposable
         Embed(tokens, x);
         for (int l = 0; l < _config.NumHiddenLayers; l++)
             _layers[l].Forward(x, rows, step);
-        var output = Head(x, _norm, rows, tokens.shape, returnNormalized: true, lastOnly: false);
+        var output = Head(x, _norm, tokens.shape[0], steps, returnNormalized: true);
         Profile?.EndPass(start);
         return output;
     }
@@ -95,8 +95,10 @@ public sealed unsafe class FusedDecoder : IDisposable
     /// MTP module <paramref name="depth"/> (1-based) over previous h^{k-1} [batch, s, hidden] and the tokens
     /// t_{i+k} [batch, s], continuing that module's cache layer. Returns logits [batch, s, vocab] and h^k (before
     /// shared_head.norm), as <see cref="DeepSeekV3ForCausalLM.ForwardMtp"/> does. With <paramref name="lastOnly"/>
-    /// the logits are only each sequence's last position's, [batch, 1, vocab] (a draft needs no more; the shared head
-    /// is a large share of an MTP pass).
+    /// only each sequence's last position gets logits and h^k, [batch, 1, ·], which is all a draft needs: the earlier
+    /// positions only append their cache entries (the module's single block passes nothing else to later positions),
+    /// so neither their experts nor the shared head are computed. Not for chaining into module k + 1, which needs h^k
+    /// at every position.
     /// </summary>
     public ModelOutput ForwardMtp(int depth, Tensor previous, Tensor nextTokens, PagedLatentCache cache, bool lastOnly = false)
     {
@@ -123,8 +125,8 @@ public sealed unsafe class FusedDecoder : IDisposable
                 RowMath.RmsNorm((float*)p + i * h, hn, combined + i * 2 * h + h, h, eps);
             }
         ehProj.Multiply(combined, rows, x, _team);
-        _layers[_config.NumHiddenLayers + depth - 1].Forward(x, rows, step);       // eq. (22)
-        var output = Head(x, headNorm, rows, nextTokens.shape, returnNormalized: false, lastOnly);   // eq. (23), shared head
+        _layers[_config.NumHiddenLayers + depth - 1].Forward(x, rows, step, lastOnly);       // eq. (22)
+        var output = Head(x, headNorm, nextTokens.shape[0], lastOnly ? 1 : steps, returnNormalized: false);   // eq. (23)
         Profile?.EndPass(start);
         return output;
     }
@@ -157,16 +159,15 @@ public sealed unsafe class FusedDecoder : IDisposable
     }
 
     /// <summary>
-    /// The hidden output — the normalized rows (main model, after model.norm) or x itself (MTP, h^k) — and the
-    /// logits of the normalized rows: all of them, or only each sequence's last (<paramref name="lastOnly"/>).
+    /// The hidden output [batch, steps, hidden] — the normalized rows (main model, after model.norm) or x itself (MTP,
+    /// h^k) — and the logits of the normalized rows [batch, steps, vocab], for the batch · steps rows x holds.
     /// </summary>
-    private ModelOutput Head(float* x, float[] norm, int rows, long[] tokenShape, bool returnNormalized, bool lastOnly)
+    private ModelOutput Head(float* x, float[] norm, long batch, long steps, bool returnNormalized)
     {
-        int h = _config.HiddenSize;
+        int h = _config.HiddenSize, rows = (int)(batch * steps);
         float eps = (float)_config.RmsNormEps;
-        long batch = tokenShape[0], steps = tokenShape[1];
         var hidden = empty([batch, steps, h], ScalarType.Float32);
-        var logits = empty([batch, lastOnly ? 1 : steps, _config.VocabSize], ScalarType.Float32);
+        var logits = empty([batch, steps, _config.VocabSize], ScalarType.Float32);
         fixed (byte* hiddenBytes = hidden.bytes)
         fixed (byte* logitBytes = logits.bytes)
         fixed (float* w = norm)
@@ -175,10 +176,7 @@ public sealed unsafe class FusedDecoder : IDisposable
             float* normalized = _scratch.Normed;
             for (int i = 0; i < rows; i++) RowMath.RmsNorm(x + i * h, w, normalized + i * h, h, eps);
             Buffer.MemoryCopy(returnNormalized ? normalized : x, hiddenBytes, rows * h * 4L, rows * h * 4L);
-            if (lastOnly && steps > 1)
-                for (int b = 0; b < batch; b++)               // gather each sequence's last row to the front
-                    Buffer.MemoryCopy(normalized + ((b + 1) * steps - 1) * h, normalized + b * h, h * 4L, h * 4L);
-            _head.Multiply(normalized, lastOnly ? (int)batch : rows, (float*)logitBytes, _team);
+            _head.Multiply(normalized, rows, (float*)logitBytes, _team);
             Profile?.Mark(DecodeStage.LmHead, ref clock);
         }
         return new ModelOutput(logits, hidden);

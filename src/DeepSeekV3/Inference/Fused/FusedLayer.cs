@@ -75,14 +75,23 @@ internal sealed unsafe class FusedLayer
     /// x: the residual stream [m, hidden] of the step's token rows, updated in place. The rows' latent entries are
     /// appended to this block's cache layer, each sequence's rows continuing where that layer ends.
     /// </summary>
-    public void Forward(float* x, int m, FusedStep step)
+    /// <param name="lastOnly">
+    /// Compute past the cache write only each sequence's last row: the others just append their latent entries, and x
+    /// keeps the last rows, [batch, hidden], at its front. Exact for a model's last block (an MTP module's only one),
+    /// whose earlier rows reach the last one through the cache alone.
+    /// </param>
+    /// <returns>The rows x holds now: m, or the batch size with <paramref name="lastOnly"/>.</returns>
+    public int Forward(float* x, int m, FusedStep step, bool lastOnly = false)
     {
         step.BeginLayer(Index);
         var s = step.Scratch;
         int h = _config.HiddenSize;
         fixed (float* norm = _inputNorm)
             for (int i = 0; i < m; i++) RowMath.RmsNorm(x + i * h, norm, s.Normed + i * h, h, _eps);
-        Attention(s.Normed, m, step);
+        var kept = lastOnly ? step.LastRows : step.AllRows;
+        Attention(s.Normed, m, step, kept);
+        FusedStep.Gather(x, kept, h);
+        m = kept.Length;
         for (int i = 0; i < m; i++) RowMath.Add(x + i * h, s.Projected + i * h, h);
 
         fixed (float* norm = _postNorm)
@@ -96,10 +105,14 @@ internal sealed unsafe class FusedLayer
         else
             MixtureOfExperts(s.Normed, m, step);
         for (int i = 0; i < m; i++) RowMath.Add(x + i * h, s.Projected + i * h, h);
+        return m;
     }
 
-    /// <summary>Absorbed MLA (eqs. 1-11, spec B.6.3) of normalized rows n [m, hidden] → s.Projected [m, hidden].</summary>
-    private void Attention(float* n, int m, FusedStep step)
+    /// <summary>
+    /// Absorbed MLA (eqs. 1-11, spec B.6.3) of normalized rows n [m, hidden]: every row's latent entry goes into the
+    /// cache; the rows listed in <paramref name="kept"/> (ascending) attend, → s.Projected [kept, hidden].
+    /// </summary>
+    private void Attention(float* n, int m, FusedStep step, int[] kept)
     {
         var s = step.Scratch;
         var c = _config;
@@ -133,6 +146,8 @@ internal sealed unsafe class FusedLayer
                     RowMath.Rotate(s.Query + (i * heads + head) * dqk + dn, s.Cos + i * pairs, s.Sin + i * pairs, pairs);
             }
         step.WriteCache(s.Latent, s.RopeKey, m);
+        FusedStep.Gather(s.Query, kept, heads * dqk);
+        m = kept.Length;
 
         // The attention query per head is [absorbed latent query ; rotated RoPE query], r_kv + d_r wide like a
         // cache row: the RoPE part goes in now, the absorbed part below.
@@ -160,7 +175,7 @@ internal sealed unsafe class FusedLayer
             }
             long attendStart = member == 0 ? DecodeProfile.Now : 0;
             for (int i = 0; i < m; i++)
-                step.Attend(step.RowSequence[i], step.RowPosition[i], s.QueryLatent + i * heads * width,
+                step.Attend(step.RowSequence[kept[i]], step.RowPosition[kept[i]], s.QueryLatent + i * heads * width,
                             s.OutputLatent + i * heads * r, first, last, temp);
             long attendEnd = member == 0 ? DecodeProfile.Now : 0;
             // W_UV absorbed into the output: o[i, head, v] = out_latent[i, head] · kv_b[head·(d_n+d_v) + d_n + v].

@@ -35,6 +35,8 @@ internal sealed unsafe class FusedStep
         RowSequence = new int[rows];
         RowPosition = new long[rows];
         for (int i = 0; i < rows; i++) RowSequence[i] = cache.Batch[i / stepsPerSequence];
+        AllRows = Enumerable.Range(0, rows).ToArray();
+        LastRows = Enumerable.Range(1, cache.Batch.Count).Select(b => b * stepsPerSequence - 1).ToArray();
         scratch.Ensure(rows, 1, team.Size, cache.BlockSize);
     }
 
@@ -49,6 +51,18 @@ internal sealed unsafe class FusedStep
 
     /// <summary>Absolute position of each token row in the current layer.</summary>
     public long[] RowPosition { get; }
+
+    /// <summary>Every token row, 0..rows−1; and each sequence's last row.</summary>
+    public int[] AllRows { get; }
+    public int[] LastRows { get; }
+
+    /// <summary>Moves rows[i] of data [·, width] to row i, for ascending rows (in place; a no-op for 0, 1, 2...).</summary>
+    public static void Gather(float* data, int[] rows, int width)
+    {
+        for (int i = 0; i < rows.Length; i++)
+            if (rows[i] != i)
+                Buffer.MemoryCopy(data + (long)rows[i] * width, data + (long)i * width, width * 4L, width * 4L);
+    }
 
     /// <summary>Reserves this pass's entries in a cache layer: the rows continue each sequence where that layer ends.</summary>
     public void BeginLayer(int layer)

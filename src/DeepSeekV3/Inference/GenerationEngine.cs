@@ -68,7 +68,7 @@ public sealed class GenerationEngine
         using var scope = NewDisposeScope();
         cache.SetBatch(sequence.CacheId);
         var prompt = tensor(sequence.Request.Prompt.ToArray(), device: _model.LmHead.Weight.device).unsqueeze(0);
-        using var output = _model.Forward(prompt, new ForwardContext { Mode = _mode, Cache = cache });
+        using var output = _model.Forward(prompt, new ForwardContext { Mode = _mode, Cache = cache }, lastOnly: true);
         Accept(sequence, sequence.Sampler.Sample(output.Logits[0, -1]), cache, onToken);
     }
 

@@ -61,7 +61,8 @@ public sealed class MtpSpeculativeDecoder
 
         // Prefill: main model over the prompt, first token, then the MTP module over every prompt position.
         long[] prompt = request.Prompt.ToArray();
-        using var prefill = _model.Forward(tensor(prompt, device: device).unsqueeze(0), new ForwardContext { Mode = _mode, Cache = cache });
+        using var prefill = _model.Forward(tensor(prompt, device: device).unsqueeze(0), new ForwardContext { Mode = _mode, Cache = cache },
+            lastOnly: true);
         if (!Emit(sampler.Sample(prefill.Logits[0, -1])))
             return new GenerationResult(tokens.ToArray(), finished!.Value, prompt.Length);
         var nextTokens = prompt.Skip(1).Append(tokens[^1]).ToArray();

@@ -30,12 +30,16 @@ public sealed class DeepSeekV3ForCausalLM : nn.Module
     public DeepSeekV3Model Model { get; }
     public Projection LmHead { get; }
 
-    /// <summary>tokens: [batch, seq] int64. Returns logits for every position and the final hidden state.</summary>
-    public ModelOutput Forward(Tensor tokens, ForwardContext? context = null)
+    /// <summary>
+    /// tokens: [batch, seq] int64. Returns logits [batch, seq, vocab] and the final hidden state [batch, seq, hidden].
+    /// <paramref name="lastOnly"/>: logits of the last position only, [batch, 1, vocab], as a prompt's prefill needs
+    /// (the head over every position is ~10% of a 276M model's prefill).
+    /// </summary>
+    public ModelOutput Forward(Tensor tokens, ForwardContext? context = null, bool lastOnly = false)
     {
         using var scope = NewDisposeScope();
         var hidden = Model.Forward(tokens, context ?? new ForwardContext());
-        var logits = LmHead.forward(hidden);
+        var logits = LmHead.forward(lastOnly ? hidden.narrow(1, hidden.shape[1] - 1, 1) : hidden);
         return new ModelOutput(logits.MoveToOuterDisposeScope(), hidden.MoveToOuterDisposeScope());
     }
 

@@ -17,6 +17,18 @@ public class ModelForwardTests
             $"max diff {(naive.Logits - absorbed.Logits).abs().max().item<float>()}");
     }
 
+    [Fact]
+    public void Last_only_forward_gives_the_last_positions_logits_and_every_hidden_state()
+    {
+        using var model = TinyModels.Create();
+        using var tokens = TinyModels.Tokens(2, 7, ModelPresets.Tiny.VocabSize);
+        using var full = model.Forward(tokens);
+        using var last = model.Forward(tokens, lastOnly: true);
+        Assert.Equal(new long[] { 2, 1, ModelPresets.Tiny.VocabSize }, last.Logits.shape);
+        Assert.True(allclose(full.Logits.narrow(1, 6, 1), last.Logits, 1e-5, 1e-6));
+        Assert.True(full.Hidden.equal(last.Hidden).all().item<bool>());
+    }
+
     [Theory]
     [InlineData(AttentionMode.Absorbed)]
     [InlineData(AttentionMode.Naive)]

@@ -108,6 +108,15 @@ public class FusedDecoderTests
         Assert.Equal(Run(1), Run(2));
     }
 
+    [Theory]
+    [InlineData(new[] { 1, 1, 1, 1 }, 2, new[] { 0, 1, 0, 1 })]
+    [InlineData(new[] { 3, 1, 1, 1 }, 2, new[] { 0, 1, 1, 0 })]     // loads 4+3 | 4+1, then 5+4+1 | ... by hand
+    [InlineData(new[] { 2, 5, 1 }, 3, new[] { 1, 0, 2 })]
+    public void Experts_are_shared_out_largest_first_to_the_least_loaded_member(int[] rows, int members, int[] expected)
+    {
+        Assert.Equal(expected, FusedLayer.BalanceExperts(rows, members));
+    }
+
     [Fact]
     public void Mtp_module_equals_the_model_forward_mtp()
     {

@@ -99,7 +99,7 @@ internal sealed unsafe class FusedLayer
         if (_dense is { } dense)
         {
             long clock = DecodeProfile.Now;
-            SwiGlu(dense, s.Normed, m, s.Projected, step.Team, s);
+            SwiGlu(dense, s.Normed, m, s.Projected, step.Team, s.Gate, s.Up);
             step.Profile?.Mark(DecodeStage.DenseMlp, ref clock);
         }
         else
@@ -207,30 +207,53 @@ internal sealed unsafe class FusedLayer
 
         step.Profile?.Mark(DecodeStage.Router, ref clock);
 
-        // Routed experts in ascending order, each over exactly its rows; fp32 sum (HF's order, spec G.7).
-        new Span<float>(s.Routed, m * h).Clear();
-        var rows = new int[m];
-        var rowWeights = new float[m];
+        // Each routed expert runs over exactly its rows, gathered into ExpertInput from row `offset` on.
+        var work = new List<(int Expert, int[] Rows, float[] Weights, int Offset)>();
+        int offset = 0;
         for (int e = 0; e < experts; e++)
         {
-            int count = 0;
+            var rows = new List<int>();
+            var rowWeights = new List<float>();
             for (int p = 0; p < m * k; p++)
                 if (chosen[p] == e)
                 {
-                    rows[count] = p / k;
-                    rowWeights[count++] = weights[p];
+                    rows.Add(p / k);
+                    rowWeights.Add(weights[p]);
                 }
-            if (count == 0) continue;
-            for (int j = 0; j < count; j++)
-                Buffer.MemoryCopy(n + rows[j] * h, s.ExpertInput + j * h, h * 4L, h * 4L);
-            SwiGlu(_experts[e], s.ExpertInput, count, s.ExpertOutput, step.Team, s);
-            for (int j = 0; j < count; j++)
-                RowMath.Axpy(s.Routed + rows[j] * h, rowWeights[j], s.ExpertOutput + j * h, h);
+            if (rows.Count == 0) continue;
+            for (int j = 0; j < rows.Count; j++)
+                Buffer.MemoryCopy(n + rows[j] * h, s.ExpertInput + (offset + j) * h, h * 4L, h * 4L);
+            work.Add((e, rows.ToArray(), rowWeights.ToArray(), offset));
+            offset += rows.Count;
         }
+        void Run(int item, WorkerTeam? team, int member)
+        {
+            var (e, rows, _, at) = work[item];
+            SwiGlu(_experts[e], s.ExpertInput + at * h, rows.Length, s.ExpertOutput + at * h, team,
+                   s.MemberGate + member * s.MemberIntermediate, s.MemberUp + member * s.MemberIntermediate);
+        }
+        if (step.Team.Size == 1 || work.Count == 1)
+            for (int item = 0; item < work.Count; item++) Run(item, step.Team, 0);
+        else
+        {
+            // Members take whole experts: fewer, longer weight streams and one fork-join per layer instead of three
+            // per expert (small experts' matrices gained little from being split). Balanced greedily, largest first.
+            var owner = BalanceExperts(work.Select(w => w.Rows.Length).ToArray(), step.Team.Size);
+            step.Team.Run(member =>
+            {
+                for (int item = 0; item < work.Count; item++)
+                    if (owner[item] == member) Run(item, null, member);
+            });
+        }
+        // The weighted sum in ascending expert order, fp32 (HF's order, spec G.7): the same bits for any team size.
+        new Span<float>(s.Routed, m * h).Clear();
+        foreach (var (_, rows, rowWeights, at) in work)
+            for (int j = 0; j < rows.Length; j++)
+                RowMath.Axpy(s.Routed + rows[j] * h, rowWeights[j], s.ExpertOutput + (at + j) * h, h);
         step.Profile?.Mark(DecodeStage.RoutedExperts, ref clock);
         if (_shared is { } shared)
         {
-            SwiGlu(shared, n, m, s.Projected, step.Team, s);
+            SwiGlu(shared, n, m, s.Projected, step.Team, s.Gate, s.Up);
             step.Profile?.Mark(DecodeStage.SharedExperts, ref clock);
             for (int i = 0; i < m; i++) RowMath.Add(s.Projected + i * h, s.Routed + i * h, h);
         }
@@ -240,14 +263,34 @@ internal sealed unsafe class FusedLayer
         }
     }
 
-    /// <summary>down(silu(gate·x) ⊙ up·x) for x [m, hidden] → y [m, hidden] (spec B.7).</summary>
+    /// <summary>
+    /// Which team member runs each expert (costs: its rows): largest first, each to the least-loaded member, a
+    /// weight stream counting as four rows (decode is bound by reading the expert, not by its few rows).
+    /// </summary>
+    internal static int[] BalanceExperts(int[] rows, int members)
+    {
+        var owner = new int[rows.Length];
+        var load = new int[members];
+        foreach (int item in Enumerable.Range(0, rows.Length).OrderByDescending(i => rows[i]).ThenBy(i => i))
+        {
+            int least = 0;
+            for (int member = 1; member < members; member++)
+                if (load[member] < load[least]) least = member;
+            owner[item] = least;
+            load[least] += 4 + rows[item];
+        }
+        return owner;
+    }
+
+    /// <summary>down(silu(gate·x) ⊙ up·x) for x [m, hidden] → y [m, hidden] (spec B.7), with the intermediate
+    /// activations in <paramref name="gate"/> and <paramref name="up"/> [m, width].</summary>
     private static void SwiGlu((WeightMatrix Gate, WeightMatrix Up, WeightMatrix Down) mlp, float* x, int m, float* y,
-        WorkerTeam team, FusedScratch s)
+        WorkerTeam? team, float* gate, float* up)
     {
         int width = mlp.Gate.Rows;
-        mlp.Gate.Multiply(x, m, s.Gate, team);
-        mlp.Up.Multiply(x, m, s.Up, team);
-        RowMath.SiluMul(s.Gate, s.Up, m * width);
-        mlp.Down.Multiply(s.Gate, m, y, team);
+        mlp.Gate.Multiply(x, m, gate, team);
+        mlp.Up.Multiply(x, m, up, team);
+        RowMath.SiluMul(gate, up, m * width);
+        mlp.Down.Multiply(gate, m, y, team);
     }
 }

@@ -19,11 +19,16 @@ internal sealed unsafe class FusedScratch
     public float* QueryLatent, OutputLatent, AttentionOutput, Projected;
     public float* RouterLogits, ExpertInput, Gate, Up, ExpertOutput, Routed;
 
+    /// <summary>Per team member: the intermediate activations of the routed experts it runs, MemberIntermediate
+    /// floats each (rows · moe_intermediate_size).</summary>
+    public float* MemberGate, MemberUp;
+    public int MemberIntermediate { get; private set; }
+
     /// <summary>Per team member: block scores of the attention kernel.</summary>
     public float* AttentionTemp;
     public int AttentionTempPerMember { get; private set; }
     public float* Scores;
-    private int _scoreCapacity, _tempCapacity;
+    private int _scoreCapacity, _tempCapacity, _memberCapacity;
     private readonly List<float[]> _arrays = [];
 
     /// <summary>Makes every buffer hold <paramref name="rows"/> rows and the scores <paramref name="keys"/> keys per head.</summary>
@@ -50,13 +55,21 @@ internal sealed unsafe class FusedScratch
             AttentionOutput = Allocate(rows * heads * c.VHeadDim);
             Projected = Allocate(rows * h);
             RouterLogits = Allocate(rows * Math.Max(1, c.NRoutedExperts));
-            ExpertInput = Allocate(rows * h);
+            int expertRows = rows * Math.Max(1, c.NumExpertsPerTok);     // every row's routed experts, gathered
+            ExpertInput = Allocate(expertRows * h);
             Gate = Allocate(rows * intermediate);
             Up = Allocate(rows * intermediate);
-            ExpertOutput = Allocate(rows * h);
+            ExpertOutput = Allocate(expertRows * h);
             Routed = Allocate(rows * h);
             Rows = rows;
-            _scoreCapacity = _tempCapacity = 0;
+            _scoreCapacity = _tempCapacity = _memberCapacity = 0;
+        }
+        if (members * rows * _config.MoeIntermediateSize > _memberCapacity)
+        {
+            MemberIntermediate = rows * _config.MoeIntermediateSize;
+            _memberCapacity = members * MemberIntermediate;
+            MemberGate = Allocate(_memberCapacity);
+            MemberUp = Allocate(_memberCapacity);
         }
         if (members * 2 * Kernels.Gemv.MaxRows * blockSize > _tempCapacity)
         {

@@ -14,6 +14,7 @@ namespace DeepSeekV3.Inference;
 public sealed class Sampler
 {
     private readonly SplitMix64 _random;
+    private float[] _row = [], _scratch = [];   // reused per call: a 129K vocabulary row would otherwise be a large-object allocation
 
     public Sampler(SamplingParams parameters)
     {
@@ -29,22 +30,22 @@ public sealed class Sampler
     /// </summary>
     public Tensor Distribution(Tensor logits)
     {
-        var probabilities = Values(logits);
+        var probabilities = Row(logits);
         Probabilities(probabilities);
-        return tensor(probabilities);
+        return tensor(probabilities.ToArray());
     }
 
     /// <summary>Draws one token id from <paramref name="logits"/> [vocab].</summary>
     public long Sample(Tensor logits)
     {
-        var values = Values(logits);
+        var values = Row(logits);
         if (Parameters.IsGreedy) return ArgMax(values);
         Probabilities(values);
         return Draw(values);
     }
 
     /// <summary>Draws from a probability vector with this sampler's generator.</summary>
-    public long Draw(Tensor probabilities) => Draw(Values(probabilities));
+    public long Draw(Tensor probabilities) => Draw(Row(probabilities));
 
     /// <summary>A uniform number in [0, 1) from this sampler's generator.</summary>
     public double Uniform() => _random.NextDouble();
@@ -67,12 +68,12 @@ public sealed class Sampler
         for (int i = 0; i < values.Length; i++) values[i] *= inverseTemperature;
         if (Parameters.TopK > 0 && Parameters.TopK < values.Length)
         {
-            float kth = KthLargest(values, Parameters.TopK);
+            float kth = KthLargest(values, Parameters.TopK, Scratch(values.Length));
             for (int i = 0; i < values.Length; i++)
                 if (values[i] < kth) values[i] = float.NegativeInfinity;
         }
         Softmax(values);
-        if (Parameters.TopP < 1) KeepNucleus(values, Parameters.TopP);
+        if (Parameters.TopP < 1) KeepNucleus(values, Parameters.TopP, Scratch(values.Length));
     }
 
     /// <summary>Draws an index with probability proportional to <paramref name="probabilities"/> (inverse CDF; the
@@ -102,32 +103,74 @@ public sealed class Sampler
         return i;
     }
 
-    /// <summary>A copy of a [vocab] row as fp32 (straight from memory when it already is fp32 on the CPU).</summary>
-    private static float[] Values(Tensor row)
+    /// <summary>A [vocab] row as fp32 in this sampler's own buffer (straight from memory when it already is fp32 on
+    /// the CPU). Valid until the next call.</summary>
+    private Span<float> Row(Tensor row)
     {
         // Tensor.bytes is the view's own memory (storage offset included); data<T>().ToArray() walks it 6× slower.
         if (row.dtype == ScalarType.Float32 && row.device_type == TorchSharp.DeviceType.CPU && row.is_contiguous())
-            return MemoryMarshal.Cast<byte, float>(row.bytes).ToArray();
+            return CopyToRow(MemoryMarshal.Cast<byte, float>(row.bytes));
         using var scope = NewDisposeScope();
         using var copy = row.detach().to(ScalarType.Float32).cpu().contiguous();
-        return MemoryMarshal.Cast<byte, float>(copy.bytes).ToArray();
+        return CopyToRow(MemoryMarshal.Cast<byte, float>(copy.bytes));
     }
 
-    /// <summary>First index of the largest value (torch.argmax's choice among ties).</summary>
+    private Span<float> CopyToRow(ReadOnlySpan<float> values)
+    {
+        if (_row.Length < values.Length) _row = new float[values.Length];
+        var row = _row.AsSpan(0, values.Length);
+        values.CopyTo(row);
+        return row;
+    }
+
+    private float[] Scratch(int length)
+    {
+        if (_scratch.Length < length) _scratch = new float[length];
+        return _scratch;
+    }
+
+    /// <summary>First index of the largest value (torch.argmax's choice among ties): the maximum 16 lanes at a time,
+    /// then its first occurrence.</summary>
     private static int ArgMax(ReadOnlySpan<float> values)
     {
-        int best = 0;
-        for (int i = 1; i < values.Length; i++)
-            if (values[i] > values[best]) best = i;
-        return best;
+        int i = 0;
+        float max = float.NegativeInfinity;
+        if (values.Length >= 16)
+        {
+            var lanes = Vector512.Create(values[..16]);
+            for (i = 16; i + 16 <= values.Length; i += 16) lanes = Vector512.Max(lanes, Vector512.Create(values.Slice(i, 16)));
+            for (int lane = 0; lane < 16; lane++) max = MathF.Max(max, lanes[lane]);
+        }
+        for (; i < values.Length; i++) max = MathF.Max(max, values[i]);
+        int first = values.IndexOf(max);
+        return first >= 0 ? first : 0;   // NaN everywhere: no maximum to find
     }
 
-    /// <summary>The k-th largest value (1 ≤ k ≤ length): quickselect with a three-way partition, on a copy.</summary>
-    private static float KthLargest(ReadOnlySpan<float> values, int k)
+    /// <summary>
+    /// The k-th largest value (1 ≤ k ≤ length). Small k: one pass keeping the k largest in a sorted list (after the
+    /// first few thousand values almost every value fails the first comparison). Larger k: quickselect with a
+    /// three-way partition on a copy in <paramref name="scratch"/>.
+    /// </summary>
+    private static float KthLargest(ReadOnlySpan<float> values, int k, float[] scratch)
     {
-        var a = values.ToArray();
-        int low = 0, high = a.Length - 1, target = k - 1;   // index in descending order
-        var random = new Random(17);                         // pivot choice only; the result does not depend on it
+        if (k <= 64)
+        {
+            Span<float> best = stackalloc float[k];            // ascending: best[0] is the k-th largest so far
+            best.Fill(float.NegativeInfinity);
+            foreach (float v in values)
+            {
+                if (!(v > best[0])) continue;
+                int at = 1;
+                while (at < k && best[at] < v) at++;
+                best[1..at].CopyTo(best[..(at - 1)]);
+                best[at - 1] = v;
+            }
+            return best[0];
+        }
+        var a = scratch;
+        values.CopyTo(a);
+        int low = 0, high = values.Length - 1, target = k - 1;   // index in descending order
+        var random = new Random(17);                              // pivot choice only; the result does not depend on it
         while (low < high)
         {
             float pivot = a[random.Next(low, high + 1)];
@@ -177,20 +220,63 @@ public sealed class Sampler
     /// <summary>
     /// Zeroes every token outside the nucleus and renormalizes. The nucleus is the smallest set of most likely tokens
     /// whose mass reaches top_p: walking from the most likely down, a token is kept while the mass before it is below
-    /// top_p (among equal probabilities, lower ids first). Found without sorting: a quickselect on probability mass
-    /// narrows to the probability at which the walk crosses top_p, in O(vocab) expected time.
+    /// top_p (among equal probabilities, lower ids first). Found without sorting, in two passes over the row: the
+    /// mass per bucket of the probability's leading bits finds the bucket where the walk crosses top_p, and a
+    /// quickselect on mass over that bucket's few tokens finds the probability where it crosses.
     /// </summary>
-    private static void KeepNucleus(Span<float> probabilities, double topP)
+    private static void KeepNucleus(Span<float> probabilities, double topP, float[] scratch)
     {
-        var a = new float[probabilities.Length];
-        int count = 0;
+        Span<double> bucketMass = stackalloc double[Buckets];
         foreach (float p in probabilities)
-            if (p > 0) a[count++] = p;
-        int low = 0, high = count - 1;
-        double need = topP;           // mass still to collect from a[low..high]
-        var random = new Random(17);  // pivot choice only; the result does not depend on it
+            if (p > 0) bucketMass[Bucket(p)] += p;
+        double above = 0;             // mass of the buckets above the boundary
+        int boundary = -1;
+        for (int b = Buckets - 1; b >= 0; b--)
+        {
+            if (above + bucketMass[b] >= topP)
+            {
+                boundary = b;
+                break;
+            }
+            above += bucketMass[b];
+        }
         float threshold = 0;
         int tiesKept = int.MaxValue;  // how many tokens equal to the threshold stay (lowest ids first)
+        if (boundary >= 0)
+        {
+            int count = 0;
+            foreach (float p in probabilities)
+                if (p > 0 && Bucket(p) == boundary) scratch[count++] = p;
+            (threshold, tiesKept) = Crossing(scratch, count, topP - above);
+        }
+        // boundary −1: rounding left the whole vocabulary short of top_p, and every token stays (bucket ≥ 0 > −1).
+        double kept = 0;
+        for (int i = 0; i < probabilities.Length; i++)
+        {
+            float p = probabilities[i];
+            int b = p > 0 ? Bucket(p) : -1;
+            bool keep = b > boundary || (b == boundary && (p > threshold || (p == threshold && tiesKept-- > 0)));
+            if (keep) kept += p;
+            else probabilities[i] = 0;
+        }
+        float scale = (float)(1 / kept);
+        for (int i = 0; i < probabilities.Length; i++) probabilities[i] *= scale;
+    }
+
+    /// <summary>Buckets of positive floats by exponent and 3 leading mantissa bits: a bucket's order is its values' order.</summary>
+    private const int Buckets = 2048;
+
+    private static int Bucket(float p) => (int)(BitConverter.SingleToUInt32Bits(p) >> 20) & (Buckets - 1);
+
+    /// <summary>
+    /// Walking a[0..count) from the largest value down, where the collected mass reaches <paramref name="need"/>:
+    /// that value, and how many of the tokens equal to it are needed. A quickselect on mass (O(count) expected).
+    /// Threshold 0 if rounding leaves all of a short of need.
+    /// </summary>
+    private static (float Threshold, int TiesKept) Crossing(float[] a, int count, double need)
+    {
+        int low = 0, high = count - 1;
+        var random = new Random(17);  // pivot choice only; the result does not depend on it
         while (low <= high)
         {
             float pivot = a[random.Next(low, high + 1)];
@@ -202,25 +288,11 @@ public sealed class Sampler
                 continue;
             }
             if (greaterMass + equal * (double)pivot >= need)
-            {
-                threshold = pivot;
-                tiesKept = Math.Min(equal, (int)Math.Ceiling((need - greaterMass) / pivot));
-                break;
-            }
-            need -= greaterMass + equal * (double)pivot;
+                return (pivot, Math.Min(equal, (int)Math.Ceiling((need - greaterMass) / pivot)));
+            need -= greaterMass + equal * (double)pivot;     // a[low..smaller] is collected; go on below it
             low = smaller + 1;
         }
-        // Leaving the loop without a threshold (0) means rounding left the whole vocabulary short of top_p: keep all.
-        double kept = 0;
-        for (int i = 0; i < probabilities.Length; i++)
-        {
-            float p = probabilities[i];
-            bool keep = p > threshold || (p == threshold && p > 0 && tiesKept-- > 0);
-            if (keep) kept += p;
-            else probabilities[i] = 0;
-        }
-        float scale = (float)(1 / kept);
-        for (int i = 0; i < probabilities.Length; i++) probabilities[i] *= scale;
+        return (0, int.MaxValue);
     }
 
     /// <summary>SplitMix64 (Steele, Lea and Flood 2014): a 64-bit seed in full, fast, and statistically sound for sampling.</summary>

@@ -143,6 +143,15 @@ public class SamplerTests
     }
 
     [Fact]
+    public void Top_p_among_equal_probabilities_keeps_the_lowest_ids_it_needs()
+    {
+        // Ten tokens at 0.1 each: the walk keeps a token while the mass before it is < 0.35, so four stay.
+        using var logits = zeros(10);
+        var d = new Sampler(new SamplingParams { Temperature = 1, TopP = 0.35 }).Distribution(logits).data<float>().ToArray();
+        Assert.Equal(new[] { 0.25, 0.25, 0.25, 0.25, 0, 0, 0, 0, 0, 0 }, d.Select(v => Math.Round(v, 5)).ToArray());
+    }
+
+    [Fact]
     public void Greedy_takes_the_first_of_tied_maxima_like_torch_argmax()
     {
         var sampler = new Sampler(new SamplingParams());

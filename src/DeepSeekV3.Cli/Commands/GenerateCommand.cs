@@ -58,8 +58,10 @@ internal static class GenerateCommand
             }
             double seconds = watch.Elapsed.TotalSeconds;
             string acceptance = speculative ? $", MTP acceptance {generated.AcceptanceRate:P1} ({generated.AcceptedTokens}/{generated.DraftedTokens})" : "";
+            string decodeRate = generated.Tokens.Length > 1 ? $", then {generated.DecodeTokensPerSecond:F1} tokens/s" : "";
             result.InvocationConfiguration.Error.WriteLine(
-                $"[{generated.Tokens.Length} tokens in {seconds:F2} s, {generated.Tokens.Length / seconds:F1} tokens/s, finish: {generated.FinishReason.ToString().ToLowerInvariant()}{acceptance}]");
+                $"[{generated.Tokens.Length} tokens in {seconds:F2} s: first token {generated.TimeToFirstToken.TotalMilliseconds:F0} ms " +
+                $"after a {generated.PromptTokens}-token prompt{decodeRate}; finish: {generated.FinishReason.ToString().ToLowerInvariant()}{acceptance}]");
         });
         return command;
     }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using DeepSeekV3.Configuration;
 using DeepSeekV3.Modeling;
 using DeepSeekV3.Runtime;
@@ -32,8 +33,11 @@ public sealed class GenerationEngine
 
     public ModelConfig Config => _model.Config;
 
-    private sealed class Sequence(int index, GenerationRequest request, int cacheId)
+    private sealed class Sequence(int index, GenerationRequest request, int cacheId, Stopwatch clock)
     {
+        public Stopwatch Clock { get; } = clock;
+        public TimeSpan FirstToken { get; set; }
+        public TimeSpan LastToken { get; set; }
         public int Index { get; } = index;
         public GenerationRequest Request { get; } = request;
         public int CacheId { get; } = cacheId;
@@ -52,7 +56,8 @@ public sealed class GenerationEngine
         foreach (var request in requests) ValidatePrompt(Config, request.Prompt);
         var weight = _model.LmHead.Weight;
         using var cache = new PagedLatentCache(Config, Config.NumHiddenLayers, weight.dtype, weight.device, _blockSize);
-        var sequences = requests.Select((r, i) => new Sequence(i, r, cache.AddSequence())).ToList();
+        var clock = Stopwatch.StartNew();
+        var sequences = requests.Select((r, i) => new Sequence(i, r, cache.AddSequence(), clock)).ToList();
         using var fused = _fused ? new FusedDecoder(_model) : null;
         using var _ = no_grad();
         foreach (var sequence in sequences)
@@ -60,7 +65,11 @@ public sealed class GenerationEngine
         while (sequences.Where(s => s.Finished is null).ToList() is { Count: > 0 } active)
             foreach (var chunk in active.Chunk(fused is null ? active.Count : FusedDecoder.MaxRows))
                 DecodeStep(chunk, cache, fused, onToken);
-        return sequences.Select(s => new GenerationResult(s.Tokens.ToArray(), s.Finished!.Value, s.Request.Prompt.Count)).ToList();
+        return sequences.Select(s => new GenerationResult(s.Tokens.ToArray(), s.Finished!.Value, s.Request.Prompt.Count)
+        {
+            TimeToFirstToken = s.FirstToken,
+            Duration = s.LastToken,
+        }).ToList();
     }
 
     private void Prefill(Sequence sequence, PagedLatentCache cache, Func<int, long, bool>? onToken)
@@ -92,6 +101,8 @@ public sealed class GenerationEngine
     private void Accept(Sequence sequence, long token, PagedLatentCache cache, Func<int, long, bool>? onToken)
     {
         sequence.Tokens.Add(token);
+        sequence.LastToken = sequence.Clock.Elapsed;
+        if (sequence.Tokens.Count == 1) sequence.FirstToken = sequence.LastToken;
         bool keepGoing = onToken?.Invoke(sequence.Index, token) ?? true;
         sequence.Finished = keepGoing
             ? StopRule.Check(Config, sequence.Request.Sampling, token, sequence.Tokens.Count, sequence.Length)

@@ -18,4 +18,16 @@ public sealed record GenerationResult(long[] Tokens, FinishReason FinishReason, 
     public int DraftedTokens { get; init; }
     public int AcceptedTokens { get; init; }
     public double AcceptanceRate => DraftedTokens == 0 ? 0 : (double)AcceptedTokens / DraftedTokens;
+
+    /// <summary>From the start of generation to this request's first token (its prefill, and those of requests
+    /// prefilled before it), as vLLM's time to first token.</summary>
+    public TimeSpan TimeToFirstToken { get; init; }
+
+    /// <summary>From the start of generation to this request's last token.</summary>
+    public TimeSpan Duration { get; init; }
+
+    /// <summary>Tokens per second after the first (the decode rate); 0 with fewer than two tokens.</summary>
+    public double DecodeTokensPerSecond => Tokens.Length < 2 || Duration <= TimeToFirstToken
+        ? 0
+        : (Tokens.Length - 1) / (Duration - TimeToFirstToken).TotalSeconds;
 }

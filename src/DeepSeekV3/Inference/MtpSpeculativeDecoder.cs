@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using DeepSeekV3.Configuration;
 using DeepSeekV3.Modeling;
 using DeepSeekV3.Runtime;
@@ -49,9 +50,13 @@ public sealed class MtpSpeculativeDecoder
 
         var tokens = new List<long>();
         FinishReason? finished = null;
+        var clock = Stopwatch.StartNew();
+        TimeSpan firstToken = default, lastToken = default;
         bool Emit(long token)
         {
             tokens.Add(token);
+            lastToken = clock.Elapsed;
+            if (tokens.Count == 1) firstToken = lastToken;
             bool keepGoing = onToken?.Invoke(token) ?? true;
             finished = keepGoing
                 ? StopRule.Check(Config, request.Sampling, token, tokens.Count, request.Prompt.Count + tokens.Count)
@@ -64,7 +69,7 @@ public sealed class MtpSpeculativeDecoder
         using var prefill = _model.Forward(tensor(prompt, device: device).unsqueeze(0), new ForwardContext { Mode = _mode, Cache = cache },
             lastOnly: true);
         if (!Emit(sampler.Sample(prefill.Logits[0, -1])))
-            return new GenerationResult(tokens.ToArray(), finished!.Value, prompt.Length);
+            return new GenerationResult(tokens.ToArray(), finished!.Value, prompt.Length) { TimeToFirstToken = firstToken, Duration = lastToken };
         var nextTokens = prompt.Skip(1).Append(tokens[^1]).ToArray();
         var (draft, draftDistribution) = Draft(cache, fused, prefill.Hidden, nextTokens, 0, sampler, device);
 
@@ -107,6 +112,8 @@ public sealed class MtpSpeculativeDecoder
         {
             DraftedTokens = drafted,
             AcceptedTokens = accepted,
+            TimeToFirstToken = firstToken,
+            Duration = lastToken,
         };
     }
 

@@ -37,6 +37,22 @@ public class GenerationEngineTests
     }
 
     [Fact]
+    public void Timings_order_the_first_token_before_the_last_and_prefills_in_turn()
+    {
+        using var model = TinyModels.Create();
+        var results = new GenerationEngine(model).Generate([new GenerationRequest(Prompt(4, 1), Greedy), new GenerationRequest(Prompt(6, 2), Greedy)]);
+        foreach (var r in results)
+        {
+            Assert.True(r.TimeToFirstToken > TimeSpan.Zero && r.Duration > r.TimeToFirstToken, $"{r.TimeToFirstToken} / {r.Duration}");
+            Assert.Equal((r.Tokens.Length - 1) / (r.Duration - r.TimeToFirstToken).TotalSeconds, r.DecodeTokensPerSecond, 6);
+        }
+        // The second request's prefill runs after the first's, so its first token comes later.
+        Assert.True(results[1].TimeToFirstToken > results[0].TimeToFirstToken);
+        var speculative = new MtpSpeculativeDecoder(model).Generate(new GenerationRequest(Prompt(4, 1), Greedy));
+        Assert.True(speculative.TimeToFirstToken > TimeSpan.Zero && speculative.Duration > speculative.TimeToFirstToken);
+    }
+
+    [Fact]
     public void Naive_and_absorbed_engines_generate_the_same_tokens()
     {
         using var model = TinyModels.Create();

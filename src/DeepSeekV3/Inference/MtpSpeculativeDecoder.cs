@@ -66,8 +66,7 @@ public sealed class MtpSpeculativeDecoder
 
         // Prefill: main model over the prompt, first token, then the MTP module over every prompt position.
         long[] prompt = request.Prompt.ToArray();
-        using var prefill = _model.Forward(tensor(prompt, device: device).unsqueeze(0), new ForwardContext { Mode = _mode, Cache = cache },
-            lastOnly: true);
+        using var prefill = Prefill(prompt, cache, fused, device);
         if (!Emit(sampler.Sample(prefill.Logits[0, -1])))
             return new GenerationResult(tokens.ToArray(), finished!.Value, prompt.Length) { TimeToFirstToken = firstToken, Duration = lastToken };
         var nextTokens = prompt.Skip(1).Append(tokens[^1]).ToArray();
@@ -118,18 +117,48 @@ public sealed class MtpSpeculativeDecoder
     }
 
     /// <summary>
+    /// The main model over the prompt: logits of its last position and the hidden state at every position (the MTP
+    /// module's input). Short prompts run on the fused decoder as in <see cref="GenerationEngine"/>, 16 positions per
+    /// pass; the caller owns the result.
+    /// </summary>
+    private ModelOutput Prefill(long[] prompt, PagedLatentCache cache, FusedDecoder? fused, Device device)
+    {
+        if (fused is null || prompt.Length > GenerationEngine.FusedPrefillTokens)
+            return _model.Forward(tensor(prompt, device: device).unsqueeze(0), new ForwardContext { Mode = _mode, Cache = cache },
+                lastOnly: true);
+        using var scope = NewDisposeScope();
+        var hidden = new List<Tensor>();
+        Tensor logits = null!;
+        foreach (var chunk in prompt.Chunk(FusedDecoder.MaxRows))
+        {
+            var output = fused.Forward(tensor(chunk).unsqueeze(0), cache);
+            hidden.Add(output.Hidden);
+            logits = output.Logits.narrow(1, chunk.Length - 1, 1);
+        }
+        return new ModelOutput(logits.MoveToOuterDisposeScope(), cat(hidden, 1).MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
     /// Runs MTP depth 1 over (hidden h_i, token t_{i+1}) pairs at positions start.., appending them to the MTP cache,
     /// and proposes the token after the last pair. Returns the draft and the distribution it was drawn from (owned by
-    /// the caller).
+    /// the caller). On the fused decoder the pairs go 16 per pass, and only the last pass's last position is drafted.
     /// </summary>
     private (long Draft, Tensor Distribution) Draft(PagedLatentCache cache, FusedDecoder? fused, Tensor hidden,
         long[] nextTokens, long start, Sampler sampler, Device device)
     {
         using var scope = NewDisposeScope();
         var next = tensor(nextTokens, device: device).unsqueeze(0);
-        using var mtp = fused is not null && nextTokens.Length <= FusedDecoder.MaxRows
-            ? fused.ForwardMtp(1, hidden, next, cache, lastOnly: true)
-            : _model.ForwardMtp(1, hidden, next, new ForwardContext { Mode = _mode, Cache = cache, StartPosition = start });
+        ModelOutput mtp = null!;
+        if (fused is not null && nextTokens.Length <= GenerationEngine.FusedPrefillTokens)
+            for (int at = 0; at < nextTokens.Length; at += FusedDecoder.MaxRows)
+            {
+                int length = Math.Min(FusedDecoder.MaxRows, nextTokens.Length - at);
+                mtp?.Dispose();
+                mtp = fused.ForwardMtp(1, hidden.narrow(1, at, length), next.narrow(1, at, length), cache, lastOnly: true);
+            }
+        else
+            mtp = _model.ForwardMtp(1, hidden, next, new ForwardContext { Mode = _mode, Cache = cache, StartPosition = start });
+        using var _ = mtp;
         var distribution = sampler.Distribution(mtp.Logits[0, -1]);
         long draft = sampler.Parameters.IsGreedy ? distribution.argmax().item<long>() : sampler.Draw(distribution);
         return (draft, distribution.MoveToOuterDisposeScope());

@@ -108,6 +108,37 @@ public class FusedDecoderTests
         Assert.Equal(Run(1), Run(2));
     }
 
+    [Fact]
+    public void Last_only_forward_gives_the_last_positions_and_the_same_cache()
+    {
+        var config = ModelPresets.Tiny;
+        using var model = Model(config);
+        using var _ = no_grad();
+        using var fused = new FusedDecoder(model, threads: 1);
+        using var full = new PagedLatentCache(config, config.NumHiddenLayers, ScalarType.Float32, CPU, blockSize: 4);
+        using var last = new PagedLatentCache(config, config.NumHiddenLayers, ScalarType.Float32, CPU, blockSize: 4);
+        var fullIds = new[] { full.AddSequence(), full.AddSequence() };
+        var lastIds = new[] { last.AddSequence(), last.AddSequence() };
+        full.SetBatch(fullIds);
+        last.SetBatch(lastIds);
+        // Two 5-token chunks per sequence (a prompt's prefill), then a 1-token step that reads what they cached.
+        double worst = 0;
+        foreach (int seed in new[] { 1, 2 })
+        {
+            using var tokens = TinyModels.Tokens(2, 5, config.VocabSize, seed);
+            using var expected = fused.Forward(tokens, full);
+            using var actual = fused.Forward(tokens, last, lastOnly: true);
+            Assert.Equal(new long[] { 2, 1, config.VocabSize }, actual.Logits.shape);
+            worst = Math.Max(worst, MaxDiff(expected.Logits.narrow(1, 4, 1), actual.Logits));
+            worst = Math.Max(worst, MaxDiff(expected.Hidden.narrow(1, 4, 1), actual.Hidden));
+        }
+        using var next = TinyModels.Tokens(2, 1, config.VocabSize, seed: 3);
+        using var a = fused.Forward(next, full);
+        using var b = fused.Forward(next, last);
+        worst = Math.Max(worst, MaxDiff(a.Logits, b.Logits));
+        Assert.True(worst <= 1e-5, $"max abs difference {worst:E2}");
+    }
+
     [Theory]
     [InlineData(new[] { 1, 1, 1, 1 }, 2, new[] { 0, 1, 0, 1 })]
     [InlineData(new[] { 3, 1, 1, 1 }, 2, new[] { 0, 1, 1, 0 })]     // loads 4+3 | 4+1, then 5+4+1 | ... by hand

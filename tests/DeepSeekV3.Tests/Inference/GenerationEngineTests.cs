@@ -24,7 +24,8 @@ public class GenerationEngineTests
     {
         using var model = TinyModels.Create();
         var engine = new GenerationEngine(model, blockSize: 4);   // small blocks: sequences span several blocks
-        var requests = new[] { 3, 9, 5 }.Select((n, i) => new GenerationRequest(Prompt(n, i), Greedy)).ToList();
+        // Lengths: one fused prefill pass, two of them, and LibTorch's prefill (over 32 tokens).
+        var requests = new[] { 3, 9, 20, 40 }.Select((n, i) => new GenerationRequest(Prompt(n, i), Greedy)).ToList();
         var batched = engine.Generate(requests);
         for (int i = 0; i < requests.Count; i++)
         {

@@ -15,13 +15,16 @@ public class MtpSpeculativeDecoderTests
     {
         using var model = TinyModels.Create(SmallVocab, seed: 4, std: 0.3);
         int accepted = 0, rejected = 0;
-        for (int seed = 0; seed < 4; seed++)
+        // Prompt lengths: one fused prefill pass, two of them, and LibTorch's prefill (over 32 tokens).
+        int[] lengths = [5, 6, 20, 40];
+        for (int seed = 0; seed < lengths.Length; seed++)
         {
-            using var promptTensor = TinyModels.Tokens(1, 5 + seed, SmallVocab.VocabSize, seed);
+            using var promptTensor = TinyModels.Tokens(1, lengths[seed], SmallVocab.VocabSize, seed);
             var request = new GenerationRequest(promptTensor.data<long>().ToArray(), new SamplingParams { MaxTokens = 24 });
             var plain = new GenerationEngine(model).Generate([request])[0];
             var speculative = new MtpSpeculativeDecoder(model).Generate(request);
             Assert.Equal(plain.Tokens, speculative.Tokens);
+            Assert.Equal(GreedyDecoder.Generate(model, request.Prompt, 24), speculative.Tokens);   // LibTorch only
             accepted += speculative.AcceptedTokens;
             rejected += speculative.DraftedTokens - speculative.AcceptedTokens;
         }

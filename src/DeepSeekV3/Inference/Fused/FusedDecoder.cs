@@ -75,18 +75,22 @@ public sealed unsafe class FusedDecoder : IDisposable
     /// <summary>
     /// The main model over tokens [batch, s] that continue the cache's batch sequences (<see cref="PagedLatentCache.SetBatch"/>)
     /// where they end; appends their entries. Returns logits [batch, s, vocab] and the final hidden state after
-    /// model.norm [batch, s, hidden], both fp32; the caller owns them.
+    /// model.norm [batch, s, hidden], both fp32; the caller owns them. <paramref name="lastOnly"/>: only each
+    /// sequence's last position, [batch, 1, ·] (a short prompt's prefill): the last block runs the earlier positions
+    /// only up to their cache entries, which is all later positions see of them.
     /// </summary>
-    public ModelOutput Forward(Tensor tokens, PagedLatentCache cache)
+    public ModelOutput Forward(Tensor tokens, PagedLatentCache cache, bool lastOnly = false)
     {
         var (rows, steps) = Rows(tokens, cache);
         long start = DecodeProfile.Now;
         var step = NewStep(cache, steps);
         float* x = _scratch.Residual;
         Embed(tokens, x);
-        for (int l = 0; l < _config.NumHiddenLayers; l++)
+        int last = _config.NumHiddenLayers - 1;
+        for (int l = 0; l < last; l++)
             _layers[l].Forward(x, rows, step);
-        var output = Head(x, _norm, tokens.shape[0], steps, returnNormalized: true);
+        _layers[last].Forward(x, rows, step, lastOnly);
+        var output = Head(x, _norm, tokens.shape[0], lastOnly ? 1 : steps, returnNormalized: true);
         Profile?.EndPass(start);
         return output;
     }

@@ -7,7 +7,8 @@ using DeepSeekV3.Tokenization;
 namespace DeepSeekV3.Cli.Commands;
 
 /// <summary>`dsv3 chat`: an interactive multi-turn conversation through the model's chat template. One user turn per
-/// input line; an empty line or end of input ends the chat; "/reset" starts over.</summary>
+/// input line; an empty line or end of input ends the chat; "/reset" starts over. The latent cache is kept between
+/// turns (plain decoding), so a turn prefills only its new tokens.</summary>
 internal static class ChatCommand
 {
     public static Command Create()
@@ -27,6 +28,8 @@ internal static class ChatCommand
             using var network = ModelCheckpoint.Load(dir, TensorSettings.ParseDevice(result.GetValue(device)!),
                 TensorSettings.ParseDtype(result.GetValue(dtype)!));
             var generator = new TextGenerator(network, ByteLevelBpeTokenizer.Load(dir));
+            // The conversation's cache stays between turns: each turn prefills only what follows the previous one.
+            using var session = new PromptCache(network);
             var writer = result.InvocationConfiguration.Output;
             var history = new List<ChatMessage>();
             if (result.GetValue(system) is { } systemPrompt) history.Add(ChatMessage.System(systemPrompt));
@@ -40,12 +43,13 @@ internal static class ChatCommand
                 if (line.Trim() == "/reset")
                 {
                     history.RemoveRange(firstTurn, history.Count - firstTurn);
+                    session.Clear();
                     continue;
                 }
                 history.Add(ChatMessage.User(line));
                 writer.Write("assistant> ");
                 var reply = generator.Chat(history, parameters, result.GetValue(sampling.Stop), speculative,
-                    piece => { writer.Write(piece); writer.Flush(); });
+                    piece => { writer.Write(piece); writer.Flush(); }, session);
                 writer.WriteLine();
                 history.Add(ChatMessage.Assistant(reply.Text));
             }

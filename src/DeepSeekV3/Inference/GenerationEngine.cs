@@ -11,7 +11,8 @@ namespace DeepSeekV3.Inference;
 /// forward pass), then every unfinished sequence decodes one token per step in a single batched forward pass, each at
 /// its own position. Finished sequences leave the batch and give their blocks back. Decode steps run on the
 /// <see cref="FusedDecoder"/> when the model allows it (CPU, fp32/bf16, absorbed attention), in chunks of
-/// <see cref="FusedDecoder.MaxRows"/> sequences; otherwise, and for prefill, on the model's LibTorch forward.
+/// <see cref="FusedDecoder.MaxRows"/> sequences, and so do prefills of short prompts; otherwise the model's LibTorch
+/// forward runs. A <see cref="PromptCache"/> carries one conversation's cache from request to request.
 /// </summary>
 public sealed class GenerationEngine
 {
@@ -33,8 +34,10 @@ public sealed class GenerationEngine
 
     public ModelConfig Config => _model.Config;
 
-    private sealed class Sequence(int index, GenerationRequest request, int cacheId, Stopwatch clock)
+    private sealed class Sequence(int index, GenerationRequest request, int cacheId, Stopwatch clock, bool keep = false)
     {
+        /// <summary>Keep the cache entries when finished (a <see cref="PromptCache"/>'s sequence).</summary>
+        public bool Keep { get; } = keep;
         public Stopwatch Clock { get; } = clock;
         public TimeSpan FirstToken { get; set; }
         public TimeSpan LastToken { get; set; }
@@ -61,27 +64,64 @@ public sealed class GenerationEngine
         using var fused = _fused ? new FusedDecoder(_model) : null;
         using var _ = no_grad();
         foreach (var sequence in sequences)
-            Prefill(sequence, cache, fused, onToken);
+            Prefill(sequence, cache, fused, onToken, from: 0);
+        Decode(sequences, cache, fused, onToken);
+        return sequences.Select(s => Result(s, cachedPromptTokens: 0)).ToList();
+    }
+
+    /// <summary>
+    /// Generates for one request in <paramref name="session"/>'s cache: the prompt's longest common prefix with the
+    /// tokens the session holds (all but the prompt's last token at most, whose logits are needed) is not prefilled
+    /// again. Afterwards the session holds the prompt and the generated tokens but the last (never fed back).
+    /// <paramref name="onToken"/> returns false to stop (a stop string matched).
+    /// </summary>
+    public GenerationResult Generate(GenerationRequest request, PromptCache session, Func<long, bool>? onToken = null)
+    {
+        ValidatePrompt(Config, request.Prompt);
+        var prompt = request.Prompt;
+        int reused = 0, limit = Math.Min(session.Tokens.Count, prompt.Count - 1);
+        while (reused < limit && session.Tokens[reused] == prompt[reused]) reused++;
+        session.KeepPrefix(reused);
+        var sequence = new Sequence(0, request, session.SequenceId, Stopwatch.StartNew(), keep: true);
+        using var fused = _fused ? new FusedDecoder(_model) : null;
+        using (no_grad())
+        {
+            Func<int, long, bool>? callback = onToken is null ? null : (_, token) => onToken(token);
+            Prefill(sequence, session.Cache, fused, callback, from: reused);
+            Decode([sequence], session.Cache, fused, callback);
+        }
+        session.Tokens.AddRange(prompt.Skip(reused));
+        session.Tokens.AddRange(sequence.Tokens.Take(sequence.Tokens.Count - 1));
+        return Result(sequence, reused);
+    }
+
+    private void Decode(List<Sequence> sequences, PagedLatentCache cache, FusedDecoder? fused, Func<int, long, bool>? onToken)
+    {
         while (sequences.Where(s => s.Finished is null).ToList() is { Count: > 0 } active)
             foreach (var chunk in active.Chunk(fused is null ? active.Count : FusedDecoder.MaxRows))
                 DecodeStep(chunk, cache, fused, onToken);
-        return sequences.Select(s => new GenerationResult(s.Tokens.ToArray(), s.Finished!.Value, s.Request.Prompt.Count)
+    }
+
+    private static GenerationResult Result(Sequence s, int cachedPromptTokens) =>
+        new(s.Tokens.ToArray(), s.Finished!.Value, s.Request.Prompt.Count)
         {
             TimeToFirstToken = s.FirstToken,
             Duration = s.LastToken,
-        }).ToList();
-    }
+            CachedPromptTokens = cachedPromptTokens,
+        };
 
     /// <summary>Prompts up to this many tokens prefill on the fused decoder, 16 positions per pass; longer ones on
     /// LibTorch, whose GEMMs win once its fixed cost per forward (~40 ops per layer) is spread over enough tokens.
     /// Measured crossovers: ~128 tokens on the bundled model, ~40 on the 276M bench model.</summary>
     internal static int FusedPrefillTokens => 2 * FusedDecoder.MaxRows;
 
-    private void Prefill(Sequence sequence, PagedLatentCache cache, FusedDecoder? fused, Func<int, long, bool>? onToken)
+    /// <summary>Prompt tokens [from..] continue the sequence's cache (which holds the first <paramref name="from"/>);
+    /// samples the first token.</summary>
+    private void Prefill(Sequence sequence, PagedLatentCache cache, FusedDecoder? fused, Func<int, long, bool>? onToken, int from)
     {
         using var scope = NewDisposeScope();
         cache.SetBatch(sequence.CacheId);
-        var ids = sequence.Request.Prompt.ToArray();
+        var ids = sequence.Request.Prompt.Skip(from).ToArray();
         if (fused is not null && ids.Length <= FusedPrefillTokens)
         {
             for (int start = 0; ; start += FusedDecoder.MaxRows)
@@ -96,7 +136,7 @@ public sealed class GenerationEngine
             }
         }
         var prompt = tensor(ids, device: _model.LmHead.Weight.device).unsqueeze(0);
-        using var full = _model.Forward(prompt, new ForwardContext { Mode = _mode, Cache = cache }, lastOnly: true);
+        using var full = _model.Forward(prompt, new ForwardContext { Mode = _mode, Cache = cache, StartPosition = from }, lastOnly: true);
         Accept(sequence, sequence.Sampler.Sample(full.Logits[0, -1]), cache, onToken);
     }
 
@@ -126,7 +166,7 @@ public sealed class GenerationEngine
         sequence.Finished = keepGoing
             ? StopRule.Check(Config, sequence.Request.Sampling, token, sequence.Tokens.Count, sequence.Length)
             : FinishReason.Stop;
-        if (sequence.Finished is not null)
+        if (sequence.Finished is not null && !sequence.Keep)
             cache.RemoveSequence(sequence.CacheId);
     }
 

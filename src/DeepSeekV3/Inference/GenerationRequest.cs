@@ -23,6 +23,9 @@ public sealed record GenerationResult(long[] Tokens, FinishReason FinishReason, 
     /// prefilled before it), as vLLM's time to first token.</summary>
     public TimeSpan TimeToFirstToken { get; init; }
 
+    /// <summary>Prompt tokens whose cache entries a <see cref="PromptCache"/> already held (OpenAI's cached_tokens).</summary>
+    public int CachedPromptTokens { get; init; }
+
     /// <summary>From the start of generation to this request's last token.</summary>
     public TimeSpan Duration { get; init; }
 

@@ -15,20 +15,23 @@ public sealed class TextGenerator(DeepSeekV3ForCausalLM model, ByteLevelBpeToken
 {
     public ByteLevelBpeTokenizer Tokenizer => tokenizer;
 
+    /// <param name="session">With plain decoding, a conversation's cache kept between calls: only the prompt's tokens
+    /// after its longest common prefix with the session are prefilled (speculative decoding keeps its own cache).</param>
     public TextResult Generate(string prompt, SamplingParams sampling, IReadOnlyList<string>? stopStrings = null,
-        bool speculative = false, Action<string>? onText = null) =>
-        GenerateFromIds(tokenizer.Encode(prompt, addSpecialTokens: true), sampling, stopStrings, speculative, onText);
+        bool speculative = false, Action<string>? onText = null, PromptCache? session = null) =>
+        GenerateFromIds(tokenizer.Encode(prompt, addSpecialTokens: true), sampling, stopStrings, speculative, onText, session);
 
+    /// <inheritdoc cref="Generate" path="/param[@name='session']"/>
     public TextResult Chat(IReadOnlyList<ChatMessage> messages, SamplingParams sampling, IReadOnlyList<string>? stopStrings = null,
-        bool speculative = false, Action<string>? onText = null)
+        bool speculative = false, Action<string>? onText = null, PromptCache? session = null)
     {
         string bos = tokenizer.BosId is { } id ? tokenizer.IdToToken(id) ?? ChatTemplate.DefaultBosToken : ChatTemplate.DefaultBosToken;
         string rendered = ChatTemplate.Render(messages, addGenerationPrompt: true, bos);
-        return GenerateFromIds(tokenizer.Encode(rendered, addSpecialTokens: false), sampling, stopStrings, speculative, onText);
+        return GenerateFromIds(tokenizer.Encode(rendered, addSpecialTokens: false), sampling, stopStrings, speculative, onText, session);
     }
 
     private TextResult GenerateFromIds(int[] prompt, SamplingParams sampling, IReadOnlyList<string>? stopStrings,
-        bool speculative, Action<string>? onText)
+        bool speculative, Action<string>? onText, PromptCache? session)
     {
         var decoder = tokenizer.CreateStreamingDecoder(skipSpecialTokens: true);
         var matcher = new StopStringMatcher(stopStrings ?? []);
@@ -45,8 +48,8 @@ public sealed class TextGenerator(DeepSeekV3ForCausalLM model, ByteLevelBpeToken
             return !matcher.Stopped;
         }
         var request = new GenerationRequest(prompt.Select(i => (long)i).ToArray(), sampling);
-        var result = speculative
-            ? new MtpSpeculativeDecoder(model, mode).Generate(request, OnToken)
+        var result = speculative ? new MtpSpeculativeDecoder(model, mode).Generate(request, OnToken)
+            : session is not null ? new GenerationEngine(model, mode).Generate(request, session, OnToken)
             : new GenerationEngine(model, mode).Generate([request], (_, token) => OnToken(token))[0];
         if (!matcher.Stopped)
             Show(matcher.Push(decoder.Flush()) + matcher.Flush());

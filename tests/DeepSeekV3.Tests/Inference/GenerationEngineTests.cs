@@ -38,6 +38,37 @@ public class GenerationEngineTests
     }
 
     [Fact]
+    public void A_prompt_cache_prefills_only_what_follows_the_common_prefix_and_generates_the_same_tokens()
+    {
+        using var model = TinyModels.Create();
+        var engine = new GenerationEngine(model, blockSize: 4);
+        using var session = new PromptCache(model, blockSize: 4);
+        long[] first = Prompt(10, 1);
+        var firstResult = engine.Generate(new GenerationRequest(first, Greedy), session);
+        Assert.Equal(0, firstResult.CachedPromptTokens);
+        Assert.Equal(engine.Generate([new GenerationRequest(first, Greedy)])[0].Tokens, firstResult.Tokens);
+        Assert.Equal(first.Length + Greedy.MaxTokens - 1, session.Length);     // the last token was never fed back
+
+        // The next turn: the whole first exchange plus new tokens (41 to prefill from position 21: LibTorch's path).
+        long[] next = [.. first, .. firstResult.Tokens, .. Prompt(40, 2)];
+        var nextResult = engine.Generate(new GenerationRequest(next, Greedy), session);
+        Assert.Equal(first.Length + firstResult.Tokens.Length - 1, nextResult.CachedPromptTokens);
+        Assert.Equal(engine.Generate([new GenerationRequest(next, Greedy)])[0].Tokens, nextResult.Tokens);
+        Assert.Equal(GreedyDecoder.Generate(model, next, Greedy.MaxTokens), nextResult.Tokens);
+
+        // A prompt that leaves the conversation after 6 tokens keeps those; the same prompt again reuses all but one.
+        long[] other = [.. first[..6], .. Prompt(5, 3)];
+        foreach (int expected in new[] { 6, other.Length - 1 })
+        {
+            var otherResult = engine.Generate(new GenerationRequest(other, Greedy), session);
+            Assert.Equal(expected, otherResult.CachedPromptTokens);
+            Assert.Equal(GreedyDecoder.Generate(model, other, Greedy.MaxTokens), otherResult.Tokens);
+        }
+        session.Clear();
+        Assert.Equal(0, engine.Generate(new GenerationRequest(other, Greedy), session).CachedPromptTokens);
+    }
+
+    [Fact]
     public void Timings_order_the_first_token_before_the_last_and_prefills_in_turn()
     {
         using var model = TinyModels.Create();

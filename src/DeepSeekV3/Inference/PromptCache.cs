@@ -1,0 +1,40 @@
+using DeepSeekV3.Modeling;
+
+namespace DeepSeekV3.Inference;
+
+/// <summary>
+/// One conversation's latent cache kept between requests, so a prompt that extends an earlier one (the next chat
+/// turn) prefills only its new tokens, as vLLM's prefix caching and llama.cpp's kept context do. It remembers the
+/// tokens whose entries it holds; <see cref="GenerationEngine.Generate(GenerationRequest, PromptCache, Func{long, bool}?)"/>
+/// keeps the longest common prefix with the next prompt and drops the rest. One owner at a time, like the cache.
+/// </summary>
+public sealed class PromptCache : IDisposable
+{
+    public PromptCache(DeepSeekV3ForCausalLM model, int blockSize = 64)
+    {
+        var weight = model.LmHead.Weight;
+        Cache = new PagedLatentCache(model.Config, model.Config.NumHiddenLayers, weight.dtype, weight.device, blockSize);
+        SequenceId = Cache.AddSequence();
+    }
+
+    internal PagedLatentCache Cache { get; }
+    internal int SequenceId { get; }
+
+    /// <summary>The tokens whose cache entries are held, in order.</summary>
+    internal List<long> Tokens { get; } = [];
+
+    /// <summary>Tokens held.</summary>
+    public int Length => Tokens.Count;
+
+    /// <summary>Keeps the first <paramref name="length"/> tokens' entries and forgets the rest.</summary>
+    internal void KeepPrefix(int length)
+    {
+        Cache.Truncate(SequenceId, length);
+        Tokens.RemoveRange(length, Tokens.Count - length);
+    }
+
+    /// <summary>Forgets everything (a new conversation).</summary>
+    public void Clear() => KeepPrefix(0);
+
+    public void Dispose() => Cache.Dispose();
+}

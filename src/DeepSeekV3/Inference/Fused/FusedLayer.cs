@@ -207,29 +207,31 @@ internal sealed unsafe class FusedLayer
 
         step.Profile?.Mark(DecodeStage.Router, ref clock);
 
-        // Each routed expert runs over exactly its rows, gathered into ExpertInput from row `offset` on.
-        var work = new List<(int Expert, int[] Rows, float[] Weights, int Offset)>();
+        // Each routed expert runs over exactly its rows, gathered into ExpertInput from row `Offset` on; rowOf and
+        // weightOf say, per gathered row, which token row it came from and with what routing weight.
+        var rowOf = new int[m * k];
+        var weightOf = new float[m * k];
+        var work = new List<(int Expert, int Offset, int Count)>();
         int offset = 0;
         for (int e = 0; e < experts; e++)
         {
-            var rows = new List<int>();
-            var rowWeights = new List<float>();
+            int count = 0;
             for (int p = 0; p < m * k; p++)
                 if (chosen[p] == e)
                 {
-                    rows.Add(p / k);
-                    rowWeights.Add(weights[p]);
+                    rowOf[offset + count] = p / k;
+                    weightOf[offset + count++] = weights[p];
                 }
-            if (rows.Count == 0) continue;
-            for (int j = 0; j < rows.Count; j++)
-                Buffer.MemoryCopy(n + rows[j] * h, s.ExpertInput + (offset + j) * h, h * 4L, h * 4L);
-            work.Add((e, rows.ToArray(), rowWeights.ToArray(), offset));
-            offset += rows.Count;
+            if (count == 0) continue;
+            for (int j = offset; j < offset + count; j++)
+                Buffer.MemoryCopy(n + rowOf[j] * h, s.ExpertInput + j * h, h * 4L, h * 4L);
+            work.Add((e, offset, count));
+            offset += count;
         }
         void Run(int item, WorkerTeam? team, int member)
         {
-            var (e, rows, _, at) = work[item];
-            SwiGlu(_experts[e], s.ExpertInput + at * h, rows.Length, s.ExpertOutput + at * h, team,
+            var (e, at, count) = work[item];
+            SwiGlu(_experts[e], s.ExpertInput + at * h, count, s.ExpertOutput + at * h, team,
                    s.MemberGate + member * s.MemberIntermediate, s.MemberUp + member * s.MemberIntermediate);
         }
         if (step.Team.Size == 1 || work.Count == 1)
@@ -238,7 +240,7 @@ internal sealed unsafe class FusedLayer
         {
             // Members take whole experts: fewer, longer weight streams and one fork-join per layer instead of three
             // per expert (small experts' matrices gained little from being split). Balanced greedily, largest first.
-            var owner = BalanceExperts(work.Select(w => w.Rows.Length).ToArray(), step.Team.Size);
+            var owner = BalanceExperts(work.Select(w => w.Count).ToArray(), step.Team.Size);
             step.Team.Run(member =>
             {
                 for (int item = 0; item < work.Count; item++)
@@ -247,9 +249,8 @@ internal sealed unsafe class FusedLayer
         }
         // The weighted sum in ascending expert order, fp32 (HF's order, spec G.7): the same bits for any team size.
         new Span<float>(s.Routed, m * h).Clear();
-        foreach (var (_, rows, rowWeights, at) in work)
-            for (int j = 0; j < rows.Length; j++)
-                RowMath.Axpy(s.Routed + rows[j] * h, rowWeights[j], s.ExpertOutput + (at + j) * h, h);
+        for (int j = 0; j < offset; j++)
+            RowMath.Axpy(s.Routed + rowOf[j] * h, weightOf[j], s.ExpertOutput + j * h, h);
         step.Profile?.Mark(DecodeStage.RoutedExperts, ref clock);
         if (_shared is { } shared)
         {

@@ -213,31 +213,21 @@ internal sealed unsafe class FusedStep
         }
     }
 
-    /// <summary><see cref="SumFour"/>'s last columns when r_kv is not a multiple of 16 (slow; odd test shapes only).</summary>
+    /// <summary><see cref="SumFour"/>'s last columns when r_kv is not a multiple of 16 (odd test shapes only): the
+    /// <paramref name="left"/> &lt; 16 columns of every row, widened to fp32 and zero-padded to 16, go through the
+    /// same loop.</summary>
     private static (Vector512<float>, Vector512<float>, Vector512<float>, Vector512<float>) SumFourTail(byte* latent,
         bool bf16, int width, int c, int left, int count, float* p0, float* p1, float* p2, float* p3)
     {
-        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        var padded = new float[count * 16];
         for (int t = 0; t < count; t++)
-        {
-            var v = LoadLatentTail(latent, (long)t * width + c, bf16, left);
-            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(p0[t]), v, a0);
-            a1 = Vector512.FusedMultiplyAdd(Vector512.Create(p1[t]), v, a1);
-            a2 = Vector512.FusedMultiplyAdd(Vector512.Create(p2[t]), v, a2);
-            a3 = Vector512.FusedMultiplyAdd(Vector512.Create(p3[t]), v, a3);
-        }
-        return (a0, a1, a2, a3);
-    }
-
-    /// <summary>16 latent values from index <paramref name="at"/> as fp32, of which only <paramref name="left"/> &lt; 16
-    /// exist: the rest are zero.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static Vector512<float> LoadLatentTail(byte* latent, long at, bool bf16, int left)
-    {
-        var tail = new float[16];
-        for (int i = 0; i < left; i++)
-            tail[i] = bf16 ? RowMath.Bf16ToFloat(((ushort*)latent)[at + i]) : ((float*)latent)[at + i];
-        return Vector512.Create(tail);
+            for (int i = 0; i < left; i++)
+            {
+                long at = (long)t * width + c + i;
+                padded[t * 16 + i] = bf16 ? RowMath.Bf16ToFloat(((ushort*)latent)[at]) : ((float*)latent)[at];
+            }
+        fixed (float* rows = padded)
+            return LatentSum<float>.Four(rows, 16, count, p0, p1, p2, p3);
     }
 
     /// <summary>destination += value over the first min(16, left) floats.</summary>

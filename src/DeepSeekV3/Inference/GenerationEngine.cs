@@ -110,11 +110,6 @@ public sealed class GenerationEngine
             CachedPromptTokens = cachedPromptTokens,
         };
 
-    /// <summary>Prompts up to this many tokens prefill on the fused decoder, 16 positions per pass; longer ones on
-    /// LibTorch, whose GEMMs win once its fixed cost per forward (~40 ops per layer) is spread over enough tokens.
-    /// Measured crossovers: ~128 tokens on the bundled model, ~40 on the 276M bench model.</summary>
-    internal static int FusedPrefillTokens => 2 * FusedDecoder.MaxRows;
-
     /// <summary>Prompt tokens [from..] continue the sequence's cache (which holds the first <paramref name="from"/>);
     /// samples the first token.</summary>
     private void Prefill(Sequence sequence, PagedLatentCache cache, FusedDecoder? fused, Func<int, long, bool>? onToken, int from)
@@ -122,18 +117,11 @@ public sealed class GenerationEngine
         using var scope = NewDisposeScope();
         cache.SetBatch(sequence.CacheId);
         var ids = sequence.Request.Prompt.Skip(from).ToArray();
-        if (fused is not null && ids.Length <= FusedPrefillTokens)
+        if (fused is not null && ids.Length <= FusedDecoder.PrefillTokens)
         {
-            for (int start = 0; ; start += FusedDecoder.MaxRows)
-            {
-                int length = Math.Min(FusedDecoder.MaxRows, ids.Length - start);
-                using var output = fused.Forward(tensor(ids[start..(start + length)]).unsqueeze(0), cache, lastOnly: true);
-                if (start + length == ids.Length)
-                {
-                    Accept(sequence, sequence.Sampler.Sample(output.Logits[0, 0]), cache, onToken);
-                    return;
-                }
-            }
+            using var output = fused.Prefill(ids, cache, lastOnly: true);
+            Accept(sequence, sequence.Sampler.Sample(output.Logits[0, 0]), cache, onToken);
+            return;
         }
         var prompt = tensor(ids, device: _model.LmHead.Weight.device).unsqueeze(0);
         using var full = _model.Forward(prompt, new ForwardContext { Mode = _mode, Cache = cache, StartPosition = from }, lastOnly: true);

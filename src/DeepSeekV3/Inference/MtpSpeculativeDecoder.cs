@@ -118,25 +118,13 @@ public sealed class MtpSpeculativeDecoder
 
     /// <summary>
     /// The main model over the prompt: logits of its last position and the hidden state at every position (the MTP
-    /// module's input). Short prompts run on the fused decoder as in <see cref="GenerationEngine"/>, 16 positions per
-    /// pass; the caller owns the result.
+    /// module's input); short prompts on the fused decoder, as in <see cref="GenerationEngine"/>. The caller owns it.
     /// </summary>
-    private ModelOutput Prefill(long[] prompt, PagedLatentCache cache, FusedDecoder? fused, Device device)
-    {
-        if (fused is null || prompt.Length > GenerationEngine.FusedPrefillTokens)
-            return _model.Forward(tensor(prompt, device: device).unsqueeze(0), new ForwardContext { Mode = _mode, Cache = cache },
+    private ModelOutput Prefill(long[] prompt, PagedLatentCache cache, FusedDecoder? fused, Device device) =>
+        fused is not null && prompt.Length <= FusedDecoder.PrefillTokens
+            ? fused.Prefill(prompt, cache, lastOnly: false)
+            : _model.Forward(tensor(prompt, device: device).unsqueeze(0), new ForwardContext { Mode = _mode, Cache = cache },
                 lastOnly: true);
-        using var scope = NewDisposeScope();
-        var hidden = new List<Tensor>();
-        Tensor logits = null!;
-        foreach (var chunk in prompt.Chunk(FusedDecoder.MaxRows))
-        {
-            var output = fused.Forward(tensor(chunk).unsqueeze(0), cache);
-            hidden.Add(output.Hidden);
-            logits = output.Logits.narrow(1, chunk.Length - 1, 1);
-        }
-        return new ModelOutput(logits.MoveToOuterDisposeScope(), cat(hidden, 1).MoveToOuterDisposeScope());
-    }
 
     /// <summary>
     /// Runs MTP depth 1 over (hidden h_i, token t_{i+1}) pairs at positions start.., appending them to the MTP cache,
@@ -149,7 +137,7 @@ public sealed class MtpSpeculativeDecoder
         using var scope = NewDisposeScope();
         var next = tensor(nextTokens, device: device).unsqueeze(0);
         ModelOutput mtp = null!;
-        if (fused is not null && nextTokens.Length <= GenerationEngine.FusedPrefillTokens)
+        if (fused is not null && nextTokens.Length <= FusedDecoder.PrefillTokens)
             for (int at = 0; at < nextTokens.Length; at += FusedDecoder.MaxRows)
             {
                 int length = Math.Min(FusedDecoder.MaxRows, nextTokens.Length - at);

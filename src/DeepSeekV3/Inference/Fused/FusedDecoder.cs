@@ -95,6 +95,34 @@ public sealed unsafe class FusedDecoder : IDisposable
         return output;
     }
 
+    /// <summary>Prompts up to this many tokens prefill faster here, 16 positions per pass, than on LibTorch, whose
+    /// GEMMs win once its fixed cost per forward (~40 ops per layer) is spread over enough tokens. Measured crossovers:
+    /// ~128 tokens on the bundled model, ~40 on the 276M bench model.</summary>
+    public static int PrefillTokens => 2 * MaxRows;
+
+    /// <summary>
+    /// One sequence's prompt tokens continuing its cache (the cache's batch is that sequence), <see cref="MaxRows"/>
+    /// positions per pass. Returns the last position's logits [1, 1, vocab] and the hidden state after model.norm at
+    /// every position [1, n, hidden], or only at the last with <paramref name="lastOnly"/> (see <see cref="Forward"/>);
+    /// the caller owns them.
+    /// </summary>
+    public ModelOutput Prefill(long[] tokens, PagedLatentCache cache, bool lastOnly)
+    {
+        if (tokens.Length == 0) throw new ArgumentException("the prompt is empty: give at least one token");
+        using var scope = NewDisposeScope();
+        var hidden = new List<Tensor>();
+        ModelOutput last = null!;
+        for (int start = 0; start < tokens.Length; start += MaxRows)
+        {
+            int length = Math.Min(MaxRows, tokens.Length - start);
+            last = Forward(tensor(tokens[start..(start + length)]).unsqueeze(0), cache, lastOnly);
+            hidden.Add(last.Hidden);
+        }
+        var logits = last.Logits.narrow(1, last.Logits.shape[1] - 1, 1);
+        var states = lastOnly ? last.Hidden : cat(hidden, 1);
+        return new ModelOutput(logits.MoveToOuterDisposeScope(), states.MoveToOuterDisposeScope());
+    }
+
     /// <summary>
     /// MTP module <paramref name="depth"/> (1-based) over previous h^{k-1} [batch, s, hidden] and the tokens
     /// t_{i+k} [batch, s], continuing that module's cache layer. Returns logits [batch, s, vocab] and h^k (before

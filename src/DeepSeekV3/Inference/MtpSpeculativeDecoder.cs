@@ -136,17 +136,15 @@ public sealed class MtpSpeculativeDecoder
     {
         using var scope = NewDisposeScope();
         var next = tensor(nextTokens, device: device).unsqueeze(0);
-        ModelOutput mtp = null!;
+        ModelOutput mtp = null!;   // every pass's tensors belong to the scope
         if (fused is not null && nextTokens.Length <= FusedDecoder.PrefillTokens)
             for (int at = 0; at < nextTokens.Length; at += FusedDecoder.MaxRows)
             {
                 int length = Math.Min(FusedDecoder.MaxRows, nextTokens.Length - at);
-                mtp?.Dispose();
                 mtp = fused.ForwardMtp(1, hidden.narrow(1, at, length), next.narrow(1, at, length), cache, lastOnly: true);
             }
         else
             mtp = _model.ForwardMtp(1, hidden, next, new ForwardContext { Mode = _mode, Cache = cache, StartPosition = start });
-        using var _ = mtp;
         var distribution = sampler.Distribution(mtp.Logits[0, -1]);
         long draft = sampler.Parameters.IsGreedy ? distribution.argmax().item<long>() : sampler.Draw(distribution);
         return (draft, distribution.MoveToOuterDisposeScope());

@@ -6,9 +6,6 @@ namespace DeepSeekV3.Configuration;
 /// </summary>
 public static class ConfigValidator
 {
-    private static readonly string[] ScoringFunctions = ["sigmoid", "softmax"];
-    private static readonly string[] TopkMethods = ["noaux_tc", "greedy", "group_limited_greedy"];
-
     public static void Validate(ModelConfig c, string source = "config")
     {
         void Fail(string field, string message) =>
@@ -62,10 +59,10 @@ public static class ConfigValidator
         positive("moe_intermediate_size", c.MoeIntermediateSize);
         nonNegative("n_shared_experts", c.NSharedExperts);
         positive("routed_scaling_factor", c.RoutedScalingFactor);
-        if (!ScoringFunctions.Contains(c.ScoringFunc))
-            fail("scoring_func", $"scoring_func = \"{c.ScoringFunc}\" is unknown; expected one of {string.Join(", ", ScoringFunctions)}");
-        if (!TopkMethods.Contains(c.TopkMethod))
-            fail("topk_method", $"topk_method = \"{c.TopkMethod}\" is unknown; expected one of {string.Join(", ", TopkMethods)}");
+        if (!Enum.IsDefined(c.ScoringFunc))
+            fail("scoring_func", $"scoring_func = {c.ScoringFunc} is not a known scoring function");
+        if (!Enum.IsDefined(c.TopkMethod))
+            fail("topk_method", $"topk_method = {c.TopkMethod} is not a known top-k method");
         if (c.NumExpertsPerTok < 1 || c.NumExpertsPerTok > c.NRoutedExperts)
             fail("num_experts_per_tok", $"num_experts_per_tok = {c.NumExpertsPerTok} must be in [1, n_routed_experts = {c.NRoutedExperts}]");
         positive("n_group", c.NGroup);
@@ -77,7 +74,7 @@ public static class ConfigValidator
         if (c.NumExpertsPerTok > c.TopkGroup * perGroup)
             fail("num_experts_per_tok", $"num_experts_per_tok = {c.NumExpertsPerTok} exceeds the {c.TopkGroup * perGroup} experts " +
                  $"in topk_group = {c.TopkGroup} groups of {perGroup}");
-        if (c.TopkMethod == "noaux_tc" && c.NGroup > 1 && perGroup < 2)
+        if (c.TopkMethod == TopkMethod.NoauxTc && c.NGroup > 1 && perGroup < 2)
             fail("n_group", $"topk_method noaux_tc scores a group by its top-2 experts; n_routed_experts / n_group = {perGroup} must be >= 2");
     }
 

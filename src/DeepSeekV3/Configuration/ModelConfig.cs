@@ -40,8 +40,8 @@ public sealed record ModelConfig
     [JsonPropertyName("num_experts_per_tok")] public int NumExpertsPerTok { get; init; } = 8;
     [JsonPropertyName("n_group")] public int NGroup { get; init; } = 8;
     [JsonPropertyName("topk_group")] public int TopkGroup { get; init; } = 4;
-    [JsonPropertyName("topk_method")] public string TopkMethod { get; init; } = "noaux_tc";
-    [JsonPropertyName("scoring_func")] public string ScoringFunc { get; init; } = "sigmoid";
+    [JsonPropertyName("topk_method")] public TopkMethod TopkMethod { get; init; } = TopkMethod.NoauxTc;
+    [JsonPropertyName("scoring_func")] public ScoringFunction ScoringFunc { get; init; } = ScoringFunction.Sigmoid;
     [JsonPropertyName("norm_topk_prob")] public bool NormTopkProb { get; init; } = true;
     [JsonPropertyName("routed_scaling_factor")] public double RoutedScalingFactor { get; init; } = 2.5;
     [JsonPropertyName("first_k_dense_replace")] public int FirstKDenseReplace { get; init; } = 3;
@@ -74,7 +74,7 @@ public sealed record ModelConfig
     [JsonIgnore] public bool HasQueryCompression => QLoraRank is > 0;
 
     /// <summary>True when the router keeps a per-expert correction bias for selection (auxiliary-loss-free balancing).</summary>
-    [JsonIgnore] public bool UsesCorrectionBias => TopkMethod == "noaux_tc";
+    [JsonIgnore] public bool UsesCorrectionBias => TopkMethod == TopkMethod.NoauxTc;
 
     [JsonIgnore] public bool UsesYarn => RopeScaling is { Kind: "yarn" };
 
@@ -126,7 +126,10 @@ public sealed record ModelConfig
         }
         catch (JsonException e)
         {
-            throw new ConfigException($"{source}: field '{e.Path?.TrimStart('$', '.')}' has the wrong type: {e.Message}", e);
+            string field = e.Path?.TrimStart('$', '.') ?? "?";
+            throw e is UnknownConfigValueException
+                ? new ConfigException($"{source}: {field} = {e.Message}", e) { Field = field }
+                : new ConfigException($"{source}: field '{field}' has the wrong type: {e.Message}", e) { Field = field };
         }
         if (config is null)
             throw new ConfigException($"{source}: empty config");

@@ -17,7 +17,7 @@ public static class ModelSummary
                                 $"kv_lora_rank {c.KvLoraRank}, qk {c.QkNopeHeadDim}+{c.QkRopeHeadDim}, v {c.VHeadDim}"),
             ("experts", c.NRoutedExperts == 0 ? "none" :
                 $"{c.NRoutedExperts} routed (top-{c.NumExpertsPerTok}, {c.NGroup} groups, top-{c.TopkGroup} groups) + {c.NSharedExperts} shared, " +
-                $"{c.ScoringFunc}/{c.TopkMethod}, scale {c.RoutedScalingFactor}"),
+                $"{ConfigEnumConverter<ScoringFunction>.NameOf(c.ScoringFunc)}/{ConfigEnumConverter<TopkMethod>.NameOf(c.TopkMethod)}, scale {c.RoutedScalingFactor}"),
             ("context", c.RopeScaling is { Kind: "yarn" } y
                 ? $"{c.MaxPositionEmbeddings} (YaRN x{y.Factor} over {y.OriginalMaxPositionEmbeddings})"
                 : $"{c.MaxPositionEmbeddings}"),

@@ -16,21 +16,22 @@ namespace DeepSeekV3.Modeling;
 /// </summary>
 public sealed class Router : nn.Module
 {
-    private readonly ModelConfig _config;
-
     public Router(ModelConfig config) : base(nameof(Router))
     {
-        _config = config;
+        Rule = new RoutingRule(config);
         register_parameter("weight", nn.Parameter(empty(config.NRoutedExperts, config.HiddenSize)));
-        if (config.UsesCorrectionBias)
+        if (Rule.UsesCorrectionBias)
             register_buffer("e_score_correction_bias", zeros(config.NRoutedExperts, ScalarType.Float32));
     }
+
+    /// <summary>The rule this router applies (shared with the fused decoder's per-token routing).</summary>
+    public RoutingRule Rule { get; }
 
     // Looked up by name: Module.to() replaces parameters and buffers, so stored references would go stale.
     public Parameter Weight => get_parameter("weight")!;
 
     /// <summary>b_i of eq. (16); null for V2-style routers. Always fp32, whatever the model's dtype.</summary>
-    public Tensor? ExpertScoreCorrectionBias => _config.UsesCorrectionBias ? get_buffer("e_score_correction_bias") : null;
+    public Tensor? ExpertScoreCorrectionBias => Rule.UsesCorrectionBias ? get_buffer("e_score_correction_bias") : null;
 
     /// <summary>Moving the model to bf16 must not round the bias: 0.001-sized updates would vanish (spec G.4).</summary>
     protected override void _toEpilog(ScalarType? dtype, Device? device, bool non_blocking)
@@ -48,19 +49,19 @@ public sealed class Router : nn.Module
     {
         using var scope = NewDisposeScope();
         var logits = nn.functional.linear(x.to(ScalarType.Float32), Weight.to(ScalarType.Float32));   // [N, E]
-        var scores = _config.ScoringFunc == "sigmoid" ? logits.sigmoid() : logits.softmax(-1);
+        var scores = Rule.Scoring == ScoringFunction.Sigmoid ? logits.sigmoid() : logits.softmax(-1);
 
         var choice = scores.detach();
         if (ExpertScoreCorrectionBias is { } bias)
             choice = choice + bias.to(ScalarType.Float32);                                          // eq. (16)
-        if (_config.NGroup > 1 && _config.TopkMethod is "noaux_tc" or "group_limited_greedy")
+        if (Rule.GroupScoring != GroupScoring.None)
             choice = KeepTopGroups(choice);
 
-        var indices = choice.topk(_config.NumExpertsPerTok, dim: -1).indexes;                        // [N, K]
+        var indices = choice.topk(Rule.ExpertsPerToken, dim: -1).indexes;                        // [N, K]
         var weights = scores.gather(-1, indices);                                                  // unbiased s
-        if (_config.NormTopkProb)
+        if (Rule.NormalizeWeights)
             weights = weights / (weights.sum(-1, keepdim: true) + 1e-20);
-        weights = weights * _config.RoutedScalingFactor;
+        weights = weights * Rule.ScalingFactor;
         return new RouterOutput(weights.MoveToOuterDisposeScope(), indices.MoveToOuterDisposeScope(),
                                 scores.MoveToOuterDisposeScope());
     }
@@ -69,11 +70,11 @@ public sealed class Router : nn.Module
     private Tensor KeepTopGroups(Tensor choice)
     {
         long tokens = choice.shape[0];
-        var grouped = choice.view(tokens, _config.NGroup, -1);                                      // [N, G, E/G]
-        var groupScore = _config.TopkMethod == "noaux_tc"
+        var grouped = choice.view(tokens, Rule.Groups, -1);                                         // [N, G, E/G]
+        var groupScore = Rule.GroupScoring == GroupScoring.TopTwoSum
             ? grouped.topk(2, dim: -1).values.sum(-1)                                                // top-2 sum
             : grouped.amax([-1]);                                                                    // V2: max
-        var keptGroups = groupScore.topk(_config.TopkGroup, dim: -1).indexes;                       // [N, TG]
+        var keptGroups = groupScore.topk(Rule.KeptGroups, dim: -1).indexes;                       // [N, TG]
         var keep = zeros_like(groupScore, dtype: ScalarType.Bool).scatter(-1, keptGroups, ones_like(keptGroups, dtype: ScalarType.Bool));
         var expertKeep = keep.unsqueeze(-1).expand_as(grouped).reshape(tokens, -1);                 // [N, E]
         return choice.masked_fill(expertKeep.logical_not(), double.NegativeInfinity);

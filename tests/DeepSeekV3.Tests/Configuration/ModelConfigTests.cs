@@ -36,7 +36,7 @@ public class ModelConfigTests
         Assert.Equal(1536, parsed.QLoraRank);
         Assert.Equal(40, parsed.RopeScaling!.Factor);
         Assert.Equal([128, 128], parsed.QuantizationConfig!.WeightBlockSize);
-        Assert.Equal("noaux_tc", parsed.TopkMethod);
+        Assert.Equal(TopkMethod.NoauxTc, parsed.TopkMethod);
         // Every modelled field equal: compare serializations without the pass-through extras.
         Assert.Equal((preset with { Extra = null }).ToJson(), (parsed with { Extra = null }).ToJson());
     }
@@ -52,6 +52,18 @@ public class ModelConfigTests
     }
 
     [Fact]
+    public void Routing_strings_are_parsed_into_enums_and_written_back_as_config_json_names()
+    {
+        var v2 = ModelConfig.Parse("{\"scoring_func\": \"softmax\", \"topk_method\": \"group_limited_greedy\"}");
+        Assert.Equal(ScoringFunction.Softmax, v2.ScoringFunc);
+        Assert.Equal(TopkMethod.GroupLimitedGreedy, v2.TopkMethod);
+        string json = v2.ToJson();
+        Assert.Contains("\"scoring_func\": \"softmax\"", json);
+        Assert.Contains("\"topk_method\": \"group_limited_greedy\"", json);
+        Assert.Contains("\"topk_method\": \"noaux_tc\"", ModelPresets.V3.ToJson());
+    }
+
+    [Fact]
     public void V2_lite_config_with_null_q_lora_rank_and_omitted_v3_fields_gets_v2_behaviour()
     {
         const string json = """
@@ -63,8 +75,8 @@ public class ModelConfigTests
         var c = ModelConfig.Parse(json);
         Assert.Null(c.QLoraRank);
         Assert.False(c.HasQueryCompression);
-        Assert.Equal("softmax", c.ScoringFunc);
-        Assert.Equal("greedy", c.TopkMethod);
+        Assert.Equal(ScoringFunction.Softmax, c.ScoringFunc);
+        Assert.Equal(TopkMethod.Greedy, c.TopkMethod);
         Assert.False(c.NormTopkProb);
         Assert.Equal(0, c.NumNextnPredictLayers);
     }
@@ -92,6 +104,7 @@ public class ModelConfigTests
     [Theory]
     [InlineData("{\"hidden_size\": 64,,,")]
     [InlineData("[1, 2]")]
+    [InlineData("{\"topk_method\": 3}")]
     [InlineData("{\"hidden_size\": \"wide\"}")]
     public void Malformed_json_fails_with_the_file_name(string json)
     {

@@ -17,8 +17,8 @@ public class FusedDecoderTests
         "v3-tiny" => ModelPresets.Tiny,
         // No query compression, softmax affinities, plain greedy top-k, no correction bias (V2-Lite's layout);
         // a latent rank that is not a multiple of 16 exercises the kernels' tails.
-        "v2-style" => ModelPresets.Tiny with { QLoraRank = null, KvLoraRank = 40, ScoringFunc = "softmax", TopkMethod = "greedy", NGroup = 1, TopkGroup = 1, NormTopkProb = false, RoutedScalingFactor = 1.0 },
-        "group-limited-greedy" => ModelPresets.Tiny with { ScoringFunc = "softmax", TopkMethod = "group_limited_greedy" },
+        "v2-style" => ModelPresets.Tiny with { QLoraRank = null, KvLoraRank = 40, ScoringFunc = ScoringFunction.Softmax, TopkMethod = TopkMethod.Greedy, NGroup = 1, TopkGroup = 1, NormTopkProb = false, RoutedScalingFactor = 1.0 },
+        "group-limited-greedy" => ModelPresets.Tiny with { ScoringFunc = ScoringFunction.Softmax, TopkMethod = TopkMethod.GroupLimitedGreedy },
         "no-shared-experts" => ModelPresets.Tiny with { NSharedExperts = 0, FirstKDenseReplace = 0 },
         _ => throw new ArgumentException(name),
     };

@@ -180,7 +180,7 @@ public class ModelForwardTests
         // DeepSeek-V2-Lite's choices at tiny size: softmax gating, plain top-k, no renormalization, no q_lora.
         var v2 = ModelPresets.Tiny with
         {
-            ModelType = "deepseek_v2", QLoraRank = null, ScoringFunc = "softmax", TopkMethod = "greedy",
+            ModelType = "deepseek_v2", QLoraRank = null, ScoringFunc = ScoringFunction.Softmax, TopkMethod = TopkMethod.Greedy,
             NormTopkProb = false, RoutedScalingFactor = 1.0, NGroup = 1, TopkGroup = 1, NumNextnPredictLayers = 0,
         };
         using var model = TinyModels.Create(v2);

@@ -85,7 +85,7 @@ public class RouterTests
     [Fact]
     public void Softmax_router_without_normalization_keeps_raw_probabilities()
     {
-        var v2 = Config with { ScoringFunc = "softmax", TopkMethod = "greedy", NormTopkProb = false, RoutedScalingFactor = 1.0, NGroup = 1, TopkGroup = 1 };
+        var v2 = Config with { ScoringFunc = ScoringFunction.Softmax, TopkMethod = TopkMethod.Greedy, NormTopkProb = false, RoutedScalingFactor = 1.0, NGroup = 1, TopkGroup = 1 };
         using var router = new Router(v2);
         WeightInitializer.Initialize(router, 3, std: 0.5);
         using var x = Inputs();

@@ -67,12 +67,12 @@ public static class DeepSeek2Metadata
             keys.Add(($"{a}.expert_count", U(config.NRoutedExperts)));
             keys.Add(($"{a}.expert_used_count", U(config.NumExpertsPerTok)));
             keys.Add(($"{a}.expert_shared_count", U(config.NSharedExperts)));
-            bool grouped = config.NGroup > 1 && config.TopkMethod == "noaux_tc";
+            bool grouped = config.NGroup > 1 && config.TopkMethod == TopkMethod.NoauxTc;
             keys.Add(($"{a}.expert_group_count", U(grouped ? config.NGroup : 0)));
             keys.Add(($"{a}.expert_group_used_count", U(grouped ? config.TopkGroup : 0)));
             keys.Add(($"{a}.expert_weights_scale", F(config.RoutedScalingFactor)));
             keys.Add(($"{a}.expert_weights_norm", GgufValue.Bool(config.NormTopkProb)));
-            keys.Add(($"{a}.expert_gating_func", U(config.ScoringFunc == "sigmoid" ? GatingSigmoid : GatingSoftmax)));
+            keys.Add(($"{a}.expert_gating_func", U(config.ScoringFunc == ScoringFunction.Sigmoid ? GatingSigmoid : GatingSoftmax)));
         }
         return keys;
     }
@@ -87,10 +87,8 @@ public static class DeepSeek2Metadata
             Fail("48 layers with vocab 128256 make llama.cpp ignore q_lora_rank");
         if (config.NRoutedExperts > 0 && config.MoeLayerFreq != 1)
             Fail($"moe_layer_freq = {config.MoeLayerFreq}: llama.cpp makes every layer after the leading dense ones MoE");
-        if (config.NGroup > 1 && config.TopkMethod == "group_limited_greedy")
+        if (config.NGroup > 1 && config.TopkMethod == TopkMethod.GroupLimitedGreedy)
             Fail("group_limited_greedy scores a group by its best expert; llama.cpp scores it by its top-2 sum");
-        if (config.ScoringFunc is not ("sigmoid" or "softmax"))
-            Fail($"scoring_func \"{config.ScoringFunc}\" has no llama.cpp gating function");
         if (config.RopeScaling is { Kind: "yarn" } yarn && yarn.Mscale != yarn.MscaleAllDim)
             Fail($"rope_scaling.mscale ({yarn.Mscale}) differs from mscale_all_dim ({yarn.MscaleAllDim}); GGUF carries only one");
         if (config.RopeScaling is { } scaling && scaling.Kind is not ("yarn" or "default"))

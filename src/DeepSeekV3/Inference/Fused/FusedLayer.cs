@@ -19,6 +19,7 @@ internal sealed unsafe class FusedLayer
     private readonly WeightMatrix? _qA, _qB, _q;
     private readonly WeightMatrix _kvA, _kvB, _o;
     private readonly WeightMatrix? _router;
+    private readonly RoutingRule? _routing;
     private readonly (WeightMatrix Gate, WeightMatrix Up, WeightMatrix Down)[] _experts = [];
     private readonly (WeightMatrix Gate, WeightMatrix Up, WeightMatrix Down)? _shared, _dense;
     private readonly float _eps;
@@ -47,6 +48,7 @@ internal sealed unsafe class FusedLayer
         if (layer.Moe is { } moe)
         {
             _router = new WeightMatrix(moe.Gate.Weight, $"{prefix}.mlp.gate.weight");
+            _routing = moe.Gate.Rule;
             if (moe.Gate.ExpertScoreCorrectionBias is { } bias) _correctionBias = Vector(bias);
             _experts = moe.Experts.Select((e, i) => Mlp(e, $"{prefix}.mlp.experts.{i}")).ToArray();
             if (moe.SharedExperts is { } shared) _shared = Mlp(shared, $"{prefix}.mlp.shared_experts");
@@ -202,8 +204,8 @@ internal sealed unsafe class FusedLayer
         var chosen = new int[m * k];
         var weights = new float[m * k];
         for (int i = 0; i < m; i++)
-            FusedRouting.Route(_config, s.RouterLogits + i * experts, experts, _correctionBias,
-                               chosen.AsSpan(i * k, k), weights.AsSpan(i * k, k));
+            _routing!.Route(new ReadOnlySpan<float>(s.RouterLogits + i * experts, experts), _correctionBias,
+                            chosen.AsSpan(i * k, k), weights.AsSpan(i * k, k));
 
         step.Profile?.Mark(DecodeStage.Router, ref clock);
 

@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 // Prefill (512-token prompt) and batch-1 decode throughput of our engine vs llama.cpp on the same GGUF-exported
 // random DeepSeek-V3-shaped model, same thread count, medians over repeats; the engines take turns, one repeat each per round. Usage:
 //   dotnet run -c Release --project bench/InferenceBench -- [--threads N] [--repeats N] [--decode-steps N]
-//     [--prompt N] [--work DIR] [--engines ours,torch,libtorch,llama] [--model DIR] [--batch N]
+//     [--prompt N] [--work DIR] [--engines ours,torch,llama] [--model DIR] [--batch N]
 // ours = LibTorch prefill + fused decode (what GenerationEngine runs); torch = LibTorch forward for every step.
 // --model benchmarks an existing model directory (e.g. models/default) instead of the random 276M one.
 var options = ParseArgs(args);
@@ -35,8 +35,6 @@ if (engines.Contains("ours"))
     engineList.Add(new TorchEngineBench(modelDir, prompt, decodeSteps, warmupSteps, OurEngine.Fused));
 if (engines.Contains("torch"))
     engineList.Add(new TorchEngineBench(modelDir, prompt, decodeSteps, warmupSteps, OurEngine.Torch));
-if (engines.Contains("libtorch"))
-    engineList.Add(new TorchEngineBench(modelDir, prompt, decodeSteps, warmupSteps, OurEngine.TorchLinearOnly));
 if (engines.Contains("llama"))
     engineList.Add(new LlamaCppBench(gguf, prompt, decodeSteps, warmupSteps, threads));
 // Round 0 warms up allocators, kernels and caches and is not recorded; then one repeat per engine per round.

@@ -11,10 +11,8 @@ internal enum OurEngine
 {
     /// <summary>What GenerationEngine runs: LibTorch prefill into the paged cache, FusedDecoder decode steps.</summary>
     Fused,
-    /// <summary>LibTorch forward for every step, with the small-batch kernel inside Projection.</summary>
+    /// <summary>LibTorch forward for every step.</summary>
     Torch,
-    /// <summary>LibTorch forward for every step, LibTorch linear only.</summary>
-    TorchLinearOnly,
 }
 
 /// <summary>
@@ -32,18 +30,12 @@ internal sealed class TorchEngineBench : IBenchEngine
     public TorchEngineBench(string modelDir, long[] prompt, int decodeSteps, int warmupSteps, OurEngine engine)
     {
         _model = ModelCheckpoint.Load(modelDir, CPU, ScalarType.Float32);
-        _model.UseSmallBatchKernels(engine == OurEngine.Torch);
         _fused = engine == OurEngine.Fused ? new FusedDecoder(_model) : null;
         Profile = _fused is null ? null : new DecodeProfile();
         _prompt = prompt;
         _decodeSteps = decodeSteps;
         _warmupSteps = warmupSteps;
-        Name = engine switch
-        {
-            OurEngine.Fused => "DeepSeekV3.NET",
-            OurEngine.Torch => "DeepSeekV3.NET, LibTorch forward",
-            _ => "DeepSeekV3.NET, LibTorch linear only",
-        };
+        Name = engine == OurEngine.Fused ? "DeepSeekV3.NET" : "DeepSeekV3.NET, LibTorch forward";
     }
 
     public string Name { get; }

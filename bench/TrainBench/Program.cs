@@ -9,6 +9,7 @@ using System.Globalization;
 using System.Text.Json;
 using DeepSeekV3.Bench;
 using DeepSeekV3.Configuration;
+using DeepSeekV3.Modeling;
 using DeepSeekV3.Training;
 using DeepSeekV3.Training.Data;
 using DeepSeekV3.Training.Metrics;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using DeepSeekV3.Modeling;
 using DeepSeekV3.Runtime;
 using DeepSeekV3.Tokenization;
 using DeepSeekV3.Training;

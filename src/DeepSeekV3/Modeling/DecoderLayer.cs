@@ -46,13 +46,26 @@ public class DecoderLayer : nn.Module
     public MixtureOfExperts? Moe { get; }
     public SwiGluMlp? DenseMlp { get; }
 
+    /// <summary>What backward recomputes instead of keeping (applies only while autograd records).</summary>
+    public RecomputeMode Recompute { get; set; } = RecomputeMode.None;
+
     /// <summary>h: [batch, seq, hidden] → [batch, seq, hidden].</summary>
-    public Tensor Forward(Tensor h, ForwardContext context)
+    public Tensor Forward(Tensor h, ForwardContext context) =>
+        Recompute == RecomputeMode.Block
+            ? new RecomputedSegment(Block, context.RoutingLoss).Apply(h, context)
+            : Block(h, context);
+
+    private Tensor Block(Tensor h, ForwardContext context)
     {
         using var scope = NewDisposeScope();
-        h = h + SelfAttn.Forward(InputLayerNorm.forward(h), context);
+        h = h + (Recompute == RecomputeMode.NormMla
+            ? new RecomputedSegment(Attention, null).Apply(h, context)
+            : Attention(h, context));
         var normed = PostAttentionLayerNorm.forward(h);
         h = h + (Moe is not null ? Moe.Forward(normed, context) : DenseMlp!.forward(normed));
         return h.MoveToOuterDisposeScope();
     }
+
+    /// <summary>MLA(RMSNorm(h)), the attention sub-layer's residual branch.</summary>
+    private Tensor Attention(Tensor h, ForwardContext context) => SelfAttn.Forward(InputLayerNorm.forward(h), context);
 }

@@ -49,10 +49,8 @@ public sealed class DeepSeekV3ForCausalLM : nn.Module
     /// </summary>
     public ModelOutput ForwardMtp(int depth, Tensor previous, Tensor nextTokens, ForwardContext? context = null)
     {
-        if (depth < 1 || depth > Config.NumNextnPredictLayers)
-            throw new ArgumentOutOfRangeException(nameof(depth), $"MTP depth {depth} not in [1, {Config.NumNextnPredictLayers}]");
+        var module = Model.Mtp(depth);
         using var scope = NewDisposeScope();
-        var module = (MtpLayer)Model.Layers[Config.NumHiddenLayers + depth - 1];
         var h = module.Forward(previous, Model.EmbedTokens.forward(nextTokens), context ?? new ForwardContext());
         var logits = LmHead.forward(module.SharedHead.Norm.forward(h));                  // eq. (23), shared head
         return new ModelOutput(logits.MoveToOuterDisposeScope(), h.MoveToOuterDisposeScope());
@@ -66,11 +64,11 @@ public sealed class DeepSeekV3ForCausalLM : nn.Module
         return this;
     }
 
-    /// <summary>Switches the small-batch decode kernel of every projection on or off (benchmarks compare both).</summary>
-    public void UseSmallBatchKernels(bool enabled)
+    /// <summary>Sets what every block (main and MTP) recomputes in backward instead of keeping.</summary>
+    public void SetRecompute(RecomputeMode mode)
     {
-        foreach (var module in modules().OfType<Projection>())
-            module.UseSmallBatchKernel = enabled;
+        foreach (var layer in Model.Layers)
+            layer.Recompute = mode;
     }
 
     /// <summary>Distinct parameters (the MTP modules share embedding and head, counted once).</summary>

@@ -38,6 +38,14 @@ public sealed class DeepSeekV3Model : nn.Module
 
     public IEnumerable<MtpLayer> MtpLayers => Layers.Skip(Config.NumHiddenLayers).Cast<MtpLayer>();
 
+    /// <summary>MTP module k = <paramref name="depth"/> (1-based, the report's k), stored as layer L + k − 1.</summary>
+    public MtpLayer Mtp(int depth)
+    {
+        if (depth < 1 || depth > Config.NumNextnPredictLayers)
+            throw new ArgumentOutOfRangeException(nameof(depth), $"MTP depth {depth} not in [1, {Config.NumNextnPredictLayers}]");
+        return (MtpLayer)Layers[Config.NumHiddenLayers + depth - 1];
+    }
+
     /// <summary>tokens: [batch, seq] int64 → final hidden state after the last norm [batch, seq, hidden].</summary>
     public Tensor Forward(Tensor tokens, ForwardContext context)
     {

@@ -22,6 +22,13 @@ public sealed record ForwardContext
 
     public RoutingTrace? Routing { get; init; }
 
+    /// <summary>
+    /// A training loss on router decisions (the already weighted balance loss of the routers in a trace). Blocks that
+    /// recompute themselves in backward (<see cref="RecomputeMode.Block"/>) back-propagate it from their recomputed
+    /// routers, since the first forward ran without a graph.
+    /// </summary>
+    public Func<RoutingTrace, Tensor?>? RoutingLoss { get; init; }
+
     /// <summary>Absolute positions [batch or 1, seq] (int64) of the input tokens on <paramref name="device"/>.</summary>
     public Tensor Positions(long sequenceLength, Device device) =>
         PositionIds?.to(device) ??

@@ -1,4 +1,3 @@
-using DeepSeekV3.Kernels;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -7,10 +6,8 @@ namespace DeepSeekV3.Modeling;
 
 /// <summary>
 /// A bias-free linear map y = x·Wᵀ, W [out, in] (every DeepSeek projection, the router aside). Checkpoint name:
-/// <c>weight</c>. A single row with bf16 weights, without autograd, on the CPU (batch-1 bf16 decoding) runs
-/// <see cref="SmallBatchLinear"/>; everything else runs LibTorch's linear. The benchmarks decide the policy: on one
-/// thread our kernel is 1.5× LibTorch for one bf16 row of a 4096×4096 weight, merely equal for one fp32 row (and a
-/// little slower on the bundled model's small fp32 matrices), and behind from two rows on.
+/// <c>weight</c>. Always LibTorch's linear: this is the reference path; the fused decoder has its own kernels and is
+/// tested against it.
 /// </summary>
 public sealed class Projection : nn.Module<Tensor, Tensor>
 {
@@ -25,16 +22,6 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     // Looked up by name: Module.to() replaces parameters, so a stored reference would go stale.
     public Parameter Weight => get_parameter("weight")!;
 
-    /// <summary>Use the small-batch kernel where it applies (on by default; off to compare against LibTorch).</summary>
-    public bool UseSmallBatchKernel { get; set; } = true;
-
     /// <summary>x: [..., in] → [..., out].</summary>
-    public override Tensor forward(Tensor x)
-    {
-        var weight = Weight;
-        bool oneBf16Row = weight.dtype == ScalarType.BFloat16 && x.NumberOfElements == x.shape[^1];
-        return UseSmallBatchKernel && oneBf16Row && SmallBatchLinear.Supports(x, weight)
-            ? SmallBatchLinear.Forward(x, weight)
-            : nn.functional.linear(x, weight);
-    }
+    public override Tensor forward(Tensor x) => nn.functional.linear(x, Weight);
 }

@@ -191,20 +191,4 @@ public class ModelForwardTests
         using var absorbed = model.Forward(tokens, new ForwardContext { Mode = AttentionMode.Absorbed });
         Assert.True(allclose(naive.Logits, absorbed.Logits, 1e-4, 1e-5));
     }
-
-    [Fact]
-    public void Small_batch_decode_kernel_matches_libtorch_linear_through_the_whole_model()
-    {
-        using var model = TinyModels.Create();
-        model.To(CPU, ScalarType.BFloat16);
-        using var tokens = TinyModels.Tokens(1, 1, ModelPresets.Tiny.VocabSize);   // one row, bf16: the kernel applies
-        using var _ = no_grad();
-        using var kernel = model.Forward(tokens);
-        model.UseSmallBatchKernels(false);
-        using var libtorch = model.Forward(tokens);
-        // Both accumulate in fp32 and round to bf16; they may differ by bf16 rounding of intermediate results.
-        using var cosine = nn.functional.cosine_similarity(kernel.Logits.to(ScalarType.Float32).flatten(),
-                                                            libtorch.Logits.to(ScalarType.Float32).flatten(), 0);
-        Assert.True(cosine.item<float>() > 0.999, $"cosine {cosine.item<float>()}");
-    }
 }

@@ -1,3 +1,5 @@
+using DeepSeekV3.Modeling;
+
 namespace DeepSeekV3.Training.Objectives;
 
 /// <summary>What the training loss is made of (report §2.1.2, §2.2).</summary>

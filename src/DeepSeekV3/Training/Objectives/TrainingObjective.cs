@@ -8,7 +8,9 @@ namespace DeepSeekV3.Training.Objectives;
 /// The pre-training loss of one micro-batch of packed windows (report §2.2, §2.1.2). A window holds T + 1 tokens
 /// w_0..w_T: the main model reads w_0..w_{T−1} and predicts w_1..w_T. MTP depth k reads h^{k−1} at positions
 /// 0..T−1−k together with the tokens t_{i+k} = w_k..w_{T−1}, and predicts t_{i+k+1} = w_{k+1}..w_T (eqs. 21-25);
-/// h^0 is the main model's final (normed) hidden state, h^k the output of MTP module k.
+/// h^0 is the main model's final (normed) hidden state, h^k the output of MTP module k. It runs the model's own
+/// forward; recomputation (<see cref="ObjectiveOptions.Recompute"/>) is set on the model's blocks when the objective
+/// is made.
 /// </summary>
 public sealed class TrainingObjective
 {
@@ -22,6 +24,7 @@ public sealed class TrainingObjective
                 $"MTP depth {MtpDepth}: the model has {model.Config.NumNextnPredictLayers} MTP module(s)");
         _model = model;
         Options = options;
+        model.SetRecompute(options.Recompute);
     }
 
     public ObjectiveOptions Options { get; }
@@ -37,12 +40,15 @@ public sealed class TrainingObjective
     {
         using var scope = NewDisposeScope();
         long batch = windows.shape[0], length = windows.shape[1] - 1;
-        var context = new ForwardContext { Mode = AttentionMode.Naive, Routing = trace };
         Tensor BalanceOf(RoutingTrace t) => BalanceSum(t, batch);
-        var forward = new TrainingForward(_model, Options.Recompute,
-            t => Options.BalanceAlpha == 0 || t.Records.Count == 0 ? null : BalanceOf(t) * (Options.BalanceAlpha * scale));
+        var context = new ForwardContext
+        {
+            Mode = AttentionMode.Naive,
+            Routing = trace,
+            RoutingLoss = t => Options.BalanceAlpha == 0 || t.Records.Count == 0 ? null : BalanceOf(t) * (Options.BalanceAlpha * scale),
+        };
 
-        var main = forward.Main(windows.narrow(1, 0, length), context);
+        var main = _model.Forward(windows.narrow(1, 0, length), context);
         var mainLoss = CrossEntropy(main.Logits, windows.narrow(1, 1, length));           // L_Main
 
         var mtpLosses = new List<Tensor>();
@@ -50,7 +56,7 @@ public sealed class TrainingObjective
         for (int k = 1; k <= MtpDepth && k < length; k++)
         {
             long s = length - k;
-            var output = forward.Mtp(k, previous.narrow(1, 0, s), windows.narrow(1, k, s), context);
+            var output = _model.ForwardMtp(k, previous.narrow(1, 0, s), windows.narrow(1, k, s), context);
             mtpLosses.Add(CrossEntropy(output.Logits, windows.narrow(1, k + 1, s)));      // L_MTP^k, eq. (24)
             previous = output.Hidden;                                                     // h^k
         }

@@ -1,6 +1,7 @@
-namespace DeepSeekV3.Training.Objectives;
+namespace DeepSeekV3.Modeling;
 
-/// <summary>What the backward pass recomputes instead of keeping from the forward pass.</summary>
+/// <summary>What the backward pass recomputes instead of keeping from the forward pass: a property of each
+/// <see cref="DecoderLayer"/> (<see cref="DeepSeekV3ForCausalLM.SetRecompute"/> sets it for every block).</summary>
 public enum RecomputeMode
 {
     /// <summary>Keep every activation.</summary>

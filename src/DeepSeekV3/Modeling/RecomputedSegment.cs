@@ -1,9 +1,8 @@
-using DeepSeekV3.Modeling;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.autograd;
 
-namespace DeepSeekV3.Training.Objectives;
+namespace DeepSeekV3.Modeling;
 
 /// <summary>
 /// A differentiable function of one tensor whose activations are not kept: the forward pass runs it without a graph
@@ -11,12 +10,12 @@ namespace DeepSeekV3.Training.Objectives;
 /// activation checkpointing). Parameters receive their gradients inside the nested backward.
 /// <para>
 /// Routers inside the segment record their decisions in the step's <see cref="RoutingTrace"/> during the first
-/// forward (for loads and bias updates). Their balance loss has no graph there, so the recomputation adds its
-/// gradient: <see cref="BalanceTerm"/> gets a fresh trace of the recomputed routers and returns the scaled term
-/// to back-propagate with the segment's output.
+/// forward (for loads and bias updates). A loss on those decisions (the balance loss) has no graph there, so the
+/// recomputation adds its gradient: <see cref="BalanceTerm"/> (the context's <see cref="ForwardContext.RoutingLoss"/>)
+/// gets a fresh trace of the recomputed routers and returns the scaled term to back-propagate with the segment's output.
 /// </para>
 /// </summary>
-public sealed class RecomputedSegment
+internal sealed class RecomputedSegment
 {
     public RecomputedSegment(Func<Tensor, ForwardContext, Tensor> run, Func<RoutingTrace, Tensor?>? balanceTerm)
     {

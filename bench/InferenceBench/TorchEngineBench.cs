@@ -94,7 +94,7 @@ internal sealed class TorchEngineBench : IBenchEngine
     private static long Step(DeepSeekV3ForCausalLM model, PagedLatentCache cache, long[] tokens, long start)
     {
         using var scope = NewDisposeScope();
-        var context = new ForwardContext { Mode = AttentionMode.Absorbed, Cache = cache, StartPosition = start };
+        var context = new ForwardContext { Mode = AttentionMode.Absorbed, Cache = cache };
         var hidden = model.Model.Forward(tensor(tokens).unsqueeze(0), context);                   // [1, s, hidden]
         var logits = model.LmHead.forward(hidden[0, -1]);                                        // [vocab]
         return logits.argmax().item<long>();

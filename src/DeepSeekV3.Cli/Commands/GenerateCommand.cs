@@ -50,9 +50,7 @@ internal static class GenerateCommand
             else
             {
                 var request = new GenerationRequest(TensorSettings.ParseTokens(ids!, config.VocabSize), parameters);
-                generated = speculative
-                    ? new MtpSpeculativeDecoder(network).Generate(request)
-                    : new GenerationEngine(network).Generate([request])[0];
+                generated = new GenerationEngine(network, speculative: speculative).Generate([request])[0];
                 writer.WriteLine($"prompt:    {ids}");
                 writer.WriteLine($"generated: {string.Join(",", generated.Tokens)}");
             }

@@ -94,7 +94,16 @@ public sealed class PagedLatentCache : ILatentKvCache, IDisposable
         }
     }
 
-    public LatentCacheView Append(int layer, Tensor latent, Tensor ropeKey, Tensor positions)
+    public Tensor Positions(int layer, long steps, Device device)
+    {
+        var positions = new long[_batch.Length * steps];
+        for (int row = 0; row < _batch.Length; row++)
+            for (long s = 0; s < steps; s++)
+                positions[row * steps + s] = _sequences[_batch[row]].Lengths[layer] + s;
+        return tensor(positions, device: device).view(_batch.Length, steps);
+    }
+
+    public LatentCacheView Append(int layer, Tensor latent, Tensor ropeKey)
     {
         long batch = latent.shape[0], steps = latent.shape[1];
         if (batch != _batch.Length)

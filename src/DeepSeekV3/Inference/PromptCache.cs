@@ -5,7 +5,7 @@ namespace DeepSeekV3.Inference;
 /// <summary>
 /// One conversation's latent cache kept between requests, so a prompt that extends an earlier one (the next chat
 /// turn) prefills only its new tokens, as vLLM's prefix caching and llama.cpp's kept context do. It remembers the
-/// tokens whose entries it holds; <see cref="GenerationEngine.Generate(GenerationRequest, PromptCache, Func{long, bool}?)"/>
+/// tokens whose entries it holds; <see cref="GenerationBatch.Add"/>
 /// keeps the longest common prefix with the next prompt and drops the rest. One owner at a time, like the cache.
 /// </summary>
 public sealed class PromptCache : IDisposable
@@ -25,6 +25,21 @@ public sealed class PromptCache : IDisposable
 
     /// <summary>Tokens held.</summary>
     public int Length => Tokens.Count;
+
+    /// <summary>
+    /// Keeps the entries of the prompt's longest common prefix with the tokens held (all but the prompt's last token at
+    /// most, whose logits the request needs) and forgets the rest. Returns the prefix length: the tokens not prefilled again.
+    /// </summary>
+    internal int Reuse(IReadOnlyList<long> prompt)
+    {
+        int reused = 0, limit = Math.Min(Tokens.Count, prompt.Count - 1);
+        while (reused < limit && Tokens[reused] == prompt[reused]) reused++;
+        KeepPrefix(reused);
+        return reused;
+    }
+
+    /// <summary>Records tokens whose entries a finished request appended.</summary>
+    internal void Hold(IEnumerable<long> tokens) => Tokens.AddRange(tokens);
 
     /// <summary>Keeps the first <paramref name="length"/> tokens' entries and forgets the rest.</summary>
     internal void KeepPrefix(int length)

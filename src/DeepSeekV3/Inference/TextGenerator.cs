@@ -48,9 +48,10 @@ public sealed class TextGenerator(DeepSeekV3ForCausalLM model, ByteLevelBpeToken
             return !matcher.Stopped;
         }
         var request = new GenerationRequest(prompt.Select(i => (long)i).ToArray(), sampling);
-        var result = speculative ? new MtpSpeculativeDecoder(model, mode).Generate(request, OnToken)
-            : session is not null ? new GenerationEngine(model, mode).Generate(request, session, OnToken)
-            : new GenerationEngine(model, mode).Generate([request], (_, token) => OnToken(token))[0];
+        var engine = new GenerationEngine(model, mode, speculative: speculative);
+        var result = session is not null && !speculative
+            ? engine.Generate(request, session, OnToken)
+            : engine.Generate([request], (_, token) => OnToken(token))[0];
         if (!matcher.Stopped)
             Show(matcher.Push(decoder.Flush()) + matcher.Flush());
         return new TextResult(text.ToString(), result);

@@ -19,7 +19,10 @@ public sealed class ContiguousLatentCache : ILatentKvCache, IDisposable
     public long Bytes => _layers.Sum(e => e is { } p ? p.Latent.NumberOfElements * p.Latent.ElementSize
                                                         + p.RopeKey.NumberOfElements * p.RopeKey.ElementSize : 0);
 
-    public LatentCacheView Append(int layer, Tensor latent, Tensor ropeKey, Tensor positions)
+    public Tensor Positions(int layer, long steps, Device device) =>
+        arange(Length(layer), Length(layer) + steps, dtype: ScalarType.Int64, device: device).unsqueeze(0);
+
+    public LatentCacheView Append(int layer, Tensor latent, Tensor ropeKey)
     {
         var previous = _layers[layer];
         Tensor allLatent, allRope;

@@ -9,10 +9,18 @@ namespace DeepSeekV3.Modeling;
 public interface ILatentKvCache
 {
     /// <summary>
-    /// Stores this step's entries for <paramref name="layer"/> (latent [b, s, r_kv], ropeKey [b, s, d_r], at
-    /// positions [b or 1, s]) and returns every stored entry of the batch's sequences, past and new.
+    /// The positions [b or 1, s] (int64) that <paramref name="steps"/> new tokens of each sequence take in
+    /// <paramref name="layer"/>: they continue where that sequence's entries end. The one source of positions for a
+    /// cached forward pass (the fused decoder reads the same lengths).
     /// </summary>
-    LatentCacheView Append(int layer, Tensor latent, Tensor ropeKey, Tensor positions);
+    Tensor Positions(int layer, long steps, Device device);
+
+    /// <summary>
+    /// Stores this step's entries for <paramref name="layer"/> (latent [b, s, r_kv], ropeKey [b, s, d_r], at the
+    /// <see cref="Positions"/> they were rotated for) and returns every stored entry of the batch's sequences, past
+    /// and new.
+    /// </summary>
+    LatentCacheView Append(int layer, Tensor latent, Tensor ropeKey);
 }
 
 /// <summary>

@@ -83,14 +83,14 @@ public sealed class MultiHeadLatentAttention : nn.Module
         var latent = KvALayerNorm.forward(kv.narrow(-1, 0, _kvLoraRank));                // [b, s, r_kv]
         var kPe = kv.narrow(-1, _kvLoraRank, _ropeDim).unsqueeze(2);                      // [b, s, 1, d_r]
 
-        var positions = context.Positions(seq, x.device);                                 // [1, s]
+        var positions = context.Positions(_layer, seq, x.device);                         // [b or 1, s]
         var (cos, sin) = _rope.Angles(positions);
         qPe = YarnRotaryEmbedding.Apply(qPe, cos, sin);
         kPe = YarnRotaryEmbedding.Apply(kPe, cos, sin).squeeze(2);                         // [b, s, d_r]
 
         var keyPositions = positions;                                                      // [b or 1, t]
         if (context.Cache is { } cache)
-            (latent, kPe, keyPositions) = cache.Append(_layer, latent, kPe, positions);     // [b, t, ·], t = past + s
+            (latent, kPe, keyPositions) = cache.Append(_layer, latent, kPe);     // [b, t, ·], t = past + s
         var mask = CausalMask(positions, keyPositions, x.dtype);                           // [b or 1, 1, s, t]
 
         var output = context.Mode == AttentionMode.Naive

@@ -71,8 +71,7 @@ public class FusedDecoderTests
             using var scope = NewDisposeScope();
             int width = step % 3 == 2 ? 2 : 1;           // every third step feeds two tokens, as a verify pass does
             var tokens = tensor(last.SelectMany(t => Enumerable.Range(0, width).Select(j => (t + 31 * j) % config.VocabSize)).ToArray()).view(-1, width);
-            var positions = tensor(position.SelectMany(p => Enumerable.Range(0, width).Select(j => p + j)).ToArray()).view(-1, width);
-            using var expected = model.Forward(tokens, new ForwardContext { Cache = referenceCache, PositionIds = positions });
+            using var expected = model.Forward(tokens, new ForwardContext { Cache = referenceCache });
             using var actual = fused.Forward(tokens, fusedCache);
             Assert.Equal(expected.Logits.shape, actual.Logits.shape);
             worst = Math.Max(worst, Math.Max(MaxDiff(expected.Logits, actual.Logits), MaxDiff(expected.Hidden, actual.Hidden)));
@@ -171,7 +170,7 @@ public class FusedDecoderTests
         {
             var previous = hidden.narrow(1, start, width);
             var next = tokens.narrow(1, start + 1, width);
-            using var expected = model.ForwardMtp(1, previous, next, new ForwardContext { Cache = referenceCache, StartPosition = start });
+            using var expected = model.ForwardMtp(1, previous, next, new ForwardContext { Cache = referenceCache });
             using var actual = fused.ForwardMtp(1, previous, next, fusedCache);
             worst = Math.Max(worst, Math.Max(MaxDiff(expected.Logits, actual.Logits), MaxDiff(expected.Hidden, actual.Hidden)));
             // Only the last position, as a draft needs: the same logits and h^k (the cache entries are rewritten at
@@ -208,7 +207,7 @@ public class FusedDecoderTests
         double worst = 0, spread = 0;
         for (int t = 6; t < 10; t++)
         {
-            using var expected = reference.Forward(tokens.narrow(1, t, 1), new ForwardContext { Cache = referenceCache, StartPosition = t });
+            using var expected = reference.Forward(tokens.narrow(1, t, 1), new ForwardContext { Cache = referenceCache });
             using var actual = fused.Forward(tokens.narrow(1, t, 1), fusedCache);
             worst = Math.Max(worst, MaxDiff(expected.Logits, actual.Logits));
             spread = Math.Max(spread, expected.Logits.std().item<float>());

@@ -134,9 +134,8 @@ public class GenerationEngineTests
         cache.SetBatch(id);
         using var latent = zeros(1, 128, Config.KvLoraRank, ScalarType.BFloat16);
         using var rope = zeros(1, 128, Config.QkRopeHeadDim, ScalarType.BFloat16);
-        using var positions = arange(128, dtype: ScalarType.Int64).unsqueeze(0);
         for (int layer = 0; layer < Config.NumHiddenLayers; layer++)
-            cache.Append(layer, latent, rope, positions);
+            cache.Append(layer, latent, rope);
         long perToken = new ModelSize(Config).LatentCacheBytesPerToken(2);   // what `dsv3 info` prints
         Assert.Equal(128 * perToken, cache.AllocatedBytes);
         Assert.Equal(128 * perToken, cache.BytesInUse);

@@ -23,7 +23,7 @@ internal static class GreedyDecoder
         {
             using var scope = NewDisposeScope();
             var tokens = tensor(input, device: device).unsqueeze(0);                           // [1, new tokens]
-            using var output = model.Forward(tokens, new ForwardContext { Mode = mode, Cache = cache, StartPosition = position });
+            using var output = model.Forward(tokens, new ForwardContext { Mode = mode, Cache = cache });
             position += input.Length;
             long next = output.Logits[0, -1].argmax().item<long>();
             generated.Add(next);

@@ -50,20 +50,20 @@ public sealed class LongContextTests(ITestOutputHelper log)
         using var cache = new PagedLatentCache(Config, Config.NumHiddenLayers, ScalarType.Float32, CPU, blockSize: 16);
         int id = cache.AddSequence();
         cache.SetBatch(id);
-        double worstPrefill = Diff(Step(model, cache, tokens[..prompt], 0), reference.narrow(0, 0, prompt));
+        double worstPrefill = Diff(Step(model, cache, tokens[..prompt]), reference.narrow(0, 0, prompt));
         double worstDecode = 0;
         for (int position = prompt; position < Context; position++)
         {
             using var stepScope = NewDisposeScope();
-            var logits = Step(model, cache, tokens[position..(position + 1)], position);
+            var logits = Step(model, cache, tokens[position..(position + 1)]);
             worstDecode = Math.Max(worstDecode, Diff(logits, reference.narrow(0, position, 1)));
         }
         Assert.Equal(Context, cache.Length(id, Config.NumHiddenLayers - 1));
 
-        // Control: the last step again (its cache entry dropped first) with an off-by-one start position, as a caller
-        // losing count would send it, must fail the same comparison by far.
-        cache.Truncate(id, Context - 1);
-        double shifted = Diff(Step(model, cache, tokens[^1..], Context - 2), reference.narrow(0, Context - 1, 1));
+        // Control: positions come from the cache, so the last token stepped after a cache one entry short (it lands at
+        // position Context − 2, as a caller losing count would place it) must fail the same comparison by far.
+        cache.Truncate(id, Context - 2);
+        double shifted = Diff(Step(model, cache, tokens[^1..]), reference.narrow(0, Context - 1, 1));
         double scale = reference.abs().max().item<float>();
         log.WriteLine($"max |logit| {scale:G4}; max abs diff prefill {worstPrefill:E2}, decode {worstDecode:E2}; " +
                       $"last step off by one {shifted:E2}");
@@ -132,11 +132,11 @@ public sealed class LongContextTests(ITestOutputHelper log)
         Assert.True(accepted > 0, "no draft was accepted: the two-token path never ran");
     }
 
-    /// <summary>One forward pass of <paramref name="tokens"/> at <paramref name="start"/> through the cache: logits
-    /// [tokens, vocab], in the caller's dispose scope.</summary>
-    private static Tensor Step(DeepSeekV3ForCausalLM model, PagedLatentCache cache, long[] tokens, long start) =>
+    /// <summary>One forward pass of <paramref name="tokens"/> continuing the cache (positions from where it ends):
+    /// logits [tokens, vocab], in the caller's dispose scope.</summary>
+    private static Tensor Step(DeepSeekV3ForCausalLM model, PagedLatentCache cache, long[] tokens) =>
         model.Forward(tensor(tokens).unsqueeze(0),
-            new ForwardContext { Mode = AttentionMode.Absorbed, Cache = cache, StartPosition = start }).Logits[0];
+            new ForwardContext { Mode = AttentionMode.Absorbed, Cache = cache }).Logits[0];
 
     /// <summary>The whole sequence in one pass with naive attention and no cache: logits [tokens, vocab], in the
     /// caller's dispose scope.</summary>

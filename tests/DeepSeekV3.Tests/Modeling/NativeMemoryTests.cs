@@ -30,7 +30,7 @@ public class NativeMemoryTests
                 using var cache = new ContiguousLatentCache(ModelPresets.Tiny.NumHiddenLayers);
                 using var prefill = model.Forward(tokens, new ForwardContext { Cache = cache });
                 using var first = tokens.narrow(1, 0, 1);
-                using var step = model.Forward(first, new ForwardContext { Cache = cache, StartPosition = 16 });
+                using var step = model.Forward(first, new ForwardContext { Cache = cache });
                 using var hidden = output.Hidden.narrow(1, 0, 15);
                 using var next = tokens.narrow(1, 1, 15);
                 using var mtp = model.ForwardMtp(1, hidden, next);

@@ -153,7 +153,7 @@ public sealed class LlamaCppPeerTests(ITestOutputHelper log) : IDisposable
         {
             using var scope = NewDisposeScope();
             var output = model.Forward(tensor(new[] { tokens[i] }).unsqueeze(0),
-                new ForwardContext { Mode = AttentionMode.Absorbed, Cache = cache, StartPosition = i });
+                new ForwardContext { Mode = AttentionMode.Absorbed, Cache = cache });
             rows[i] = Rows(output.Logits[0])[0];
         }
         return rows;

@@ -1,0 +1,56 @@
+using DeepSeekV3.Modeling;
+using static TorchSharp.torch;
+
+namespace DeepSeekV3.Inference;
+
+/// <summary>
+/// Passes of a few token rows (decode steps, speculative verification, MTP drafts, short prompts) on the
+/// <see cref="FusedDecoder"/>; long prompts on LibTorch, whose GEMMs win once its fixed cost per forward is spread over
+/// enough tokens (the crossover is measured by bench/InferenceBench). Both write the same paged cache.
+/// </summary>
+public sealed class FusedForwardBackend : ForwardBackend
+{
+    private readonly FusedDecoder _decoder;
+
+    /// <param name="threads">See <see cref="FusedDecoder(DeepSeekV3ForCausalLM, int)"/>.</param>
+    public FusedForwardBackend(DeepSeekV3ForCausalLM model, int threads = 0) : base(model) =>
+        _decoder = new FusedDecoder(model, threads);
+
+    public FusedDecoder Decoder => _decoder;
+
+    public override int MaxRows => FusedDecoder.MaxRows;
+
+    public override ModelOutput Step(Tensor tokens, PagedLatentCache cache) => _decoder.Forward(tokens, cache);
+
+    public override ModelOutput Prefill(long[] tokens, PagedLatentCache cache, bool everyHidden)
+    {
+        if (tokens.Length <= FusedDecoder.PrefillTokens)
+            return _decoder.Prefill(tokens, cache, lastOnly: !everyHidden);
+        using var ids = tensor(tokens).unsqueeze(0);
+        return Model.Forward(ids, new ForwardContext { Cache = cache }, lastOnly: true);
+    }
+
+    public override ModelOutput DraftMtp(int depth, Tensor previous, Tensor nextTokens, PagedLatentCache cache)
+    {
+        long length = nextTokens.shape[1];
+        if (nextTokens.shape[0] != 1 || length > FusedDecoder.PrefillTokens)
+            return LastPosition(Model.ForwardMtp(depth, previous, nextTokens, new ForwardContext { Cache = cache }));
+        // A sequence's pairs MaxRows per pass; only the last pass's last position is computed past the cache write.
+        ModelOutput? last = null;
+        for (long at = 0; at < length; at += MaxRows)
+        {
+            last?.Dispose();
+            long rows = Math.Min(MaxRows, length - at);
+            using var h = previous.narrow(1, at, rows);
+            using var t = nextTokens.narrow(1, at, rows);
+            last = _decoder.ForwardMtp(depth, h, t, cache, lastOnly: true);
+        }
+        return last!;
+    }
+
+    public override void Dispose()
+    {
+        _decoder.Dispose();
+        base.Dispose();
+    }
+}

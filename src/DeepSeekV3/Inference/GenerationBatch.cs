@@ -1,0 +1,108 @@
+using System.Diagnostics;
+using DeepSeekV3.Configuration;
+using DeepSeekV3.Runtime;
+using static TorchSharp.torch;
+
+namespace DeepSeekV3.Inference;
+
+/// <summary>
+/// The generation loop: requests join (<see cref="Add"/>: prefilled at once, first token emitted) and leave (when a
+/// stop rule ends them, giving their cache blocks back) at token boundaries, and each <see cref="Step"/> advances every
+/// running sequence by one token boundary with the decoding strategy. Every sequence has its own entries in the
+/// paged latent cache (or in its <see cref="PromptCache"/>'s). One backend, chosen when the batch is made, runs every
+/// pass. Not thread-safe: one batch per generating thread.
+/// </summary>
+public sealed class GenerationBatch : IDisposable
+{
+    private readonly ForwardBackend _backend;
+    private readonly IDecodingStrategy _strategy;
+    private readonly PagedLatentCache _cache;
+    private readonly List<GenerationSequence> _running = [];
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+
+    /// <param name="fused">Run passes on the fused decoder where the model allows it (false: LibTorch only, the
+    /// reference path).</param>
+    /// <param name="speculative">MTP speculative decoding (the model needs an MTP module) instead of plain steps.</param>
+    public GenerationBatch(Modeling.DeepSeekV3ForCausalLM model, Modeling.AttentionMode mode = Modeling.AttentionMode.Absorbed,
+        int blockSize = 64, bool fused = true, bool speculative = false)
+    {
+        Config = model.Config;
+        _backend = ForwardBackend.Create(model, mode, fused);
+        try
+        {
+            _strategy = speculative ? new MtpSpeculativeDecoding(_backend) : new PlainDecoding(_backend);
+        }
+        catch
+        {
+            _backend.Dispose();
+            throw;
+        }
+        var weight = model.LmHead.Weight;
+        _cache = new PagedLatentCache(Config, _strategy.CacheLayers, weight.dtype, weight.device, blockSize);
+    }
+
+    public ModelConfig Config { get; }
+
+    /// <summary>Sequences still generating.</summary>
+    public IReadOnlyList<GenerationSequence> Running => _running;
+
+    /// <summary>
+    /// Adds a request: prefills its prompt and emits its first token. <paramref name="onToken"/> sees each token as it
+    /// comes and returns false to stop the request (a stop string matched). With <paramref name="session"/>, the
+    /// request continues that conversation's cache: the prompt's longest common prefix with the tokens the session
+    /// holds (all but the prompt's last token at most, whose logits are needed) is not prefilled again; afterwards the
+    /// session holds the prompt and the generated tokens but the last (never fed back).
+    /// </summary>
+    public GenerationSequence Add(GenerationRequest request, Func<long, bool>? onToken = null, PromptCache? session = null)
+    {
+        Validate(request.Prompt);
+        var sequence = session is null
+            ? new GenerationSequence(Config, request, _cache, _cache.AddSequence(), _clock, onToken, session: null, cachedPromptTokens: 0)
+            : new GenerationSequence(Config, request, session.Cache, session.SequenceId, _clock, onToken, session, session.Reuse(request.Prompt));
+        using (no_grad())
+            _strategy.Prefill(sequence);
+        _running.Add(sequence);
+        Leave();
+        return sequence;
+    }
+
+    /// <summary>One token boundary for every running sequence (grouped by the cache they live in); the ones that
+    /// finish leave. Returns whether any sequence is still running.</summary>
+    public bool Step()
+    {
+        using (no_grad())
+            foreach (var group in _running.GroupBy(s => s.Cache).Select(g => g.ToList()).ToList())
+                _strategy.Step(group);
+        Leave();
+        return _running.Count > 0;
+    }
+
+    /// <summary>Finished sequences leave; a session's records what its cache now holds.</summary>
+    private void Leave()
+    {
+        foreach (var done in _running.Where(s => s.Finished is not null).ToList())
+        {
+            _running.Remove(done);
+            done.Session?.Hold(done.Request.Prompt.Skip(done.CachedPromptTokens).Concat(done.Tokens.SkipLast(1)));
+        }
+    }
+
+    /// <summary>Checks a prompt before anything runs: not empty, inside the context and the vocabulary.</summary>
+    public void Validate(IReadOnlyList<long> prompt)
+    {
+        if (prompt.Count == 0)
+            throw new InvalidArgumentException("the prompt is empty: give at least one token");
+        if (prompt.Count >= Config.MaxPositionEmbeddings)
+            throw new InvalidArgumentException($"the prompt has {prompt.Count} tokens; the model's context is {Config.MaxPositionEmbeddings}");
+        foreach (long id in prompt)
+            if (id < 0 || id >= Config.VocabSize)
+                throw new InvalidArgumentException($"prompt token {id} is outside the vocabulary [0, {Config.VocabSize})");
+    }
+
+    public void Dispose()
+    {
+        _strategy.Dispose();
+        _backend.Dispose();
+        _cache.Dispose();
+    }
+}

@@ -1,0 +1,86 @@
+using System.Diagnostics;
+using DeepSeekV3.Configuration;
+
+namespace DeepSeekV3.Inference;
+
+/// <summary>
+/// One request inside a <see cref="GenerationBatch"/>: its entries in the batch's cache, its sampler, the tokens it
+/// has produced, and when it stopped. Every decoding strategy emits through <see cref="Emit"/>, so stop rules,
+/// callbacks and timings have one implementation.
+/// </summary>
+public sealed class GenerationSequence
+{
+    private readonly ModelConfig _config;
+    private readonly Func<long, bool>? _onToken;
+    private readonly Stopwatch _clock;
+    private readonly List<long> _tokens = [];
+
+    internal GenerationSequence(ModelConfig config, GenerationRequest request, PagedLatentCache cache, int cacheId,
+        Stopwatch clock, Func<long, bool>? onToken, PromptCache? session, int cachedPromptTokens)
+    {
+        _config = config;
+        Request = request;
+        Cache = cache;
+        CacheId = cacheId;
+        _clock = clock;
+        _onToken = onToken;
+        Session = session;
+        CachedPromptTokens = cachedPromptTokens;
+        Sampler = new Sampler(request.Sampling);
+    }
+
+    public GenerationRequest Request { get; }
+
+    public IReadOnlyList<long> Tokens => _tokens;
+
+    /// <summary>Null while the sequence runs.</summary>
+    public FinishReason? Finished { get; private set; }
+
+    internal PagedLatentCache Cache { get; }
+    internal int CacheId { get; }
+    internal Sampler Sampler { get; }
+
+    /// <summary>The conversation whose cache this sequence continues; it keeps the entries when the sequence finishes.</summary>
+    internal PromptCache? Session { get; }
+
+    /// <summary>Prompt tokens whose entries the cache already held; prefill starts after them.</summary>
+    internal int CachedPromptTokens { get; }
+
+    internal int DraftedTokens { get; set; }
+    internal int AcceptedTokens { get; set; }
+
+    /// <summary>Tokens the model has seen or will see next: the prompt and every emitted token.</summary>
+    internal long Length => Request.Prompt.Count + _tokens.Count;
+
+    private TimeSpan _firstToken, _lastToken;
+
+    /// <summary>
+    /// Adds a generated token, tells the caller, and applies the stop rules (EOS and stop tokens, max_tokens, a full
+    /// context, or the callback asking to stop). A finished sequence gives its cache entries back unless a session
+    /// keeps them. Returns whether the sequence goes on.
+    /// </summary>
+    internal bool Emit(long token)
+    {
+        if (Finished is not null)
+            throw new InvalidOperationException("a finished sequence emitted a token");
+        _tokens.Add(token);
+        _lastToken = _clock.Elapsed;
+        if (_tokens.Count == 1) _firstToken = _lastToken;
+        bool keepGoing = _onToken?.Invoke(token) ?? true;
+        Finished = keepGoing ? StopRule.Check(_config, Request.Sampling, token, _tokens.Count, Length) : FinishReason.Stop;
+        if (Finished is not null && Session is null)
+            Cache.RemoveSequence(CacheId);
+        return Finished is null;
+    }
+
+    /// <summary>What the request produced (once <see cref="Finished"/>).</summary>
+    public GenerationResult Result() =>
+        new(_tokens.ToArray(), Finished ?? throw new InvalidOperationException("the sequence is still running"), Request.Prompt.Count)
+        {
+            TimeToFirstToken = _firstToken,
+            Duration = _lastToken,
+            CachedPromptTokens = CachedPromptTokens,
+            DraftedTokens = DraftedTokens,
+            AcceptedTokens = AcceptedTokens,
+        };
+}

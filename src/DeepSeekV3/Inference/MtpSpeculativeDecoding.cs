@@ -1,0 +1,109 @@
+using DeepSeekV3.Runtime;
+using static TorchSharp.torch;
+
+namespace DeepSeekV3.Inference;
+
+/// <summary>
+/// Speculative decoding with the model's own first MTP module as the drafter (report §5.4.3). The MTP module proposes
+/// the token after next from the main model's last hidden state; one main pass over [pending token, draft] verifies
+/// it. Accepted: both tokens are kept plus a bonus token from the second position; rejected: the corrected token is
+/// kept and the main cache rolls back by one entry. The MTP module's cache layer (index num_hidden_layers) holds only
+/// confirmed (hidden, next token) pairs, so it never rolls back. Greedy output equals plain greedy decoding; with
+/// sampling, <see cref="SpeculativeSampling"/> keeps the output distribution the main model's.
+/// </summary>
+internal sealed class MtpSpeculativeDecoding : IDecodingStrategy
+{
+    private readonly ForwardBackend _backend;
+    private readonly Dictionary<GenerationSequence, Draft> _drafts = [];
+
+    /// <summary>A sequence's proposal between steps: the token it verifies next, the draft after it, and the
+    /// distribution the draft was drawn from (owned here).</summary>
+    private sealed record Draft(long Pending, long Token, Tensor Distribution);
+
+    public MtpSpeculativeDecoding(ForwardBackend backend)
+    {
+        if (backend.Model.Config.NumNextnPredictLayers < 1)
+            throw new InvalidArgumentException("speculative decoding needs an MTP module; this model has num_nextn_predict_layers = 0");
+        _backend = backend;
+    }
+
+    private int MainLayers => _backend.Model.Config.NumHiddenLayers;
+
+    public int CacheLayers => MainLayers + 1;
+
+    public void Prefill(GenerationSequence sequence)
+    {
+        if (sequence.CachedPromptTokens > 0)
+            throw new InvalidArgumentException("speculative decoding keeps its own cache: its MTP entries pair each position with the next token, so a kept prompt cache does not apply");
+        using var scope = NewDisposeScope();
+        sequence.Cache.SetBatch(sequence.CacheId);
+        long[] prompt = sequence.Request.Prompt.ToArray();
+        // The main model over the prompt (hidden state at every position: the MTP module's input), the first token,
+        // then the MTP module over every prompt position.
+        var prefill = _backend.Prefill(prompt, sequence.Cache, everyHidden: true);
+        if (!sequence.Emit(sequence.Sampler.Sample(prefill.Logits[0, -1])))
+            return;
+        Propose(sequence, prefill.Hidden, prompt.Skip(1).Append(sequence.Tokens[^1]).ToArray());
+    }
+
+    public void Step(IReadOnlyList<GenerationSequence> running)
+    {
+        foreach (var sequence in running)
+            Verify(sequence);
+    }
+
+    /// <summary>One main pass over [pending, draft], then the next draft.</summary>
+    private void Verify(GenerationSequence sequence)
+    {
+        using var scope = NewDisposeScope();
+        var cache = sequence.Cache;
+        cache.SetBatch(sequence.CacheId);
+        var draft = _drafts[sequence];
+        _drafts.Remove(sequence);
+        using var draftDistribution = draft.Distribution;
+        long position = sequence.Length - 1;                                       // where `pending` goes
+        var verify = _backend.Step(tensor(new[] { draft.Pending, draft.Token }).unsqueeze(0), cache);
+        var target = sequence.Sampler.Distribution(verify.Logits[0, 0]);
+        var (accepted, token) = SpeculativeSampling.Verify(target, draftDistribution, draft.Token, sequence.Sampler);
+        sequence.DraftedTokens++;
+        long[] confirmed;
+        Tensor hidden;
+        if (accepted)
+        {
+            sequence.AcceptedTokens++;
+            if (!sequence.Emit(draft.Token)) return;
+            long bonus = sequence.Sampler.Sample(verify.Logits[0, 1]);
+            if (!sequence.Emit(bonus)) return;
+            confirmed = [draft.Token, bonus];
+            hidden = verify.Hidden;                                                // h at `position` and `position` + 1
+        }
+        else
+        {
+            if (!sequence.Emit(token)) return;
+            cache.Truncate(sequence.CacheId, position + 1, 0, MainLayers);        // drop the rejected draft's entries
+            confirmed = [token];
+            hidden = verify.Hidden.narrow(1, 0, 1);
+        }
+        Propose(sequence, hidden, confirmed);
+    }
+
+    /// <summary>
+    /// Runs MTP depth 1 over (hidden h_i, token t_{i+1}) pairs continuing the MTP cache layer, and draws the draft for
+    /// the position after the last pair from the sequence's own sampler.
+    /// </summary>
+    private void Propose(GenerationSequence sequence, Tensor hidden, long[] nextTokens)
+    {
+        using var scope = NewDisposeScope();
+        var mtp = _backend.DraftMtp(1, hidden, tensor(nextTokens).unsqueeze(0), sequence.Cache);
+        var distribution = sequence.Sampler.Distribution(mtp.Logits[0, -1]);
+        long token = sequence.Sampler.Parameters.IsGreedy ? distribution.argmax().item<long>() : sequence.Sampler.Draw(distribution);
+        _drafts[sequence] = new Draft(nextTokens[^1], token, distribution.DetachFromDisposeScope());
+    }
+
+    /// <summary>Frees the drafts of sequences that stopped early.</summary>
+    public void Dispose()
+    {
+        foreach (var draft in _drafts.Values) draft.Distribution.Dispose();
+        _drafts.Clear();
+    }
+}

@@ -67,7 +67,7 @@ if (ours is not null && llama is not null)
 Dictionary<string, double>? stages = null;
 if (profile is { Passes: > 0 })
 {
-    stages = Enum.GetValues<DeepSeekV3.Inference.DecodeStage>().ToDictionary(st => st.ToString(), st => profile.Milliseconds(st) / profile.Passes);
+    stages = Enum.GetValues<DeepSeekV3.Inference.Fused.DecodeStage>().ToDictionary(st => st.ToString(), st => profile.Milliseconds(st) / profile.Passes);
     Console.WriteLine($"where a DeepSeekV3.NET decode step goes (mean of {profile.Passes} steps, {profile.TotalMilliseconds / profile.Passes:F2} ms):");
     foreach (var (stage, ms) in stages)
         Console.WriteLine($"  {stage,-22} {ms,8:F3} ms  {ms / (profile.TotalMilliseconds / profile.Passes),6:P1}");

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using DeepSeekV3.Checkpoints;
 using DeepSeekV3.Inference;
+using DeepSeekV3.Inference.Fused;
 using DeepSeekV3.Modeling;
 using static TorchSharp.torch;
 

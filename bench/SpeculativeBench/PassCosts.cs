@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using DeepSeekV3.Inference.Fused;
 using DeepSeekV3.Inference;
 using DeepSeekV3.Kernels;
 using DeepSeekV3.Modeling;

@@ -1,3 +1,4 @@
+using DeepSeekV3.Inference.Fused;
 using DeepSeekV3.Modeling;
 using static TorchSharp.torch;
 

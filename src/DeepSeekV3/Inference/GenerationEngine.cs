@@ -1,4 +1,5 @@
 using DeepSeekV3.Configuration;
+using DeepSeekV3.Inference.Fused;
 using DeepSeekV3.Modeling;
 
 namespace DeepSeekV3.Inference;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace DeepSeekV3.Inference;
+namespace DeepSeekV3.Inference.Fused;
 
 /// <summary>The parts of a <see cref="FusedDecoder"/> pass that <see cref="DecodeProfile"/> times.</summary>
 public enum DecodeStage
@@ -47,14 +47,6 @@ public sealed class DecodeProfile
     }
 
     internal static long Now => Stopwatch.GetTimestamp();
-
-    /// <summary>Adds the time since <paramref name="since"/> to <paramref name="stage"/> and restarts the clock.</summary>
-    internal void Mark(DecodeStage stage, ref long since)
-    {
-        long now = Stopwatch.GetTimestamp();
-        _ticks[(int)stage] += now - since;
-        since = now;
-    }
 
     /// <summary>Adds <paramref name="ticks"/> (Stopwatch ticks) to <paramref name="stage"/>.</summary>
     internal void Add(DecodeStage stage, long ticks) => _ticks[(int)stage] += ticks;

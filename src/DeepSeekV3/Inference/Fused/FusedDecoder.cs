@@ -5,7 +5,7 @@ using DeepSeekV3.Modeling;
 using DeepSeekV3.Runtime;
 using static TorchSharp.torch;
 
-namespace DeepSeekV3.Inference;
+namespace DeepSeekV3.Inference.Fused;
 
 /// <summary>
 /// A second implementation of the forward pass for a few new tokens per sequence (decoding, speculative
@@ -23,7 +23,8 @@ public sealed unsafe class FusedDecoder : IDisposable
     private readonly FusedLayer[] _layers;
     private readonly WeightMatrix _embed, _head;
     private readonly float[] _norm;
-    private readonly (float[] ENorm, float[] HNorm, WeightMatrix EhProj, float[] HeadNorm)[] _mtp;
+    /// <summary>MTP module k at [k − 1]: its norms, eh_proj, block and shared_head.norm.</summary>
+    private readonly (float[] ENorm, float[] HNorm, WeightMatrix EhProj, FusedLayer Block, float[] HeadNorm)[] _mtp;
     private readonly float[] _inverseFrequencies;
     private readonly float _attentionFactor, _softmaxScale;
     private readonly nint _headHandle;
@@ -48,14 +49,15 @@ public sealed unsafe class FusedDecoder : IDisposable
         _model = model;
         _config = model.Config;
         int size = threads > 0 ? threads : Math.Min(get_num_threads(), Environment.ProcessorCount);
-        _layers = model.Model.Layers.Select(layer => new FusedLayer(layer, _config)).ToArray();
+        _layers = model.Model.Layers.Take(_config.NumHiddenLayers).Select(layer => new FusedLayer(layer, _config)).ToArray();
         _embed = new WeightMatrix(model.Model.EmbedTokens.weight!, "model.embed_tokens.weight");
         _head = new WeightMatrix(model.LmHead.Weight, "lm_head.weight");
         _headHandle = model.LmHead.Weight.Handle;
         _norm = FusedLayer.Vector(model.Model.Norm.Weight);
-        _mtp = model.Model.MtpLayers.Select(m => (FusedLayer.Vector(m.ENorm.Weight), FusedLayer.Vector(m.HNorm.Weight),
-            new WeightMatrix(m.EhProj.Weight, $"model.layers.{m.Index}.eh_proj.weight"),
-            FusedLayer.Vector(m.SharedHead.Norm.Weight))).ToArray();
+        _mtp = Enumerable.Range(1, _config.NumNextnPredictLayers).Select(model.Model.Mtp).Select(m =>
+            (FusedLayer.Vector(m.ENorm.Weight), FusedLayer.Vector(m.HNorm.Weight),
+             new WeightMatrix(m.EhProj.Weight, $"model.layers.{m.Index}.eh_proj.weight"), new FusedLayer(m, _config),
+             FusedLayer.Vector(m.SharedHead.Norm.Weight))).ToArray();
         var rope = model.Model.Rope;
         _inverseFrequencies = rope.InverseFrequencies.ToArray();
         _attentionFactor = (float)rope.AttentionFactor;
@@ -141,7 +143,7 @@ public sealed unsafe class FusedDecoder : IDisposable
             throw new ArgumentException($"previous hidden states [{string.Join(", ", previous.shape)}] do not match tokens [{string.Join(", ", nextTokens.shape)}]");
         long start = DecodeProfile.Now;
         var step = NewStep(cache, steps);
-        var (eNorm, hNorm, ehProj, headNorm) = _mtp[depth - 1];
+        var (eNorm, hNorm, ehProj, block, headNorm) = _mtp[depth - 1];
         int h = _config.HiddenSize;
         float eps = (float)_config.RmsNormEps;
         float* x = _scratch.Residual, combined = _scratch.Combined;
@@ -157,7 +159,7 @@ public sealed unsafe class FusedDecoder : IDisposable
                 RowMath.RmsNorm((float*)p + i * h, hn, combined + i * 2 * h + h, h, eps);
             }
         ehProj.Multiply(combined, rows, x, _team);
-        _layers[_config.NumHiddenLayers + depth - 1].Forward(x, rows, step, lastOnly);       // eq. (22)
+        block.Forward(x, rows, step, lastOnly);                                             // eq. (22)
         var output = Head(x, headNorm, nextTokens.shape[0], lastOnly ? 1 : steps, returnNormalized: false);   // eq. (23)
         Profile?.EndPass(start);
         return output;
@@ -204,12 +206,12 @@ public sealed unsafe class FusedDecoder : IDisposable
         fixed (byte* logitBytes = logits.bytes)
         fixed (float* w = norm)
         {
-            long clock = DecodeProfile.Now;
+            var clock = new StageClock(Profile);
             float* normalized = _scratch.Normed;
             for (int i = 0; i < rows; i++) RowMath.RmsNorm(x + i * h, w, normalized + i * h, h, eps);
             Buffer.MemoryCopy(returnNormalized ? normalized : x, hiddenBytes, rows * h * 4L, rows * h * 4L);
             _head.Multiply(normalized, rows, (float*)logitBytes, _team);
-            Profile?.Mark(DecodeStage.LmHead, ref clock);
+            clock.Lap(DecodeStage.LmHead);
         }
         return new ModelOutput(logits, hidden);
     }

@@ -1,7 +1,7 @@
 using DeepSeekV3.Modeling;
 using static TorchSharp.torch;
 
-namespace DeepSeekV3.Inference;
+namespace DeepSeekV3.Inference.Fused;
 
 /// <summary>
 /// Passes of a few token rows (decode steps, speculative verification, MTP drafts, short prompts) on the

@@ -3,13 +3,13 @@ using DeepSeekV3.Kernels;
 using DeepSeekV3.Modeling;
 using static TorchSharp.torch;
 
-namespace DeepSeekV3.Inference;
+namespace DeepSeekV3.Inference.Fused;
 
 /// <summary>
-/// One decoder block (spec B.3) for <see cref="FusedDecoder"/>: views of the block's weights and its forward pass
-/// over a few token rows, h += MLA(RMSNorm(h)); h += FFN(RMSNorm(h)), with absorbed MLA over the paged latent cache
-/// and DeepSeekMoE (or the dense SwiGLU of the first layers). The same math as <see cref="DecoderLayer"/> with
-/// <see cref="AttentionMode.Absorbed"/>, in fp32 activations.
+/// One decoder block for <see cref="FusedDecoder"/>: views of the block's weights and its forward pass over a few
+/// token rows, h += MLA(RMSNorm(h)); h += FFN(RMSNorm(h)), with absorbed MLA over the paged latent cache and
+/// DeepSeekMoE (or the dense SwiGLU of the first layers). A transcription of <see cref="DecoderLayer"/>'s forward
+/// with <see cref="AttentionMode.Absorbed"/>, in fp32 activations, on the kernels of <see cref="Kernels"/>.
 /// </summary>
 internal sealed unsafe class FusedLayer
 {
@@ -85,58 +85,95 @@ internal sealed unsafe class FusedLayer
     /// <returns>The rows x holds now: m, or the batch size with <paramref name="lastOnly"/>.</returns>
     public int Forward(float* x, int m, FusedStep step, bool lastOnly = false)
     {
-        step.BeginLayer(Index);
         var s = step.Scratch;
-        int h = _config.HiddenSize;
-        fixed (float* norm = _inputNorm)
-            for (int i = 0; i < m; i++) RowMath.RmsNorm(x + i * h, norm, s.Normed + i * h, h, _eps);
         var kept = lastOnly ? step.LastRows : step.AllRows;
-        Attention(s.Normed, m, step, kept);
-        FusedStep.Gather(x, kept, h);
+        step.BeginLayer(Index);
+        // h += MLA(RMSNorm(h))   (DecoderLayer.Forward)
+        RmsNormRows(x, _inputNorm, s.Normed, m);
+        Attention(s.Normed, m, step, kept);                                   // → s.Projected [kept, hidden]
+        FusedStep.Gather(x, kept, _config.HiddenSize);
         m = kept.Length;
-        for (int i = 0; i < m; i++) RowMath.Add(x + i * h, s.Projected + i * h, h);
-
-        fixed (float* norm = _postNorm)
-            for (int i = 0; i < m; i++) RowMath.RmsNorm(x + i * h, norm, s.Normed + i * h, h, _eps);
+        AddRows(x, s.Projected, m);
+        // h += FFN(RMSNorm(h)): the dense SwiGLU of the first layers, DeepSeekMoE after
+        RmsNormRows(x, _postNorm, s.Normed, m);
         if (_dense is { } dense)
         {
-            long clock = DecodeProfile.Now;
+            var clock = step.Clock();
             SwiGlu(dense, s.Normed, m, s.Projected, step.Team, s.Gate, s.Up);
-            step.Profile?.Mark(DecodeStage.DenseMlp, ref clock);
+            clock.Lap(DecodeStage.DenseMlp);
         }
         else
-            MixtureOfExperts(s.Normed, m, step);
-        for (int i = 0; i < m; i++) RowMath.Add(x + i * h, s.Projected + i * h, h);
+            MixtureOfExperts(s.Normed, m, step);                               // → s.Projected [m, hidden]
+        AddRows(x, s.Projected, m);
         return m;
     }
 
+    private void RmsNormRows(float* x, float[] weight, float* output, int m)
+    {
+        int h = _config.HiddenSize;
+        fixed (float* w = weight)
+            for (int i = 0; i < m; i++) RowMath.RmsNorm(x + i * h, w, output + i * h, h, _eps);
+    }
+
+    private void AddRows(float* x, float* y, int m)
+    {
+        int h = _config.HiddenSize;
+        for (int i = 0; i < m; i++) RowMath.Add(x + i * h, y + i * h, h);
+    }
+
     /// <summary>
-    /// Absorbed MLA (eqs. 1-11, spec B.6.3) of normalized rows n [m, hidden]: every row's latent entry goes into the
-    /// cache; the rows listed in <paramref name="kept"/> (ascending) attend, → s.Projected [kept, hidden].
+    /// Absorbed MLA (report eqs. 1-11, as <see cref="MultiHeadLatentAttention"/> in absorbed mode) of normalized rows
+    /// n [m, hidden]: every row's latent entry goes into the cache; the rows listed in <paramref name="kept"/>
+    /// (ascending) attend, → s.Projected [kept, hidden].
     /// </summary>
     private void Attention(float* n, int m, FusedStep step, int[] kept)
     {
         var s = step.Scratch;
         var c = _config;
-        int heads = c.NumAttentionHeads, dn = c.QkNopeHeadDim, dr = c.QkRopeHeadDim, dv = c.VHeadDim;
-        int dqk = dn + dr, r = c.KvLoraRank, pairs = dr / 2;
-        long clock = DecodeProfile.Now;
+        int heads = c.NumAttentionHeads, dqk = c.QkNopeHeadDim + c.QkRopeHeadDim;
+        var clock = step.Clock();
+        Queries(n, m, step);                                                  // eqs. (6)-(8): s.Query [m, heads, d_qk]
+        _kvA.Multiply(n, m, s.KeyValue, step.Team);                           // eqs. (1), (3): [m, r_kv + d_r]
+        clock.Lap(DecodeStage.AttentionProjections);
+        CacheLatents(m, step);                                                // c_kv normalized, RoPE, cache write
+        FusedStep.Gather(s.Query, kept, heads * dqk);
+        m = kept.Length;
+        clock.Lap(DecodeStage.AttentionCore);
+        // Heads are independent from here to the output projection: the team splits them.
+        step.Team.Run(member => AttendHeads(member, m, step, kept));          // → s.AttentionOutput [m, heads, d_v]
+        clock.Restart();
+        _o.Multiply(s.AttentionOutput, m, s.Projected, step.Team);            // eq. (11)
+        clock.Lap(DecodeStage.AttentionProjections);
+    }
 
-        // Eqs. (6)-(8): queries [m, heads, d_n + d_r].
+    /// <summary>Eqs. (6)-(8): queries [m, heads, d_n + d_r] into s.Query (q_proj, or q_a → q_a_layernorm → q_b).</summary>
+    private void Queries(float* n, int m, FusedStep step)
+    {
+        var s = step.Scratch;
         if (_q is { } q)
-            q.Multiply(n, m, s.Query, step.Team);
-        else
         {
-            int ql = c.QLoraRank!.Value;
-            _qA!.Value.Multiply(n, m, s.QueryLatentInput, step.Team);
-            fixed (float* norm = _qANorm)
-                for (int i = 0; i < m; i++)
-                    RowMath.RmsNorm(s.QueryLatentInput + i * ql, norm, s.QueryLatentInput + i * ql, ql, _eps);
-            _qB!.Value.Multiply(s.QueryLatentInput, m, s.Query, step.Team);
+            q.Multiply(n, m, s.Query, step.Team);
+            return;
         }
-        // Eqs. (1), (3): latent c_kv (normalized) and the shared RoPE key, [m, r_kv + d_r].
-        _kvA.Multiply(n, m, s.KeyValue, step.Team);
-        step.Profile?.Mark(DecodeStage.AttentionProjections, ref clock);
+        int ql = _config.QLoraRank!.Value;
+        _qA!.Value.Multiply(n, m, s.QueryLatentInput, step.Team);
+        fixed (float* norm = _qANorm)
+            for (int i = 0; i < m; i++)
+                RowMath.RmsNorm(s.QueryLatentInput + i * ql, norm, s.QueryLatentInput + i * ql, ql, _eps);
+        _qB!.Value.Multiply(s.QueryLatentInput, m, s.Query, step.Team);
+    }
+
+    /// <summary>
+    /// From kv_a's output [m, r_kv + d_r]: the normalized latent c_kv and the rotated RoPE key k_pe of every row into
+    /// the cache (eqs. 1, 3), and RoPE on every head's q_pe (eq. 8). Then each kept row's attention query per head,
+    /// [absorbed latent query (filled by <see cref="AttendHeads"/>) ; rotated q_pe], r_kv + d_r wide like a cache row.
+    /// </summary>
+    private void CacheLatents(int m, FusedStep step)
+    {
+        var s = step.Scratch;
+        var c = _config;
+        int heads = c.NumAttentionHeads, dn = c.QkNopeHeadDim, dr = c.QkRopeHeadDim, dqk = dn + dr;
+        int r = c.KvLoraRank, pairs = dr / 2;
         step.Angles(m);
         fixed (float* norm = _kvANorm)
             for (int i = 0; i < m; i++)
@@ -148,66 +185,59 @@ internal sealed unsafe class FusedLayer
                     RowMath.Rotate(s.Query + (i * heads + head) * dqk + dn, s.Cos + i * pairs, s.Sin + i * pairs, pairs);
             }
         step.WriteCache(s.Latent, s.RopeKey, m);
-        FusedStep.Gather(s.Query, kept, heads * dqk);
-        m = kept.Length;
-
-        // The attention query per head is [absorbed latent query ; rotated RoPE query], r_kv + d_r wide like a
-        // cache row: the RoPE part goes in now, the absorbed part below.
-        int width = r + dr;
-        for (int i = 0; i < m * heads; i++)
-            Buffer.MemoryCopy(s.Query + i * dqk + dn, s.QueryLatent + i * width + r, dr * 4L, dr * 4L);
-
-        // Heads are independent from here to the output projection: the team splits them. The profile splits the
-        // time by the calling member's clock (absorption vs attention over the cache).
-        step.Profile?.Mark(DecodeStage.AttentionCore, ref clock);
-        long absorbTicks = 0;
-        step.Team.Run(member =>
-        {
-            var (first, last) = step.Team.Share(member, heads);
-            float* temp = s.AttentionTemp + member * s.AttentionTempPerMember;
-            long start = member == 0 ? DecodeProfile.Now : 0;
-            // W_UK absorbed into the query: q_latent[i, head] = Σ_d q_nope[i, head, d] · kv_b[head·(d_n+d_v) + d].
-            for (int head = first; head < last; head++)
-            {
-                for (int i = 0; i < m; i++)
-                    new Span<float>(s.QueryLatent + (i * heads + head) * width, r).Clear();
-                for (int d = 0; d < dn; d++)
-                    for (int i = 0; i < m; i++)
-                        _kvB.AxpyRow(s.QueryLatent + (i * heads + head) * width, s.Query[(i * heads + head) * dqk + d], head * (dn + dv) + d);
-            }
-            long attendStart = member == 0 ? DecodeProfile.Now : 0;
-            for (int i = 0; i < m; i++)
-                step.Attend(step.RowSequence[kept[i]], step.RowPosition[kept[i]], s.QueryLatent + i * heads * width,
-                            s.OutputLatent + i * heads * r, first, last, temp);
-            long attendEnd = member == 0 ? DecodeProfile.Now : 0;
-            // W_UV absorbed into the output: o[i, head, v] = out_latent[i, head] · kv_b[head·(d_n+d_v) + d_n + v].
-            for (int head = first; head < last; head++)
-                for (int v = 0; v < dv; v++)
-                    for (int i = 0; i < m; i++)
-                        s.AttentionOutput[(i * heads + head) * dv + v] = _kvB.DotRow(s.OutputLatent + (i * heads + head) * r, head * (dn + dv) + dn + v);
-            if (member == 0) absorbTicks = DecodeProfile.Now - attendEnd + (attendStart - start);
-        });
-        step.Profile?.Add(DecodeStage.AttentionAbsorb, absorbTicks);
-        step.Profile?.Add(DecodeStage.AttentionCore, -absorbTicks);
-        step.Profile?.Mark(DecodeStage.AttentionCore, ref clock);
-        _o.Multiply(s.AttentionOutput, m, s.Projected, step.Team);
-        step.Profile?.Mark(DecodeStage.AttentionProjections, ref clock);
     }
 
-    /// <summary>DeepSeekMoE (eqs. 12-16, spec B.8-B.9) of normalized rows n [m, hidden] → s.Projected [m, hidden].</summary>
+    /// <summary>
+    /// One team member's heads for the m kept rows: W_UK absorbed into the query, attention over the cache
+    /// (<see cref="LatentAttention"/>), W_UV absorbed into the output, → s.AttentionOutput [m, heads, d_v].
+    /// </summary>
+    private void AttendHeads(int member, int m, FusedStep step, int[] kept)
+    {
+        var s = step.Scratch;
+        var c = _config;
+        int heads = c.NumAttentionHeads, dn = c.QkNopeHeadDim, dr = c.QkRopeHeadDim, dv = c.VHeadDim;
+        int dqk = dn + dr, r = c.KvLoraRank, width = r + dr;
+        var (first, last) = step.Team.Share(member, heads);
+        float* temp = s.AttentionTemp + member * s.AttentionTempPerMember;
+        var clock = member == 0 ? step.Clock() : default;                     // the calling member times the split
+        // q_latent[i, head] = Σ_d q_nope[i, head, d] · kv_b[head·(d_n+d_v) + d]; q_pe goes after it.
+        for (int head = first; head < last; head++)
+        {
+            for (int i = 0; i < m; i++)
+            {
+                new Span<float>(s.QueryLatent + (i * heads + head) * width, r).Clear();
+                Buffer.MemoryCopy(s.Query + (i * heads + head) * dqk + dn, s.QueryLatent + (i * heads + head) * width + r, dr * 4L, dr * 4L);
+            }
+            for (int d = 0; d < dn; d++)                                      // each kv_b row once for every row i
+                for (int i = 0; i < m; i++)
+                    _kvB.AxpyRow(s.QueryLatent + (i * heads + head) * width, s.Query[(i * heads + head) * dqk + d], head * (dn + dv) + d);
+        }
+        clock.Lap(DecodeStage.AttentionAbsorb);
+        for (int i = 0; i < m; i++)                                           // eqs. (9)-(10)
+            step.Attend(step.RowSequence[kept[i]], step.RowPosition[kept[i]], s.QueryLatent + i * heads * width,
+                        s.OutputLatent + i * heads * r, first, last, temp);
+        clock.Lap(DecodeStage.AttentionCore);
+        // o[i, head, v] = out_latent[i, head] · kv_b[head·(d_n+d_v) + d_n + v]
+        for (int head = first; head < last; head++)
+            for (int v = 0; v < dv; v++)
+                for (int i = 0; i < m; i++)
+                    s.AttentionOutput[(i * heads + head) * dv + v] = _kvB.DotRow(s.OutputLatent + (i * heads + head) * r, head * (dn + dv) + dn + v);
+        clock.Lap(DecodeStage.AttentionAbsorb);
+    }
+
+    /// <summary>DeepSeekMoE (eqs. 12-16) of normalized rows n [m, hidden] → s.Projected [m, hidden].</summary>
     private void MixtureOfExperts(float* n, int m, FusedStep step)
     {
         var s = step.Scratch;
         int h = _config.HiddenSize, k = _config.NumExpertsPerTok, experts = _experts.Length;
-        long clock = DecodeProfile.Now;
+        var clock = step.Clock();
         _router!.Value.Multiply(n, m, s.RouterLogits, step.Team);
         var chosen = new int[m * k];
         var weights = new float[m * k];
         for (int i = 0; i < m; i++)
             _routing!.Route(new ReadOnlySpan<float>(s.RouterLogits + i * experts, experts), _correctionBias,
                             chosen.AsSpan(i * k, k), weights.AsSpan(i * k, k));
-
-        step.Profile?.Mark(DecodeStage.Router, ref clock);
+        clock.Lap(DecodeStage.Router);
 
         // Each routed expert runs over exactly its rows, gathered into ExpertInput from row `Offset` on; rowOf and
         // weightOf say, per gathered row, which token row it came from and with what routing weight.
@@ -241,7 +271,7 @@ internal sealed unsafe class FusedLayer
         else
         {
             // Members take whole experts: fewer, longer weight streams and one fork-join per layer instead of three
-            // per expert (small experts' matrices gained little from being split). Balanced greedily, largest first.
+            // per expert. Balanced greedily, largest first.
             var owner = BalanceExperts(work.Select(w => w.Count).ToArray(), step.Team.Size);
             step.Team.Run(member =>
             {
@@ -249,16 +279,16 @@ internal sealed unsafe class FusedLayer
                     if (owner[item] == member) Run(item, null, member);
             });
         }
-        // The weighted sum in ascending expert order, fp32 (HF's order, spec G.7): the same bits for any team size.
+        // The weighted sum in ascending expert order, fp32 (as MixtureOfExperts does): the same bits for any team size.
         new Span<float>(s.Routed, m * h).Clear();
         for (int j = 0; j < offset; j++)
             RowMath.Axpy(s.Routed + rowOf[j] * h, weightOf[j], s.ExpertOutput + j * h, h);
-        step.Profile?.Mark(DecodeStage.RoutedExperts, ref clock);
+        clock.Lap(DecodeStage.RoutedExperts);
         if (_shared is { } shared)
         {
             SwiGlu(shared, n, m, s.Projected, step.Team, s.Gate, s.Up);
-            step.Profile?.Mark(DecodeStage.SharedExperts, ref clock);
-            for (int i = 0; i < m; i++) RowMath.Add(s.Projected + i * h, s.Routed + i * h, h);
+            clock.Lap(DecodeStage.SharedExperts);
+            AddRows(s.Projected, s.Routed, m);
         }
         else
         {

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using DeepSeekV3.Configuration;
 
-namespace DeepSeekV3.Inference;
+namespace DeepSeekV3.Inference.Fused;
 
 /// <summary>
 /// The fp32 working buffers of one <see cref="FusedDecoder"/> step, sized for up to <see cref="Rows"/> token rows

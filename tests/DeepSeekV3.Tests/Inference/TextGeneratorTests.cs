@@ -1,21 +1,14 @@
 using DeepSeekV3.Configuration;
 using DeepSeekV3.Inference;
-using DeepSeekV3.Tests.Checkpoints;
 using DeepSeekV3.Tests.Modeling;
+using DeepSeekV3.Tests.Tokenization;
 using DeepSeekV3.Tokenization;
 
 namespace DeepSeekV3.Tests.Inference;
 
 public class TextGeneratorTests
 {
-    // A 512-token BPE trained on mixed English/Chinese text, matching the tiny model's vocabulary.
-    private static readonly Lazy<ByteLevelBpeTokenizer> Tokenizer = new(() =>
-    {
-        var trainer = new BpeTrainer(new BpeTrainerOptions(VocabSize: 512));
-        trainer.AddText(string.Concat(Enumerable.Repeat("The jury said the election was conducted well. 秦川雄帝宅，函谷壯皇居。\n", 40)));
-        var (definition, config) = trainer.Train();
-        return new ByteLevelBpeTokenizer(definition, config);
-    });
+    private static ByteLevelBpeTokenizer Tokenizer => TinyTokenizer.Value;
 
     private static readonly SamplingParams Greedy = new() { MaxTokens = 20, IgnoreEos = true };
 
@@ -23,7 +16,7 @@ public class TextGeneratorTests
     public void Streamed_text_is_whole_characters_and_equals_the_decoded_tokens()
     {
         using var model = TinyModels.Create();
-        var tokenizer = Tokenizer.Value;
+        var tokenizer = Tokenizer;
         var pieces = new List<string>();
         var output = new TextGenerator(model, tokenizer).Generate("秦川", Greedy, onText: pieces.Add);
         Assert.Equal(tokenizer.Decode(output.Result.Tokens.Select(t => (int)t).ToList(), skipSpecialTokens: true), output.Text);
@@ -37,7 +30,7 @@ public class TextGeneratorTests
     public void A_stop_string_ends_generation_and_is_not_in_the_text()
     {
         using var model = TinyModels.Create();
-        var generator = new TextGenerator(model, Tokenizer.Value);
+        var generator = new TextGenerator(model, Tokenizer);
         string free = generator.Generate("The jury", Greedy).Text;
         Assert.True(free.Length >= 4, $"need some text to cut: \"{free}\"");
         string stop = free.Substring(free.Length / 2, 2);
@@ -50,7 +43,7 @@ public class TextGeneratorTests
     public void Speculative_and_plain_text_generation_agree_when_greedy()
     {
         using var model = TinyModels.Create();
-        var generator = new TextGenerator(model, Tokenizer.Value);
+        var generator = new TextGenerator(model, Tokenizer);
         Assert.Equal(generator.Generate("The", Greedy).Text, generator.Generate("The", Greedy, speculative: true).Text);
     }
 
@@ -58,7 +51,7 @@ public class TextGeneratorTests
     public void Chat_renders_the_template_and_starts_from_the_assistant_turn()
     {
         using var model = TinyModels.Create();
-        var tokenizer = Tokenizer.Value;
+        var tokenizer = Tokenizer;
         var generator = new TextGenerator(model, tokenizer);
         var messages = new[] { ChatMessage.User("Hi") };
         var chat = generator.Chat(messages, Greedy);

@@ -6,12 +6,14 @@ namespace DeepSeekV3.Cli;
 /// <summary>Builds the dsv3 command tree and runs it; typed library errors become one line on stderr, exit code 2.</summary>
 internal static class CliApp
 {
-    public static int Run(string[] args, TextWriter? output = null, TextWriter? error = null)
+    /// <param name="input">What `dsv3 chat` reads the user's turns from (default: standard input).</param>
+    public static int Run(string[] args, TextWriter? output = null, TextWriter? error = null, TextReader? input = null)
     {
         output ??= Console.Out;
         error ??= Console.Error;
+        input ??= Console.In;
         var root = new RootCommand("DeepSeekV3.NET: DeepSeek-V3 models in C# (MLA, DeepSeekMoE, MTP, FP8 checkpoints)");
-        foreach (Command command in CommandCatalog.All())
+        foreach (Command command in CommandCatalog.All(input))
             root.Subcommands.Add(command);
         var configuration = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false };
         try

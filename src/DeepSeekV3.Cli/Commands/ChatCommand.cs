@@ -8,10 +8,12 @@ namespace DeepSeekV3.Cli.Commands;
 
 /// <summary>`dsv3 chat`: an interactive multi-turn conversation through the model's chat template. One user turn per
 /// input line; an empty line or end of input ends the chat; "/reset" starts over. The latent cache is kept between
-/// turns (plain decoding), so a turn prefills only its new tokens.</summary>
+/// turns (plain decoding), so a turn prefills only its new tokens; after each reply a line on standard error says how
+/// many of the prompt's tokens the cache held.</summary>
 internal static class ChatCommand
 {
-    public static Command Create()
+    /// <param name="input">Where the user's turns come from (standard input in `dsv3`).</param>
+    public static Command Create(TextReader input)
     {
         var model = CliOptions.Model(required: false);
         var system = new Option<string?>("--system") { Description = "A system prompt" };
@@ -38,7 +40,7 @@ internal static class ChatCommand
             {
                 writer.Write("you> ");
                 writer.Flush();
-                string? line = Console.In.ReadLine();
+                string? line = input.ReadLine();
                 if (string.IsNullOrWhiteSpace(line)) break;
                 if (line.Trim() == "/reset")
                 {
@@ -51,6 +53,9 @@ internal static class ChatCommand
                 var reply = generator.Chat(history, parameters, result.GetValue(sampling.Stop), speculative,
                     piece => { writer.Write(piece); writer.Flush(); }, session);
                 writer.WriteLine();
+                var generated = reply.Result;
+                result.InvocationConfiguration.Error.WriteLine($"[{generated.Tokens.Length} tokens; " +
+                    $"{generated.CachedPromptTokens} of the {generated.PromptTokens}-token prompt reused from the conversation's cache]");
                 history.Add(ChatMessage.Assistant(reply.Text));
             }
         });

@@ -5,14 +5,15 @@ namespace DeepSeekV3.Cli.Commands;
 /// <summary>Every dsv3 sub-command, in the order `dsv3 --help` lists them.</summary>
 internal static class CommandCatalog
 {
-    public static IEnumerable<Command> All()
+    /// <param name="input">Where interactive commands (chat) read lines from.</param>
+    public static IEnumerable<Command> All(TextReader input)
     {
         yield return InitCommand.Create();
         yield return InfoCommand.Create();
         yield return ConvertCommand.Create();
         yield return LogitsCommand.Create();
         yield return GenerateCommand.Create();
-        yield return ChatCommand.Create();
+        yield return ChatCommand.Create(input);
         yield return TokenizeCommand.Create();
         yield return DetokenizeCommand.Create();
         yield return TrainTokenizerCommand.Create();

@@ -56,8 +56,14 @@ public sealed class BpeModel
     public int MergeCount { get; }
 
     /// <summary>Appends the ids of one pre-tokenized piece, given as UTF-8 bytes, to <paramref name="output"/>.</summary>
-    public void Encode(ReadOnlySpan<byte> piece, List<int> output)
+    public void Encode(ReadOnlySpan<byte> piece, List<int> output) => Encode(piece, output, out _);
+
+    /// <inheritdoc cref="Encode(ReadOnlySpan{byte}, List{int})"/>
+    /// <param name="steps">The merge loop's elementary steps (see <see cref="MergeByScan"/> and
+    /// <see cref="MergeByHeap"/>): a measure of its cost that, unlike a stopwatch, does not depend on the machine.</param>
+    internal void Encode(ReadOnlySpan<byte> piece, List<int> output, out long steps)
     {
+        steps = 0;
         if (_ignoreMerges && Vocab.TryGetValue(ByteLevelAlphabet.Encode(piece), out int whole))
         {
             output.Add(whole);
@@ -72,15 +78,17 @@ public sealed class BpeModel
                 symbols[n++] = _byteIds[b];
         }
         if (n <= HeapThreshold)
-            n = MergeByScan(symbols, n);
+            n = MergeByScan(symbols, n, out steps);
         else
-            n = MergeByHeap(symbols, n);
+            n = MergeByHeap(symbols, n, out steps);
         for (int i = 0; i < n; i++)
             output.Add(symbols[i]);
     }
 
-    internal int MergeByScan(int[] symbols, int n)
+    /// <param name="steps">pair ranks compared and symbols shifted, summed over the merges: about n² / 2</param>
+    internal int MergeByScan(int[] symbols, int n, out long steps)
     {
+        steps = 0;
         // ranks[i] is the rank of the pair (symbols[i], symbols[i+1]); after a merge only its two neighbours change,
         // so each step costs one scan over ints and two lookups.
         Span<int> ranks = n <= 256 ? stackalloc int[n] : new int[n];
@@ -99,6 +107,7 @@ public sealed class BpeModel
                 break;
             symbols[best] = ids[best];
             int tail = n - best - 2;
+            steps += n + tail;
             Array.Copy(symbols, best + 2, symbols, best + 1, tail);
             ranks.Slice(best + 2, tail).CopyTo(ranks[(best + 1)..]);
             ids.Slice(best + 2, tail).CopyTo(ids[(best + 1)..]);
@@ -114,7 +123,9 @@ public sealed class BpeModel
     private (int Rank, int Id) Lookup(int left, int right) =>
         _merges.TryGetValue(Key(left, right), out var m) ? m : (int.MaxValue, 0);
 
-    internal int MergeByHeap(int[] symbols, int n)
+    /// <param name="steps">queue entries popped plus the heap levels their pushes and pops moved through:
+    /// O(n log n)</param>
+    internal int MergeByHeap(int[] symbols, int n, out long steps)
     {
         // Doubly linked list over positions; a removed position has prev == -2. Queue entries are (rank, position)
         // and are re-validated when popped, like HF's Word::merge_all.
@@ -153,6 +164,7 @@ public sealed class BpeModel
                 Push(queue, symbols, pos, next[pos]);
         }
 
+        steps = queue.Steps;
         int count = 0;
         for (int i = 0; i >= 0; i = next[i])
             symbols[count++] = symbols[i];

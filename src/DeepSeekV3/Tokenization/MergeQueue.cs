@@ -19,6 +19,9 @@ internal sealed class MergeQueue
             SiftDown(i, _keys[i]);
     }
 
+    /// <summary>Pops plus the heap levels pushes and pops moved through: the queue's work so far.</summary>
+    public long Steps { get; private set; }
+
     public void Push(long key)
     {
         if (_count == _keys.Length)
@@ -29,6 +32,7 @@ internal sealed class MergeQueue
             int parent = (i - 1) >> 2;
             if (_keys[parent] <= key)
                 break;
+            Steps++;
             _keys[i] = _keys[parent];
             i = parent;
         }
@@ -43,6 +47,7 @@ internal sealed class MergeQueue
             return false;
         }
         key = _keys[0];
+        Steps++;
         long last = _keys[--_count];
         if (_count > 0)
             SiftDown(0, last);
@@ -65,6 +70,7 @@ internal sealed class MergeQueue
             }
             if (_keys[best] >= key)
                 break;
+            Steps++;
             _keys[i] = _keys[best];
             i = best;
         }

@@ -7,7 +7,7 @@ namespace DeepSeekV3.Tests.Inference;
 /// <summary>Checks on the trained model the repository ships in models/default.</summary>
 public class BundledModelTests
 {
-    private static string ModelDirectory()
+    internal static string ModelDirectory()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "DeepSeekV3.slnx")))

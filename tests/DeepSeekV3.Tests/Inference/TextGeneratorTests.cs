@@ -1,21 +1,15 @@
+using DeepSeekV3.Checkpoints;
 using DeepSeekV3.Configuration;
 using DeepSeekV3.Inference;
-using DeepSeekV3.Tests.Checkpoints;
 using DeepSeekV3.Tests.Modeling;
+using DeepSeekV3.Tests.Tokenization;
 using DeepSeekV3.Tokenization;
 
 namespace DeepSeekV3.Tests.Inference;
 
 public class TextGeneratorTests
 {
-    // A 512-token BPE trained on mixed English/Chinese text, matching the tiny model's vocabulary.
-    private static readonly Lazy<ByteLevelBpeTokenizer> Tokenizer = new(() =>
-    {
-        var trainer = new BpeTrainer(new BpeTrainerOptions(VocabSize: 512));
-        trainer.AddText(string.Concat(Enumerable.Repeat("The jury said the election was conducted well. 秦川雄帝宅，函谷壯皇居。\n", 40)));
-        var (definition, config) = trainer.Train();
-        return new ByteLevelBpeTokenizer(definition, config);
-    });
+    private static ByteLevelBpeTokenizer Tokenizer => TinyTokenizer.Value;
 
     private static readonly SamplingParams Greedy = new() { MaxTokens = 20, IgnoreEos = true };
 
@@ -23,7 +17,7 @@ public class TextGeneratorTests
     public void Streamed_text_is_whole_characters_and_equals_the_decoded_tokens()
     {
         using var model = TinyModels.Create();
-        var tokenizer = Tokenizer.Value;
+        var tokenizer = Tokenizer;
         var pieces = new List<string>();
         var output = new TextGenerator(model, tokenizer).Generate("秦川", Greedy, onText: pieces.Add);
         Assert.Equal(tokenizer.Decode(output.Result.Tokens.Select(t => (int)t).ToList(), skipSpecialTokens: true), output.Text);
@@ -37,7 +31,7 @@ public class TextGeneratorTests
     public void A_stop_string_ends_generation_and_is_not_in_the_text()
     {
         using var model = TinyModels.Create();
-        var generator = new TextGenerator(model, Tokenizer.Value);
+        var generator = new TextGenerator(model, Tokenizer);
         string free = generator.Generate("The jury", Greedy).Text;
         Assert.True(free.Length >= 4, $"need some text to cut: \"{free}\"");
         string stop = free.Substring(free.Length / 2, 2);
@@ -47,18 +41,26 @@ public class TextGeneratorTests
     }
 
     [Fact]
-    public void Speculative_and_plain_text_generation_agree_when_greedy()
+    public void Speculative_text_generation_accepts_drafts_and_equals_plain_greedy()
     {
-        using var model = TinyModels.Create();
-        var generator = new TextGenerator(model, Tokenizer.Value);
-        Assert.Equal(generator.Generate("The", Greedy).Text, generator.Generate("The", Greedy, speculative: true).Text);
+        // The bundled model: its trained MTP module drafts what the main model says often enough to be accepted
+        // (a random tiny model's drafts on 512 tokens almost never are, and then only the rejection path runs).
+        string dir = BundledModelTests.ModelDirectory();
+        using var model = ModelCheckpoint.Load(dir);
+        var generator = new TextGenerator(model, ByteLevelBpeTokenizer.Load(dir));
+        var plain = generator.Generate("The jury said", Greedy);
+        var speculative = generator.Generate("The jury said", Greedy, speculative: true);
+        Assert.True(speculative.Result.AcceptedTokens > 0, $"{speculative.Result.AcceptedTokens} of {speculative.Result.DraftedTokens} drafts accepted");
+        Assert.True(speculative.Result.DraftedTokens > speculative.Result.AcceptedTokens, "no draft was rejected");
+        Assert.Equal(plain.Result.Tokens, speculative.Result.Tokens);
+        Assert.Equal(plain.Text, speculative.Text);
     }
 
     [Fact]
     public void Chat_renders_the_template_and_starts_from_the_assistant_turn()
     {
         using var model = TinyModels.Create();
-        var tokenizer = Tokenizer.Value;
+        var tokenizer = Tokenizer;
         var generator = new TextGenerator(model, tokenizer);
         var messages = new[] { ChatMessage.User("Hi") };
         var chat = generator.Chat(messages, Greedy);

@@ -17,7 +17,7 @@ public class BpeModelTests
             byte[] bytes = System.Text.Encoding.UTF8.GetBytes(text.Replace("\uD83C", "").Replace("\uDF55", ""));
             int[] initial = [.. bytes.Select(b => model.Vocab[ByteLevelAlphabet.Encode(b).ToString()])];
             int[] scan = (int[])initial.Clone(), heap = (int[])initial.Clone();
-            int n1 = model.MergeByScan(scan, scan.Length), n2 = model.MergeByHeap(heap, heap.Length);
+            int n1 = model.MergeByScan(scan, scan.Length, out _), n2 = model.MergeByHeap(heap, heap.Length, out _);
             Assert.Equal(scan[..n1], heap[..n2]);
         }
     }

@@ -3,7 +3,7 @@
 using DeepSeekV3.Bench;
 using System.Diagnostics;
 using System.Text.Json;
-using DeepSeekV3;
+using DeepSeekV3.IO;
 using DeepSeekV3.Configuration;
 using DeepSeekV3.Modeling;
 using static TorchSharp.torch;

@@ -97,7 +97,7 @@ var report = new
         decode_step_seconds = t.DecodeStepSeconds,
     }),
 };
-DeepSeekV3.AtomicFile.WriteAllText(jsonPath, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }) + "\n");
+DeepSeekV3.IO.AtomicFile.WriteAllText(jsonPath, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }) + "\n");
 Console.WriteLine($"wrote {jsonPath}");
 return 0;
 

@@ -4,7 +4,7 @@ using DeepSeekV3.Bench;
 using System.Diagnostics;
 using System.Runtime.Intrinsics;
 using System.Text.Json;
-using DeepSeekV3;
+using DeepSeekV3.IO;
 using DeepSeekV3.Kernels;
 using static TorchSharp.torch;
 

@@ -3,7 +3,7 @@
 // same logits. Usage: dotnet run -c Release --project bench/SamplerBench [-- --vocab N]
 using System.Diagnostics;
 using System.Text.Json;
-using DeepSeekV3;
+using DeepSeekV3.IO;
 using DeepSeekV3.Bench;
 using DeepSeekV3.Inference;
 using static TorchSharp.torch;

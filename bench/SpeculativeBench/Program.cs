@@ -5,7 +5,7 @@
 using DeepSeekV3.Bench;
 using System.Diagnostics;
 using System.Text.Json;
-using DeepSeekV3;
+using DeepSeekV3.IO;
 using DeepSeekV3.Checkpoints;
 using DeepSeekV3.Inference;
 using DeepSeekV3.Tokenization;

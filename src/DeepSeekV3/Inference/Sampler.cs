@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using DeepSeekV3.Kernels;
+using DeepSeekV3.Randomness;
 using static TorchSharp.torch;
 
 namespace DeepSeekV3.Inference;
@@ -13,13 +14,13 @@ namespace DeepSeekV3.Inference;
 /// </summary>
 public sealed class Sampler
 {
-    private readonly SplitMix64 _random;
+    private SplitMix64 _random;   // a mutable struct: not readonly, or every draw would advance a copy
     private float[] _row = [], _scratch = [];   // reused per call: a 129K vocabulary row would otherwise be a large-object allocation
 
     public Sampler(SamplingParams parameters)
     {
         Parameters = parameters.Validated();
-        _random = new SplitMix64((ulong)(parameters.Seed ?? Random.Shared.NextInt64()));
+        _random = SplitMix64.FromState((ulong)(parameters.Seed ?? Random.Shared.NextInt64()));
     }
 
     public SamplingParams Parameters { get; }
@@ -293,20 +294,5 @@ public sealed class Sampler
             low = smaller + 1;
         }
         return (0, int.MaxValue);
-    }
-
-    /// <summary>SplitMix64 (Steele, Lea and Flood 2014): a 64-bit seed in full, fast, and statistically sound for sampling.</summary>
-    private sealed class SplitMix64(ulong seed)
-    {
-        private ulong _state = seed;
-
-        public double NextDouble()
-        {
-            ulong z = _state += 0x9E3779B97F4A7C15;
-            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9;
-            z = (z ^ (z >> 27)) * 0x94D049BB133111EB;
-            z ^= z >> 31;
-            return (z >> 11) * (1.0 / (1UL << 53));
-        }
     }
 }

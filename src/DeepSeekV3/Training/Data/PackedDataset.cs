@@ -1,3 +1,4 @@
+using DeepSeekV3.Randomness;
 using static TorchSharp.torch;
 
 namespace DeepSeekV3.Training.Data;

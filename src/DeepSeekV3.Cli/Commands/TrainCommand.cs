@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using DeepSeekV3.Runtime;
 using DeepSeekV3.Tokenization;
 using DeepSeekV3.Training;
 using DeepSeekV3.Training.Data;

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using DeepSeekV3.Configuration;
 using DeepSeekV3.Modeling;
-using DeepSeekV3.Runtime;
 using static TorchSharp.torch;
 
 namespace DeepSeekV3.Inference;

@@ -2,7 +2,6 @@ using TorchSharp;
 using DeepSeekV3.Configuration;
 using DeepSeekV3.Kernels;
 using DeepSeekV3.Modeling;
-using DeepSeekV3.Runtime;
 using static TorchSharp.torch;
 
 namespace DeepSeekV3.Inference;

@@ -4,7 +4,7 @@
 // Usage: dotnet run -c Release --project bench/TrainBench -- [--part all|throughput|balance|replot] [--steps N] [DATA...]
 // (replot: redraw the balance PNGs from bench/results/runs/*/metrics.jsonl)
 // (data default: .data/corpus/*.jsonl; --steps: steps of each balance run, default 200; --threads N: torch threads,
-// default 1 — see TrainCommand: spinning OpenMP workers on a shared 2-core box cost ~10x)
+// default 1 — see TrainCommand: spinning OpenMP workers on a shared box slow the steps down badly)
 using System.Globalization;
 using DeepSeekV3.Bench;
 using DeepSeekV3.Configuration;

@@ -9,8 +9,8 @@ namespace DeepSeekV3.Inference;
 /// <summary>
 /// Turns logits into a token: temperature, then top-k, then top-p (nucleus) filtering, then a draw from the
 /// sampler's own seeded generator (greedy = argmax). One sampler per request, so seeds reproduce per request.
-/// The work is a few passes over one vocabulary row in C#: LibTorch's multinomial and sort cost 0.3 ms each on an
-/// 8K vocabulary (a quarter of a bundled-model decode step), where an inverse-CDF draw over the row costs microseconds.
+/// The work is a few passes over one vocabulary row in C#: LibTorch's multinomial and sort each cost a noticeable share
+/// of a small model's decode step, an inverse-CDF draw over the row does not (bench/SamplerBench compares the two).
 /// </summary>
 public sealed class Sampler
 {
@@ -108,7 +108,8 @@ public sealed class Sampler
     /// the CPU). Valid until the next call.</summary>
     private Span<float> Row(Tensor row)
     {
-        // Tensor.bytes is the view's own memory (storage offset included); data<T>().ToArray() walks it 6× slower.
+        // Tensor.bytes is the view's own memory (storage offset included); data<T>().ToArray() walks it element by
+        // element, much more slowly.
         if (row.dtype == ScalarType.Float32 && row.device_type == TorchSharp.DeviceType.CPU && row.is_contiguous())
             return CopyToRow(MemoryMarshal.Cast<byte, float>(row.bytes));
         using var scope = NewDisposeScope();

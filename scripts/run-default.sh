@@ -5,7 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-dotnet build src/DeepSeekV3.Cli -c Release -v q -nologo
+# The build's log goes to a file and is shown only when the build fails, so the job's output is the model's.
+if ! dotnet build src/DeepSeekV3.Cli -c Release -v q -nologo -clp:NoSummary > artifacts/build.log 2>&1; then
+  cat artifacts/build.log >&2
+  exit 1
+fi
 dsv3() { dotnet "src/DeepSeekV3.Cli/bin/Release/net10.0/dsv3.dll" "$@"; }
 model=models/default
 dsv3 info "$model"

@@ -2,12 +2,11 @@
 // Usage: dotnet run -c Release --project bench/ForwardBench [-- --repeats N --threads T]
 using DeepSeekV3.Bench;
 using System.Diagnostics;
-using System.Text.Json;
-using DeepSeekV3;
 using DeepSeekV3.Configuration;
 using DeepSeekV3.Modeling;
 using static TorchSharp.torch;
 
+var recorder = new BenchResults();
 int repeats = ArgValue("--repeats", 5);
 int threads = ArgValue("--threads", Environment.ProcessorCount);
 set_num_threads(threads);
@@ -48,13 +47,7 @@ foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
     }
 }
 
-var result = new Dictionary<string, object>
-{
-    ["benchmark"] = "forward", ["preset"] = "small", ["threads"] = threads, ["repeats"] = repeats,
-    ["date"] = DateTime.UtcNow.ToString("u"), ["load_average"] = File.ReadAllText("/proc/loadavg").Trim(), ["rows"] = rows,
-};
-string path = BenchPaths.Result("forward.json");
-AtomicFile.WriteAllText(path, JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }) + "\n");
+string path = recorder.Save("forward", new { preset = "small", threads, repeats, rows });
 Console.WriteLine($"wrote {path}");
 
 int ArgValue(string name, int fallback)

@@ -18,7 +18,7 @@ string workDir = options.GetValueOrDefault("work", Path.Combine(Path.GetTempPath
 string[] engines = options.GetValueOrDefault("engines", "ours,torch,llama").Split(',');
 int batch = Int("batch", 8);
 
-string loadBefore = LoadAverage();
+var recorder = new BenchResults();
 set_num_threads(threads);
 set_num_interop_threads(1);
 var (modelDir, gguf) = options.TryGetValue("model", out var given)
@@ -48,8 +48,7 @@ foreach (var engine in engineList) engine.Dispose();
     ? TorchEngineBench.RunBatched(modelDir, prompt, batch, decodeSteps)
     : null;
 
-string loadAfter = LoadAverage();
-Console.WriteLine($"load average before/after: {loadBefore} / {loadAfter} (the machine is shared)");
+Console.WriteLine($"load average before/after: {recorder.LoadBefore} / {BenchResults.LoadAverage()} (the machine is shared)");
 Console.WriteLine($"model: {(given is null ? "random DeepSeek-V3-shaped" : given)}, {parameters / 1e6:F1}M parameters ({activated / 1e6:F1}M active), f32; threads {threads}; " +
                   $"prompt {promptLength}; {repeats} repeats × {decodeSteps - warmupSteps} decode steps; medians");
 Console.WriteLine($"{"engine",-34} {"prefill tok/s",14} {"decode ms/tok",14} {"decode tok/s",13}");
@@ -73,14 +72,13 @@ if (profile is { Passes: > 0 })
         Console.WriteLine($"  {stage,-22} {ms,8:F3} ms  {ms / (profile.TotalMilliseconds / profile.Passes),6:P1}");
 }
 
-string resultsDir = Path.Combine(BenchPaths.RepoRoot(), "bench", "results");
-string stamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
-string jsonPath = Path.Combine(resultsDir, $"inference-{stamp}.json");
+// One canonical file per model and thread count: inference-276m-1t.json for the random model (named by its size),
+// inference-default-2t.json for --model models/default (named by its directory).
+string modelName = given is null
+    ? $"{Math.Round(parameters / 1e6).ToString(CultureInfo.InvariantCulture)}m"
+    : Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(given))).ToLowerInvariant();
 var report = new
 {
-    benchmark = "inference",
-    utc = DateTime.UtcNow.ToString("O"),
-    machine = new { Environment.ProcessorCount, os = Environment.OSVersion.ToString(), load_average_before = loadBefore, load_average_after = loadAfter },
     model = new { path = given ?? "random", parameters, activated_parameters = activated, config = benchConfig },
     decode_step_ms_by_stage = stages,
     batched_decode = batched is { } bd ? new { batch, tokens_per_second = bd.TokensPerSecond, prefill_seconds = bd.PrefillSeconds } : null,
@@ -95,15 +93,11 @@ var report = new
         decode_step_seconds = t.DecodeStepSeconds,
     }),
 };
-DeepSeekV3.AtomicFile.WriteAllText(jsonPath, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }) + "\n");
+string jsonPath = recorder.Save($"inference-{modelName}-{threads}t", report);
 Console.WriteLine($"wrote {jsonPath}");
 return 0;
 
 int Int(string name, int fallback) => options.TryGetValue(name, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
-
-// 1/5/15-minute load averages: other work on a shared machine distorts timings, so the report says how much there was.
-static string LoadAverage() =>
-    File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 
 static Dictionary<string, string> ParseArgs(string[] args)
 {

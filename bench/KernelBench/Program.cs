@@ -3,11 +3,10 @@
 using DeepSeekV3.Bench;
 using System.Diagnostics;
 using System.Runtime.Intrinsics;
-using System.Text.Json;
-using DeepSeekV3;
 using DeepSeekV3.Kernels;
 using static TorchSharp.torch;
 
+var recorder = new BenchResults();
 int repeats = 30;
 int threadsArg = Array.IndexOf(args, "--threads");
 if (threadsArg >= 0) set_num_threads(int.Parse(args[threadsArg + 1]));
@@ -100,9 +99,8 @@ int spinsFor20us = (int)(100_000 * 20 / gap.Elapsed.TotalMicroseconds);
 double syncWithGap = SyncMicroseconds(spinsFor20us) - 20;
 Console.WriteLine($"team of 2, one empty fork-join: {syncBackToBack:F2} µs back to back, {syncWithGap:F2} µs after 20 µs of other work");
 
-string path = BenchPaths.Result("kernel.json");
-AtomicFile.WriteAllText(path, JsonSerializer.Serialize(new { benchmark = "small-batch linear", threads = get_num_threads(), date = DateTime.UtcNow.ToString("u"),
-    load_average = File.ReadAllText("/proc/loadavg").Trim(), rows, cold_single_row = cold, team_fork_join_us = new { back_to_back = syncBackToBack, after_20us_gap = syncWithGap } }, new JsonSerializerOptions { WriteIndented = true }) + "\n");
+string path = recorder.Save("kernel", new { kernel = "small-batch linear", threads = get_num_threads(), rows, cold_single_row = cold,
+    team_fork_join_us = new { back_to_back = syncBackToBack, after_20us_gap = syncWithGap } });
 Console.WriteLine($"wrote {path}");
 
 // The ceiling: the same bytes only read (a vector sum with four accumulators), by one thread or halves by a team.

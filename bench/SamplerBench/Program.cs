@@ -2,12 +2,11 @@
 // LibTorch ops (softmax, topk, sort + cumsum for top-p, multinomial; what Sampler used before), side by side on the
 // same logits. Usage: dotnet run -c Release --project bench/SamplerBench [-- --vocab N]
 using System.Diagnostics;
-using System.Text.Json;
-using DeepSeekV3;
 using DeepSeekV3.Bench;
 using DeepSeekV3.Inference;
 using static TorchSharp.torch;
 
+var recorder = new BenchResults();
 int vocabArg = Array.IndexOf(args, "--vocab");
 int[] vocabs = vocabArg >= 0 ? [int.Parse(args[vocabArg + 1])] : [8192, 129280];    // the bundled model's, DeepSeek-V3's
 set_num_threads(1);
@@ -34,9 +33,7 @@ foreach (int vocab in vocabs)
                          ["ours_us"] = Math.Round(oursMicroseconds, 2) });
     }
 }
-string path = BenchPaths.Result("sampler.json");
-AtomicFile.WriteAllText(path, JsonSerializer.Serialize(new { benchmark = "sampler", date = DateTime.UtcNow.ToString("u"),
-    load_average = File.ReadAllText("/proc/loadavg").Trim(), rows }, new JsonSerializerOptions { WriteIndented = true }) + "\n");
+string path = recorder.Save("sampler", new { rows });
 Console.WriteLine($"wrote {path}");
 
 // Median microseconds of one call over 1000 timed calls, after 100 untimed ones.

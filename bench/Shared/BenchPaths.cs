@@ -12,6 +12,9 @@ internal static class BenchPaths
         return Directory.GetCurrentDirectory();
     }
 
+    /// <summary>bench/results in the repository.</summary>
+    public static string Results() => Path.Combine(RepoRoot(), "bench", "results");
+
     /// <summary>bench/results/<paramref name="file"/> in the repository.</summary>
-    public static string Result(string file) => Path.Combine(RepoRoot(), "bench", "results", file);
+    public static string Result(string file) => Path.Combine(Results(), file);
 }

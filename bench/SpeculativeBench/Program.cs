@@ -4,13 +4,12 @@
 // (--dtype: the weights in memory; default the checkpoint's own)
 using DeepSeekV3.Bench;
 using System.Diagnostics;
-using System.Text.Json;
-using DeepSeekV3;
 using DeepSeekV3.Checkpoints;
 using DeepSeekV3.Inference;
 using DeepSeekV3.Tokenization;
 using static TorchSharp.torch;
 
+var recorder = new BenchResults();
 string modelDir = Arg("--model", Path.Combine(BenchPaths.RepoRoot(), "models", "default"));
 int newTokens = int.Parse(Arg("--tokens", "96"));
 int threads = int.Parse(Arg("--threads", "2"));
@@ -85,13 +84,11 @@ Console.WriteLine($"best case at greedy acceptance {greedyAcceptance:P1}: {ceili
 Console.WriteLine($"main model by stage (mean ms): {"stage",-22} {"1 row",8} {"2 rows",8} {"ratio",6}");
 foreach (var (stage, (one, two)) in passes.MainStages)
     Console.WriteLine($"{"",30} {stage,-22} {one,8:F3} {two,8:F3} {(one > 0 ? two / one : 0),6:F2}");
-string path = BenchPaths.Result($"speculative-{model.LmHead.Weight.dtype.ToString().ToLowerInvariant()}-{threads}t.json");
-AtomicFile.WriteAllText(path, JsonSerializer.Serialize(new { benchmark = "mtp speculative decoding", model = modelDir, dtype = model.LmHead.Weight.dtype.ToString(), new_tokens = newTokens, threads,
-    date = DateTime.UtcNow.ToString("u"), load_average = File.ReadAllText("/proc/loadavg").Trim(), rows,
+string path = recorder.Save($"speculative-{model.LmHead.Weight.dtype.ToString().ToLowerInvariant()}-{threads}t", new { model = modelDir,
+    dtype = model.LmHead.Weight.dtype.ToString(), new_tokens = newTokens, threads, rows,
     pass_costs_ms = new { main_1_row = passes.Main1, main_2_rows = passes.Main2, mtp_1_row = passes.Mtp1, mtp_2_rows = passes.Mtp2, lm_head = passes.Head },
     main_stages_ms = passes.MainStages.ToDictionary(p => p.Key, p => new { one_row = p.Value.OneRow, two_rows = p.Value.TwoRows }),
-    best_case_speedup_greedy = ceiling },
-    new JsonSerializerOptions { WriteIndented = true }) + "\n");
+    best_case_speedup_greedy = ceiling });
 Console.WriteLine($"wrote {path}");
 
 string Arg(string name, string fallback)

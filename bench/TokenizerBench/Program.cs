@@ -8,6 +8,7 @@ using DeepSeekV3.Tokenization;
 // text, plus the share of lines whose ids agree. Each of our runs uses a fresh tokenizer, so its piece cache starts
 // cold; every figure is the best of --repeats runs.
 // usage: dotnet run -c Release --project bench/TokenizerBench -- [--text FILE] [--repeats N]
+var recorder = new BenchResults();
 string repo = BenchPaths.RepoRoot();
 string textPath = Arg("--text") ?? Path.Combine(repo, "tests/DeepSeekV3.Tests/Tokenization/Data/parity.txt");
 int repeats = int.Parse(Arg("--repeats") ?? "3");
@@ -44,9 +45,7 @@ Console.WriteLine($"{"sequential, per line",-26}{oursSequential,12:F2}{hfSequent
 Console.WriteLine($"{"batch (all cores)",-26}{oursBatch,12:F2}{hfBatch,12:F2}{oursBatch / hfBatch,9:F2}x");
 Console.WriteLine($"parity: {same}/{lines.Count} lines identical ({parity:F2} %); whole text identical: {wholeSame}");
 
-Directory.CreateDirectory(Path.Combine(repo, "bench/results"));
-string resultPath = Path.Combine(repo, "bench/results", $"tokenizer-{DateTime.UtcNow:yyyyMMdd-HHmmss}.json");
-File.WriteAllText(resultPath, JsonSerializer.Serialize(new
+string resultPath = recorder.Save("tokenizer-encode", new
 {
     text = Path.GetRelativePath(repo, textPath),
     megabytes = mb,
@@ -57,7 +56,7 @@ File.WriteAllText(resultPath, JsonSerializer.Serialize(new
     hf_tokenizers = new { whole_mb_s = hfSingle, sequential_mb_s = hfSequential, batch_mb_s = hfBatch },
     parity_percent = parity,
     whole_text_identical = wholeSame,
-}, new JsonSerializerOptions { WriteIndented = true }));
+});
 Console.WriteLine($"wrote {resultPath}");
 return parity == 100 && wholeSame ? 0 : 1;
 

@@ -4,9 +4,8 @@
 // Usage: dotnet run -c Release --project bench/TrainBench -- [--part all|throughput|balance|replot] [--steps N] [DATA...]
 // (replot: redraw the balance PNGs from bench/results/runs/*/metrics.jsonl)
 // (data default: .data/corpus/*.jsonl; --steps: steps of each balance run, default 200; --threads N: torch threads,
-// default 1 — see TrainCommand: spinning OpenMP workers on a shared 2-core box cost ~10x)
+// default 1 — see TrainCommand: spinning OpenMP workers on a shared box slow the steps down badly)
 using System.Globalization;
-using System.Text.Json;
 using DeepSeekV3.Bench;
 using DeepSeekV3.Configuration;
 using DeepSeekV3.Modeling;
@@ -16,6 +15,7 @@ using DeepSeekV3.Training.Metrics;
 using DeepSeekV3.Training.Objectives;
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+var recorder = new BenchResults();
 TorchSharp.torch.set_num_threads(1);
 string part = "all";
 int balanceSteps = 200;
@@ -33,7 +33,7 @@ if (data.Length == 0)
     Console.Error.WriteLine("no data: run scripts/fetch-corpus.sh or pass files");
     return 1;
 }
-string results = Path.Combine("bench", "results");
+string results = BenchPaths.Results();
 Directory.CreateDirectory(results);
 var encoder = new ByteTokenEncoder();
 using var shards = TokenShardSet.Open(data, encoder, Path.Combine(".data", "tokens"), null, out _);
@@ -68,12 +68,11 @@ Console.WriteLine("|---|---|---|---|---|---|");
 foreach (var b in balance)
     Console.WriteLine($"| {b.Balance} | {b.BiasSpeed} | {b.Steps} | {b.ValidationLoss:F4} | {b.FinalMaxVio:F3} | {b.MeanMaxVioTail:F3} |");
 
-string json = Path.Combine(results, $"train-bench-{part}.json");
-File.WriteAllText(json, JsonSerializer.Serialize(new
+string json = recorder.Save($"train-bench-{part}", new
 {
-    machine = new { cores = Environment.ProcessorCount, torch_threads = TorchSharp.torch.get_num_threads(), peak_fp32_matmul_gflops = peak / 1e9 },
+    compute = new { torch_threads = TorchSharp.torch.get_num_threads(), peak_fp32_matmul_gflops = peak / 1e9 },
     throughput,
     balance,
-}, new JsonSerializerOptions { WriteIndented = true }));
+});
 Console.WriteLine($"\nwrote {json}" + (balance.Count > 0 ? $" and {Path.Combine(results, "aux-free-vs-aux-loss*.png")}" : ""));
 return 0;

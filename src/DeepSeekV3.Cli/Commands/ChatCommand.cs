@@ -1,7 +1,6 @@
 using System.CommandLine;
 using DeepSeekV3.Checkpoints;
 using DeepSeekV3.Inference;
-using DeepSeekV3.Runtime;
 using DeepSeekV3.Tokenization;
 
 namespace DeepSeekV3.Cli.Commands;

@@ -51,6 +51,6 @@ internal static class CliOptions
     {
         "absorbed" or "absorb" => DeepSeekV3.Modeling.AttentionMode.Absorbed,
         "naive" => DeepSeekV3.Modeling.AttentionMode.Naive,
-        _ => throw new DeepSeekV3.Runtime.InvalidArgumentException($"--attention \"{value}\": expected absorbed or naive"),
+        _ => throw new InvalidArgumentException($"--attention \"{value}\": expected absorbed or naive"),
     };
 }

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using DeepSeekV3.Checkpoints.Gguf;
-using DeepSeekV3.Runtime;
 
 namespace DeepSeekV3.Cli.Commands;
 

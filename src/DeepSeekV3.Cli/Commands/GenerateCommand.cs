@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Diagnostics;
 using DeepSeekV3.Checkpoints;
 using DeepSeekV3.Inference;
-using DeepSeekV3.Runtime;
 using DeepSeekV3.Tokenization;
 
 namespace DeepSeekV3.Cli.Commands;

@@ -2,7 +2,6 @@ using System.CommandLine;
 using DeepSeekV3.Checkpoints;
 using DeepSeekV3.Configuration;
 using DeepSeekV3.Modeling;
-using DeepSeekV3.Runtime;
 
 namespace DeepSeekV3.Cli.Commands;
 

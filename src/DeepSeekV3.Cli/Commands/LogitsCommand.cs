@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text.Json;
 using DeepSeekV3.Checkpoints;
 using DeepSeekV3.Modeling;
-using DeepSeekV3.Runtime;
 using static TorchSharp.torch;
 
 namespace DeepSeekV3.Cli.Commands;

@@ -16,7 +16,7 @@ internal static class PlotCommand
             string dir = result.GetValue(run)!;
             string metrics = Path.Combine(dir, MetricsLog.FileName);
             if (!File.Exists(metrics))
-                throw new Runtime.InvalidArgumentException($"--out \"{dir}\": no {MetricsLog.FileName} there");
+                throw new InvalidArgumentException($"--out \"{dir}\": no {MetricsLog.FileName} there");
             var written = TrainingPlots.Write(MetricsLog.Read(metrics), Path.Combine(dir, TrainingRun.PlotsFolder));
             foreach (string path in written)
                 result.InvocationConfiguration.Output.WriteLine(path);

@@ -33,6 +33,6 @@ internal sealed class SamplingOptions
     {
         "none" => false,
         "mtp" => true,
-        var other => throw new DeepSeekV3.Runtime.InvalidArgumentException($"--speculative \"{other}\": expected none or mtp"),
+        var other => throw new InvalidArgumentException($"--speculative \"{other}\": expected none or mtp"),
     };
 }

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using DeepSeekV3.Modeling;
-using DeepSeekV3.Runtime;
 using DeepSeekV3.Tokenization;
 using DeepSeekV3.Training;
 using DeepSeekV3.Training.Data;
@@ -43,8 +42,8 @@ internal static class TrainCommand
         var noRamp = new Option<bool>("--no-batch-ramp") { Description = "Use the full batch from step 1" };
         var tokenizer = new Option<string>("--tokenizer") { Description = "\"bytes\" (UTF-8 bytes + EOS/FIM ids 256-259) or a byte-level BPE tokenizer.json / directory (copied beside the model)", DefaultValueFactory = _ => "bytes" };
         var tokenCache = new Option<string>("--token-cache") { Description = "Folder for cached token shards", DefaultValueFactory = _ => Path.Combine(".data", "tokens") };
-        // One thread by default: on a shared 2-core machine libgomp's spinning worker threads made steps ~10x slower
-        // (measured: small preset 35 vs 370 tokens/s). More threads pay off with OMP_WAIT_POLICY=PASSIVE or idle cores.
+        // One thread by default: on a shared machine libgomp's spinning worker threads made steps many times slower
+        // (README, Training). More threads pay off with OMP_WAIT_POLICY=PASSIVE or idle cores.
         var threads = new Option<int>("--threads") { Description = "Torch CPU threads (0: library default; >1 best with OMP_WAIT_POLICY=PASSIVE)", DefaultValueFactory = _ => 1 };
         var logEvery = new Option<int>("--log-every") { Description = "Progress line every N steps", DefaultValueFactory = _ => 10 };
         var noPlots = new Option<bool>("--no-plots") { Description = "Skip the PNG plots at the end" };

@@ -78,8 +78,8 @@ public sealed class CheckpointReader : IDisposable
 
     /// <summary>
     /// Like <see cref="Read"/>, but an FP8 weight comes back dequantized to fp32 with its block scale
-    /// <c>&lt;name&gt;_scale_inv</c> (spec C). Returns the names it read, so callers can account for every tensor.
-    /// The caller owns the tensor.
+    /// <c>&lt;name&gt;_scale_inv</c> (docs/reference-notes.md#checkpoint-format). Returns the names it read, so
+    /// callers can account for every tensor. The caller owns the tensor.
     /// </summary>
     public Tensor ReadDequantized(string name, out IReadOnlyList<string> consumed)
     {

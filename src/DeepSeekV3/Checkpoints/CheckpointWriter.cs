@@ -1,4 +1,5 @@
 using System.Text.Json;
+using DeepSeekV3.IO;
 using static TorchSharp.torch;
 
 namespace DeepSeekV3.Checkpoints;

@@ -3,9 +3,9 @@ using DeepSeekV3.Configuration;
 namespace DeepSeekV3.Checkpoints;
 
 /// <summary>
-/// The few facts about HF DeepSeek checkpoint names that are not simply our state-dict names (spec C, D.1): which
-/// weights DeepSeek stores as FP8 with block scales, the scale tensor's name, and the MTP modules' stored copies of
-/// the shared embedding and head.
+/// The few facts about HF DeepSeek checkpoint names that are not simply our state-dict names
+/// (docs/reference-notes.md#checkpoint-format): which weights DeepSeek stores as FP8 with block scales, the scale
+/// tensor's name, and the MTP modules' stored copies of the shared embedding and head.
 /// </summary>
 public static class HfTensorNames
 {

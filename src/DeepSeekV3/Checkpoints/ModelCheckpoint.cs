@@ -41,7 +41,8 @@ public static class ModelCheckpoint
             }
             else
             {
-                // Router correction biases stay fp32 (spec G.4); everything else takes the requested dtype.
+                // Router correction biases stay fp32, everything else takes the requested dtype
+                // (docs/reference-notes.md#router-precision-and-the-correction-bias).
                 bool keepFp32 = name.EndsWith("e_score_correction_bias", StringComparison.Ordinal);
                 tensors.Add((name, keepFp32 ? cpuValue.to(ScalarType.Float32) : cpuValue.to(options.Dtype)));
             }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text.Json;
+using DeepSeekV3.IO;
 using static TorchSharp.torch;
 
 namespace DeepSeekV3.Checkpoints;

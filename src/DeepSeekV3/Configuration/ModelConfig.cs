@@ -1,12 +1,13 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using DeepSeekV3.IO;
 
 namespace DeepSeekV3.Configuration;
 
 /// <summary>
 /// One DeepSeek model, field for field the HuggingFace <c>config.json</c> of <c>DeepseekV3ForCausalLM</c>
-/// (spec A.1). DeepSeek-V2 / V2-Lite configs (<c>model_type: deepseek_v2</c>: softmax gating, no query compression)
+/// (https://huggingface.co/deepseek-ai/DeepSeek-V3/blob/main/config.json). DeepSeek-V2 / V2-Lite configs (<c>model_type: deepseek_v2</c>: softmax gating, no query compression)
 /// load into the same type. Defaults are the published 671B values, as in HF's DeepseekV3Config.
 /// Fields this type does not know are kept in <see cref="Extra"/> and written back unchanged.
 /// </summary>
@@ -22,7 +23,7 @@ public sealed record ModelConfig
     [JsonPropertyName("num_hidden_layers")] public int NumHiddenLayers { get; init; } = 61;
     [JsonPropertyName("num_nextn_predict_layers")] public int NumNextnPredictLayers { get; init; } = 1;
 
-    // Multi-head Latent Attention (spec B.6). q_lora_rank null (or 0) means no query compression (V2-Lite).
+    // Multi-head Latent Attention (report §2.1.1). q_lora_rank null (or 0) means no query compression (V2-Lite).
     [JsonPropertyName("num_attention_heads")] public int NumAttentionHeads { get; init; } = 128;
     [JsonPropertyName("num_key_value_heads")] public int NumKeyValueHeads { get; init; } = 128;
     [JsonPropertyName("q_lora_rank")] public int? QLoraRank { get; init; } = 1536;
@@ -33,7 +34,7 @@ public sealed record ModelConfig
     [JsonPropertyName("attention_bias")] public bool AttentionBias { get; init; }
     [JsonPropertyName("attention_dropout")] public double AttentionDropout { get; init; }
 
-    // DeepSeekMoE (spec B.8, B.9).
+    // DeepSeekMoE (report §2.1.2).
     [JsonPropertyName("moe_intermediate_size")] public int MoeIntermediateSize { get; init; } = 2048;
     [JsonPropertyName("n_shared_experts")] public int NSharedExperts { get; init; } = 1;
     [JsonPropertyName("n_routed_experts")] public int NRoutedExperts { get; init; } = 256;
@@ -50,7 +51,7 @@ public sealed record ModelConfig
     [JsonPropertyName("aux_loss_alpha")] public double AuxLossAlpha { get; init; } = 0.001;
     [JsonPropertyName("seq_aux")] public bool SeqAux { get; init; } = true;
 
-    // Positions (spec B.5).
+    // Positions (report §4.3; docs/reference-notes.md#yarn).
     [JsonPropertyName("max_position_embeddings")] public int MaxPositionEmbeddings { get; init; } = 163840;
     [JsonPropertyName("rope_theta")] public double RopeTheta { get; init; } = 10000;
     [JsonPropertyName("rope_scaling")] public RopeScaling? RopeScaling { get; init; }

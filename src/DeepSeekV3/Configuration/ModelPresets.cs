@@ -18,7 +18,10 @@ public static class ModelPresets
         _ => throw new ConfigException($"unknown preset \"{name}\"; expected one of {string.Join(", ", Names)}") { Field = "preset" },
     };
 
-    /// <summary>DeepSeek-V3 671B exactly as published (HF config.json, spec A.1), FP8 block-quantized.</summary>
+    /// <summary>
+    /// DeepSeek-V3 671B exactly as published (https://huggingface.co/deepseek-ai/DeepSeek-V3/blob/main/config.json),
+    /// FP8 block-quantized.
+    /// </summary>
     public static ModelConfig V3 { get; } = new()
     {
         RopeScaling = new RopeScaling

@@ -1,7 +1,8 @@
 namespace DeepSeekV3.Configuration;
 
 /// <summary>
-/// Parameter and KV-cache arithmetic from a config alone (spec A.2), so that <c>dsv3 info --preset v3</c> needs no
+/// Parameter and KV-cache arithmetic from a config alone (worked by hand for V3 in
+/// docs/reference-notes.md#parameter-arithmetic-of-the-671b-config), so that <c>dsv3 info --preset v3</c> needs no
 /// weights. The model's own parameter count must agree with <see cref="TotalParameters"/> (tested).
 /// </summary>
 public sealed record ModelSize(ModelConfig Config)
@@ -55,7 +56,10 @@ public sealed record ModelSize(ModelConfig Config)
     public long MtpParameters => Config.NumNextnPredictLayers * (LayerParameters(Config.NumHiddenLayers)
         + 3 * Norm + 2L * Config.HiddenSize * Config.HiddenSize);
 
-    /// <summary>Absorbed-MLA cache: normalized latent c_kv plus the rotated RoPE key, per layer (spec B.6.3).</summary>
+    /// <summary>
+    /// Absorbed-MLA cache: normalized latent c_kv plus the rotated RoPE key, per layer (<c>attn_impl = "absorb"</c>
+    /// in DeepSeek's inference/model.py).
+    /// </summary>
     public long LatentCacheBytesPerToken(int bytesPerElement) =>
         (long)(Config.KvLoraRank + Config.QkRopeHeadDim) * Config.NumHiddenLayers * bytesPerElement;
 

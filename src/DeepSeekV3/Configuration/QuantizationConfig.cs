@@ -3,8 +3,9 @@ using System.Text.Json.Serialization;
 namespace DeepSeekV3.Configuration;
 
 /// <summary>
-/// The <c>quantization_config</c> block of an FP8 checkpoint (spec C): linear weights stored as float8_e4m3fn with
-/// one fp32 <c>weight_scale_inv</c> multiplier per <c>weight_block_size</c> block.
+/// The <c>quantization_config</c> block of an FP8 checkpoint (docs/reference-notes.md#checkpoint-format): linear
+/// weights stored as float8_e4m3fn with one fp32 <c>weight_scale_inv</c> multiplier per <c>weight_block_size</c>
+/// block.
 /// </summary>
 public sealed record QuantizationConfig
 {

@@ -3,7 +3,8 @@ using System.Text.Json.Serialization;
 namespace DeepSeekV3.Configuration;
 
 /// <summary>
-/// The <c>rope_scaling</c> block of a DeepSeek config.json (YaRN, spec B.5). DeepSeek-V3 ships
+/// The <c>rope_scaling</c> block of a DeepSeek config.json (YaRN, report §4.3;
+/// docs/reference-notes.md#yarn). DeepSeek-V3 ships
 /// <c>{type: "yarn", factor: 40, original_max_position_embeddings: 4096, beta_fast: 32, beta_slow: 1,
 /// mscale: 1.0, mscale_all_dim: 1.0}</c>; V2-Lite uses mscale = mscale_all_dim = 0.707.
 /// </summary>

@@ -1,4 +1,4 @@
-namespace DeepSeekV3;
+namespace DeepSeekV3.IO;
 
 /// <summary>Writes files so that a reader sees either the old content or the new, never a torn file.</summary>
 public static class AtomicFile

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using DeepSeekV3.Configuration;
-using DeepSeekV3.Runtime;
 using static TorchSharp.torch;
 
 namespace DeepSeekV3.Inference;

@@ -24,7 +24,7 @@ public sealed class GenerationEngine
         bool fused = true, bool speculative = false)
     {
         if (speculative && model.Config.NumNextnPredictLayers < 1)
-            throw new Runtime.InvalidArgumentException("speculative decoding needs an MTP module; this model has num_nextn_predict_layers = 0");
+            throw new InvalidArgumentException("speculative decoding needs an MTP module; this model has num_nextn_predict_layers = 0");
         _model = model;
         _mode = mode;
         _blockSize = blockSize;

@@ -1,4 +1,3 @@
-using DeepSeekV3.Runtime;
 using static TorchSharp.torch;
 
 namespace DeepSeekV3.Inference;

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using DeepSeekV3.Kernels;
+using DeepSeekV3.Randomness;
 using static TorchSharp.torch;
 
 namespace DeepSeekV3.Inference;
@@ -8,18 +9,18 @@ namespace DeepSeekV3.Inference;
 /// <summary>
 /// Turns logits into a token: temperature, then top-k, then top-p (nucleus) filtering, then a draw from the
 /// sampler's own seeded generator (greedy = argmax). One sampler per request, so seeds reproduce per request.
-/// The work is a few passes over one vocabulary row in C#: LibTorch's multinomial and sort cost 0.3 ms each on an
-/// 8K vocabulary (a quarter of a bundled-model decode step), where an inverse-CDF draw over the row costs microseconds.
+/// The work is a few passes over one vocabulary row in C#: LibTorch's multinomial and sort each cost a noticeable share
+/// of a small model's decode step, an inverse-CDF draw over the row does not (bench/SamplerBench compares the two).
 /// </summary>
 public sealed class Sampler
 {
-    private readonly SplitMix64 _random;
+    private SplitMix64 _random;   // a mutable struct: not readonly, or every draw would advance a copy
     private float[] _row = [], _scratch = [];   // reused per call: a 129K vocabulary row would otherwise be a large-object allocation
 
     public Sampler(SamplingParams parameters)
     {
         Parameters = parameters.Validated();
-        _random = new SplitMix64((ulong)(parameters.Seed ?? Random.Shared.NextInt64()));
+        _random = SplitMix64.FromState((ulong)(parameters.Seed ?? Random.Shared.NextInt64()));
     }
 
     public SamplingParams Parameters { get; }
@@ -107,7 +108,8 @@ public sealed class Sampler
     /// the CPU). Valid until the next call.</summary>
     private Span<float> Row(Tensor row)
     {
-        // Tensor.bytes is the view's own memory (storage offset included); data<T>().ToArray() walks it 6× slower.
+        // Tensor.bytes is the view's own memory (storage offset included); data<T>().ToArray() walks it element by
+        // element, much more slowly.
         if (row.dtype == ScalarType.Float32 && row.device_type == TorchSharp.DeviceType.CPU && row.is_contiguous())
             return CopyToRow(MemoryMarshal.Cast<byte, float>(row.bytes));
         using var scope = NewDisposeScope();
@@ -293,20 +295,5 @@ public sealed class Sampler
             low = smaller + 1;
         }
         return (0, int.MaxValue);
-    }
-
-    /// <summary>SplitMix64 (Steele, Lea and Flood 2014): a 64-bit seed in full, fast, and statistically sound for sampling.</summary>
-    private sealed class SplitMix64(ulong seed)
-    {
-        private ulong _state = seed;
-
-        public double NextDouble()
-        {
-            ulong z = _state += 0x9E3779B97F4A7C15;
-            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9;
-            z = (z ^ (z >> 27)) * 0x94D049BB133111EB;
-            z ^= z >> 31;
-            return (z >> 11) * (1.0 / (1UL << 53));
-        }
     }
 }

@@ -1,5 +1,3 @@
-using DeepSeekV3.Runtime;
-
 namespace DeepSeekV3.Inference;
 
 /// <summary>

@@ -67,7 +67,7 @@ public static unsafe class RowMath
         for (; i < n; i++) y[i] += x[i];
     }
 
-    /// <summary>y = weight ⊙ x / sqrt(mean(x²) + eps) (spec B.4; statistics in fp32, as the reference).</summary>
+    /// <summary>y = weight ⊙ x / sqrt(mean(x²) + eps) (statistics in fp32 as HF's DeepseekV3RMSNorm; docs/reference-notes.md#rmsnorm-rounding-order).</summary>
     public static void RmsNorm(float* x, float* weight, float* y, int n, float eps)
     {
         float meanSquare = Dot(x, x, n) / n;
@@ -75,7 +75,7 @@ public static unsafe class RowMath
         for (int i = 0; i < n; i++) y[i] = weight[i] * (x[i] * scale);
     }
 
-    /// <summary>gate = silu(gate) ⊙ up, in place (SwiGLU's activation, spec B.7).</summary>
+    /// <summary>gate = silu(gate) ⊙ up, in place (SwiGLU's activation, as <see cref="Modeling.SwiGluMlp"/>).</summary>
     public static void SiluMul(float* gate, float* up, int n)
     {
         int i = 0;
@@ -148,7 +148,7 @@ public static unsafe class RowMath
         return max;
     }
 
-    /// <summary>Rotates adjacent pairs (2i, 2i+1) of x by the angles whose cos/sin are given (spec G.1 layout).</summary>
+    /// <summary>Rotates adjacent pairs (2i, 2i+1) of x by the angles whose cos/sin are given (docs/reference-notes.md#rope-pair-layout).</summary>
     public static void Rotate(float* x, float* cos, float* sin, int pairs)
     {
         for (int i = 0; i < pairs; i++)

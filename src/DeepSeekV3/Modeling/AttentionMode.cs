@@ -1,6 +1,6 @@
 namespace DeepSeekV3.Modeling;
 
-/// <summary>The two evaluations of MLA (spec B.6.3); mathematically identical.</summary>
+/// <summary>The two evaluations of MLA (<c>attn_impl</c> "naive" / "absorb" in DeepSeek's inference/model.py); mathematically identical.</summary>
 public enum AttentionMode
 {
     /// <summary>Up-project the latent to per-head keys and values, then ordinary attention (what HF does).</summary>

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace DeepSeekV3.Modeling;
 
 /// <summary>
-/// One pre-norm transformer block (spec B.3): h += MLA(RMSNorm(h)); h += FFN(RMSNorm(h)), where FFN is a dense
+/// One pre-norm transformer block (report Figure 2; <c>Block</c> in DeepSeek's inference/model.py): h += MLA(RMSNorm(h)); h += FFN(RMSNorm(h)), where FFN is a dense
 /// SwiGLU for the first first_k_dense_replace layers and DeepSeekMoE after. Checkpoint prefix
 /// <c>model.layers.{i}</c>: input_layernorm, self_attn, post_attention_layernorm, mlp.
 /// </summary>

@@ -7,7 +7,7 @@ namespace DeepSeekV3.Modeling;
 
 /// <summary>
 /// DeepSeek-V3 language model: <c>model</c> (<see cref="DeepSeekV3Model"/>) and <c>lm_head</c>, so that every
-/// parameter's state-dict name is its HF checkpoint tensor name (spec D.1). Device and dtype follow the module:
+/// parameter's state-dict name is its HF checkpoint tensor name (docs/reference-notes.md#checkpoint-format). Device and dtype follow the module:
 /// build, then move with <see cref="To(Device, ScalarType)"/>.
 /// </summary>
 public sealed class DeepSeekV3ForCausalLM : nn.Module
@@ -33,7 +33,7 @@ public sealed class DeepSeekV3ForCausalLM : nn.Module
     /// <summary>
     /// tokens: [batch, seq] int64. Returns logits [batch, seq, vocab] and the final hidden state [batch, seq, hidden].
     /// <paramref name="lastOnly"/>: logits of the last position only, [batch, 1, vocab], as a prompt's prefill needs
-    /// (the head over every position is ~10% of a 276M model's prefill).
+    /// (the head over every position is a noticeable share of a prefill).
     /// </summary>
     public ModelOutput Forward(Tensor tokens, ForwardContext? context = null, bool lastOnly = false)
     {
@@ -57,7 +57,7 @@ public sealed class DeepSeekV3ForCausalLM : nn.Module
     }
 
     /// <summary>Moves every parameter to <paramref name="device"/> and <paramref name="dtype"/>; router correction
-    /// biases stay fp32 as in the checkpoint (spec G.4).</summary>
+    /// biases stay fp32 as in the checkpoint (docs/reference-notes.md#router-precision-and-the-correction-bias).</summary>
     public DeepSeekV3ForCausalLM To(Device device, ScalarType dtype)
     {
         this.to(device, dtype);

@@ -4,7 +4,7 @@ namespace DeepSeekV3.Modeling;
 
 /// <summary>
 /// Per-layer storage of what absorbed MLA needs from past tokens: the normalized KV latent c_kv
-/// [tokens, kv_lora_rank] and the rotated RoPE key k_pe [tokens, qk_rope_head_dim] of each sequence (spec B.6.3).
+/// [tokens, kv_lora_rank] and the rotated RoPE key k_pe [tokens, qk_rope_head_dim] of each sequence (the "absorb" caches <c>kv_cache</c>/<c>pe_cache</c> of DeepSeek's inference/model.py).
 /// </summary>
 public interface ILatentKvCache
 {

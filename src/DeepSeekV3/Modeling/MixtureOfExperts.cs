@@ -6,10 +6,10 @@ using static TorchSharp.torch;
 namespace DeepSeekV3.Modeling;
 
 /// <summary>
-/// DeepSeekMoE layer (report eqs. 12-15; spec B.9): h' = Σ shared experts(u) + Σ_i g_i · expert_i(u), with
+/// DeepSeekMoE layer (report eqs. 12-15): h' = Σ shared experts(u) + Σ_i g_i · expert_i(u), with
 /// fine-grained routed experts chosen by <see cref="Router"/>. Tokens are grouped by expert (one sort), so each expert
 /// runs one batched GEMM over exactly its tokens; no per-token loop, no token dropping. Weighted expert outputs
-/// are accumulated in fp32 and cast once (HF's order, spec G.7).
+/// are accumulated in fp32 and cast once (HF's order; docs/reference-notes.md#moe-combine-order).
 /// Checkpoint names: gate, experts.{i}, shared_experts.
 /// </summary>
 public sealed class MixtureOfExperts : nn.Module

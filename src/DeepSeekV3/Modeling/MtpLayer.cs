@@ -6,10 +6,10 @@ using static TorchSharp.torch;
 namespace DeepSeekV3.Modeling;
 
 /// <summary>
-/// A Multi-Token Prediction module (report §2.2, eqs. 21-23; spec B.11), stored as <c>model.layers.{L+k}</c> like
+/// A Multi-Token Prediction module (report §2.2, eqs. 21-23), stored as <c>model.layers.{L+k}</c> like
 /// V3's layer 61: a full decoder block plus enorm, hnorm, eh_proj and shared_head.norm.
 /// h' = eh_proj([enorm(Emb(t_{i+k})) ; hnorm(h_i^{k-1})]) — EMBEDDING FIRST, the order of the released weights
-/// (spec G.11) — then the block, then the shared output head after shared_head.norm.
+/// (docs/reference-notes.md#mtp-input-order) — then the block, then the shared output head after shared_head.norm.
 /// The embedding and the head are the main model's (shared, as the report says); the checkpoint's copies under
 /// this prefix (embed_tokens, shared_head.head) are written and read by the checkpoint code, not held twice here.
 /// </summary>

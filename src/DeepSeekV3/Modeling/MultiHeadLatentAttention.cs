@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace DeepSeekV3.Modeling;
 
 /// <summary>
-/// Multi-head Latent Attention (report §2.1.1, eqs. 1-11; spec B.6). Keys and values are compressed jointly into a
+/// Multi-head Latent Attention (report §2.1.1, eqs. 1-11). Keys and values are compressed jointly into a
 /// kv_lora_rank latent c_kv; queries optionally into a q_lora_rank latent; a single RoPE key of qk_rope_head_dim is
 /// shared by all heads (decoupled RoPE). Checkpoint names: q_a_proj, q_a_layernorm, q_b_proj (or q_proj without
 /// query compression), kv_a_proj_with_mqa, kv_a_layernorm, kv_b_proj, o_proj.
@@ -115,7 +115,7 @@ public sealed class MultiHeadLatentAttention : nn.Module
 
     /// <summary>
     /// Matrix absorption: W_UK folds into the query and W_UV into the output, so attention runs over the latent
-    /// itself and the cache never holds per-head keys or values (spec B.6.3, "absorb").
+    /// itself and the cache never holds per-head keys or values (<c>attn_impl = "absorb"</c> in DeepSeek's inference/model.py).
     /// </summary>
     private Tensor AttendAbsorbed(Tensor qNope, Tensor qPe, Tensor latent, Tensor kPe, Tensor mask)
     {

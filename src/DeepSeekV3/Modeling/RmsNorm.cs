@@ -5,8 +5,8 @@ using static TorchSharp.torch;
 namespace DeepSeekV3.Modeling;
 
 /// <summary>
-/// RMSNorm (spec B.4): y = w ⊙ x / sqrt(mean(x²) + eps), statistics in fp32. The weight is applied after the cast
-/// back to the input dtype, as HF's DeepseekV3RMSNorm and DeepSeek's first release do (spec G.8).
+/// RMSNorm (Zhang & Sennrich 2019, arXiv 1910.07467): y = w ⊙ x / sqrt(mean(x²) + eps), statistics in fp32. The weight is applied after the cast
+/// back to the input dtype, as HF's DeepseekV3RMSNorm and DeepSeek's first release do (docs/reference-notes.md#rmsnorm-rounding-order).
 /// Checkpoint name: <c>weight</c>.
 /// </summary>
 public sealed class RmsNorm : nn.Module<Tensor, Tensor>

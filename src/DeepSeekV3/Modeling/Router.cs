@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace DeepSeekV3.Modeling;
 
 /// <summary>
-/// The DeepSeekMoE gate (report eqs. 12-16; spec B.8). Affinities s = sigmoid(u·e) (V3) or softmax (V2); a per-expert
+/// The DeepSeekMoE gate (report eqs. 12-16; <c>Gate</c> in DeepSeek's inference/model.py). Affinities s = sigmoid(u·e) (V3) or softmax (V2); a per-expert
 /// correction bias b, used ONLY to choose experts (auxiliary-loss-free balancing, eq. 16); group-limited selection
 /// keeps the topk_group groups with the highest sum of their top-2 biased affinities (node-limited routing, §2.1.2);
 /// weights come from the unbiased affinities, renormalized over the K chosen, times routed_scaling_factor.
@@ -33,7 +33,7 @@ public sealed class Router : nn.Module
     /// <summary>b_i of eq. (16); null for V2-style routers. Always fp32, whatever the model's dtype.</summary>
     public Tensor? ExpertScoreCorrectionBias => Rule.UsesCorrectionBias ? get_buffer("e_score_correction_bias") : null;
 
-    /// <summary>Moving the model to bf16 must not round the bias: 0.001-sized updates would vanish (spec G.4).</summary>
+    /// <summary>Moving the model to bf16 must not round the bias: 0.001-sized updates would vanish (docs/reference-notes.md#router-precision-and-the-correction-bias).</summary>
     protected override void _toEpilog(ScalarType? dtype, Device? device, bool non_blocking)
     {
         base._toEpilog(dtype, device, non_blocking);
@@ -66,7 +66,7 @@ public sealed class Router : nn.Module
                                 scores.MoveToOuterDisposeScope());
     }
 
-    /// <summary>Masks (−inf) every expert outside the topk_group best groups (spec B.8; −inf as in G.5).</summary>
+    /// <summary>Masks (−inf) every expert outside the topk_group best groups (report §2.1.2, node-limited routing; −inf: docs/reference-notes.md#group-mask-fill).</summary>
     private Tensor KeepTopGroups(Tensor choice)
     {
         long tokens = choice.shape[0];

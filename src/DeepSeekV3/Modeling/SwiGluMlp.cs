@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace DeepSeekV3.Modeling;
 
 /// <summary>
-/// SwiGLU feed-forward (spec B.7): down_proj(silu(gate_proj(x)) ⊙ up_proj(x)). Used for the dense FFN of the first
+/// SwiGLU feed-forward (Shazeer 2020, arXiv 2002.05202; HF's <c>DeepseekV3MLP</c>): down_proj(silu(gate_proj(x)) ⊙ up_proj(x)). Used for the dense FFN of the first
 /// layers, for every routed expert and for the shared experts. Checkpoint names: gate_proj, up_proj, down_proj.
 /// </summary>
 public sealed class SwiGluMlp : nn.Module<Tensor, Tensor>

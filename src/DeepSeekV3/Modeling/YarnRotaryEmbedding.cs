@@ -5,9 +5,9 @@ namespace DeepSeekV3.Modeling;
 
 /// <summary>
 /// Rotary position embedding on the decoupled qk_rope_head_dim dims, with YaRN frequency correction when the config
-/// has <c>rope_scaling.type = "yarn"</c> (spec B.5, B.6.4; report §4.3). Follows HF: YaRN is applied whenever the
+/// has <c>rope_scaling.type = "yarn"</c> (report §4.3; docs/reference-notes.md#yarn). Follows HF: YaRN is applied whenever the
 /// config asks for it (DeepSeek's demo applies it only when its max_seq_len exceeds the original length).
-/// Pairs are ADJACENT dims (2i, 2i+1), the layout the released weights are trained with (spec G.1).
+/// Pairs are ADJACENT dims (2i, 2i+1), the layout the released weights are trained with (docs/reference-notes.md#rope-pair-layout).
 /// </summary>
 public sealed class YarnRotaryEmbedding
 {

@@ -6,7 +6,8 @@ namespace DeepSeekV3.Precision;
 /// <summary>
 /// DeepSeek-V3's fine-grained weight quantization: every 128×128 block of a Linear weight [out, in] shares one
 /// float32 multiplier, stored beside it as <c>&lt;name&gt;.weight_scale_inv</c> [ceil(out/128), ceil(in/128)].
-/// Despite the name, scale_inv is the dequantization multiplier: W ≈ float32(q) · scale_inv (spec C, G.9).
+/// Despite the name, scale_inv is the dequantization multiplier: W ≈ float32(q) · scale_inv (<c>weight_dequant</c>
+/// in DeepSeek's inference/kernel.py; docs/reference-notes.md#checkpoint-format).
 /// </summary>
 public static class BlockQuantization
 {

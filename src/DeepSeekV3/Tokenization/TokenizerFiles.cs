@@ -1,3 +1,5 @@
+using DeepSeekV3.IO;
+
 namespace DeepSeekV3.Tokenization;
 
 /// <summary>The files that make a tokenizer, and copying them beside a model so the model directory is complete.</summary>

@@ -48,7 +48,7 @@ public sealed class Trainer : IDisposable
             SequenceLength = data.SequenceLength,
         };
         if (resumeFrom is not null && resumeFrom.SequenceLength != data.SequenceLength)
-            throw new Runtime.InvalidArgumentException(
+            throw new InvalidArgumentException(
                 $"--seq-len {data.SequenceLength}: the checkpoint was trained with {resumeFrom.SequenceLength}");
         _cursor = new DataCursor(data, State.DataSeed, State.DataEpoch, State.DataPosition);
         _model.train();

@@ -95,7 +95,7 @@ public static class TrainingRun
         }
         if (options.Resume)
             log.WriteLine($"--resume: no checkpoint in {options.OutputDirectory}; starting from scratch");
-        var config = options.Config ?? throw new Runtime.InvalidArgumentException("give --preset NAME or --config FILE");
+        var config = options.Config ?? throw new InvalidArgumentException("give --preset NAME or --config FILE");
         CheckVocabulary(config.VocabSize, encoder);
         var fresh = new DeepSeekV3ForCausalLM(config);
         WeightInitializer.Initialize(fresh, options.Trainer.Seed, config.InitializerRange);
@@ -108,7 +108,7 @@ public static class TrainingRun
     private static void CheckVocabulary(int vocabSize, ITokenEncoder encoder)
     {
         if (vocabSize < encoder.VocabSize)
-            throw new Runtime.InvalidArgumentException(
+            throw new InvalidArgumentException(
                 $"the model's vocab_size {vocabSize} is smaller than the tokenizer's {encoder.VocabSize} ({encoder.Name})");
     }
 

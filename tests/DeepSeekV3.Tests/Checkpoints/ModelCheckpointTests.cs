@@ -10,7 +10,8 @@ public class ModelCheckpointTests
 {
     private static readonly ModelConfig Tiny = ModelPresets.Tiny;
 
-    /// <summary>Every tensor name spec D.1 lists for a model of this config, built from the table's patterns.</summary>
+    /// <summary>Every tensor name the released checkpoint has, for a model of this config, built from its patterns
+    /// (docs/reference-notes.md#checkpoint-format).</summary>
     private static SortedSet<string> SpecTensorNames(ModelConfig c, bool fp8)
     {
         var names = new SortedSet<string> { "model.embed_tokens.weight", "model.norm.weight", "lm_head.weight" };

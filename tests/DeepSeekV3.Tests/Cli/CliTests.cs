@@ -22,7 +22,8 @@ public class CliTests
     {
         var (code, text, _) = Run("info", "--preset", "v3");
         Assert.Equal(0, code);
-        Assert.Contains("671.03B", text);        // total, spec A.2
+        // Total: docs/reference-notes.md#parameter-arithmetic-of-the-671b-config.
+        Assert.Contains("671.03B", text);
         Assert.Contains("37.55B", text);         // activated per token
         Assert.Contains("70,272 bytes latent", text);
         Assert.Contains("11.61B", text);         // MTP module

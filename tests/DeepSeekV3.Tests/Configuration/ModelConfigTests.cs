@@ -4,7 +4,8 @@ namespace DeepSeekV3.Tests.Configuration;
 
 public class ModelConfigTests
 {
-    // The published DeepSeek-V3 config.json (spec A.1), as HF serves it.
+    // The published DeepSeek-V3 config.json, as HF serves it:
+    // https://huggingface.co/deepseek-ai/DeepSeek-V3/blob/main/config.json
     private const string V3Json = """
     {
       "architectures": ["DeepseekV3ForCausalLM"],

@@ -8,7 +8,8 @@ public class ModelSizeTests
     public void V3_sizes_match_the_spec_derivation()
     {
         var size = new ModelSize(ModelPresets.V3);
-        // Spec A.2: attention per layer, dense layer total, MoE layer total.
+        // Attention per layer, dense layer total, MoE layer total, worked by hand in
+        // docs/reference-notes.md#parameter-arithmetic-of-the-671b-config.
         Assert.Equal(187_107_328, size.AttentionParameters);
         Assert.Equal(583_483_392, size.LayerParameters(0));
         Assert.Equal(11_507_286_272, size.LayerParameters(3));

@@ -2,7 +2,6 @@ using DeepSeekV3.Configuration;
 using DeepSeekV3.Inference.Fused;
 using DeepSeekV3.Inference;
 using DeepSeekV3.Modeling;
-using DeepSeekV3.Runtime;
 using DeepSeekV3.Tests.Modeling;
 using static TorchSharp.torch;
 

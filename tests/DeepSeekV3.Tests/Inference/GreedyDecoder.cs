@@ -1,4 +1,5 @@
 using DeepSeekV3.Modeling;
+using DeepSeekV3.Tests.Modeling;
 using static TorchSharp.torch;
 
 namespace DeepSeekV3.Tests.Inference;

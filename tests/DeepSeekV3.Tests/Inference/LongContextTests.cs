@@ -1,7 +1,6 @@
 using DeepSeekV3.Configuration;
 using DeepSeekV3.Inference;
 using DeepSeekV3.Modeling;
-using DeepSeekV3.Runtime;
 using DeepSeekV3.Tests.Modeling;
 using Xunit.Abstractions;
 using static TorchSharp.torch;

@@ -1,6 +1,5 @@
 using DeepSeekV3.Configuration;
 using DeepSeekV3.Inference;
-using DeepSeekV3.Runtime;
 using DeepSeekV3.Tests.Modeling;
 
 namespace DeepSeekV3.Tests.Inference;

@@ -1,5 +1,4 @@
 using DeepSeekV3.Inference;
-using DeepSeekV3.Runtime;
 using static TorchSharp.torch;
 
 namespace DeepSeekV3.Tests.Inference;

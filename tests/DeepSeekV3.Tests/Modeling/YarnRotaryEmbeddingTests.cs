@@ -6,7 +6,7 @@ namespace DeepSeekV3.Tests.Modeling;
 
 public class YarnRotaryEmbeddingTests
 {
-    [Theory]  // spec B.5 test vectors: pair index → corrected inverse frequency
+    [Theory]  // pair index → corrected inverse frequency, by hand: docs/reference-notes.md#yarn-inverse-frequencies
     [InlineData(0, 1.0)]
     [InlineData(10, 5.62341e-2)]
     [InlineData(11, 3.90069e-2)]

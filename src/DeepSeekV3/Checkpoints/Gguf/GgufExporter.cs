@@ -1,3 +1,5 @@
+using DeepSeekV3.IO;
+
 namespace DeepSeekV3.Checkpoints.Gguf;
 
 /// <summary>

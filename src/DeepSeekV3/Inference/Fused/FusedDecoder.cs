@@ -2,7 +2,6 @@ using TorchSharp;
 using DeepSeekV3.Configuration;
 using DeepSeekV3.Kernels;
 using DeepSeekV3.Modeling;
-using DeepSeekV3.Runtime;
 using static TorchSharp.torch;
 
 namespace DeepSeekV3.Inference.Fused;
@@ -10,7 +9,7 @@ namespace DeepSeekV3.Inference.Fused;
 /// <summary>
 /// A second implementation of the forward pass for a few new tokens per sequence (decoding, speculative
 /// verification, MTP drafting), written straight on the weights' memory with the AVX-512 kernels of
-/// <see cref="Kernels"/>: one call per step instead of ~40 LibTorch ops per layer, and weights streamed at memory
+/// <see cref="Kernels"/>: one call per step instead of dozens of LibTorch ops per layer, and weights streamed at memory
 /// bandwidth. Same math as the model's absorbed forward (tests compare the two at every step), fp32 activations,
 /// fp32 or bf16 weights, CPU only. Prefill stays with LibTorch (GEMM-bound, where LibTorch is strong); both write the
 /// same <see cref="PagedLatentCache"/>. Not thread-safe: one decoder per generating thread. Build it after the model
@@ -98,8 +97,7 @@ public sealed unsafe class FusedDecoder : IDisposable
     }
 
     /// <summary>Prompts up to this many tokens prefill faster here, 16 positions per pass, than on LibTorch, whose
-    /// GEMMs win once its fixed cost per forward (~40 ops per layer) is spread over enough tokens. Measured crossovers:
-    /// ~128 tokens on the bundled model, ~40 on the 276M bench model.</summary>
+    /// GEMMs win once its fixed cost per forward is spread over enough tokens (crossovers: README, Fused decoder).</summary>
     public static int PrefillTokens => 2 * MaxRows;
 
     /// <summary>
@@ -148,7 +146,7 @@ public sealed unsafe class FusedDecoder : IDisposable
         float eps = (float)_config.RmsNormEps;
         float* x = _scratch.Residual, combined = _scratch.Combined;
 
-        // Eq. (21): [enorm(Emb(t_{i+k})) ; hnorm(h_i^{k-1})], embedding first (spec G.11), then eh_proj.
+        // Eq. (21): [enorm(Emb(t_{i+k})) ; hnorm(h_i^{k-1})], embedding first (docs/reference-notes.md#mtp-input-order), then eh_proj.
         Embed(nextTokens, _scratch.Normed);
         using (var hidden = previous.detach().to(ScalarType.Float32).cpu().contiguous())
         fixed (byte* p = hidden.bytes)

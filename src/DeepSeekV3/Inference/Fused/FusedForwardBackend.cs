@@ -6,7 +6,7 @@ namespace DeepSeekV3.Inference.Fused;
 /// <summary>
 /// Passes of a few token rows (decode steps, speculative verification, MTP drafts, short prompts) on the
 /// <see cref="FusedDecoder"/>; long prompts on LibTorch, whose GEMMs win once its fixed cost per forward is spread over
-/// enough tokens (the crossover is measured by bench/InferenceBench). Both write the same paged cache.
+/// enough tokens (crossovers: README, Fused decoder). Both write the same paged cache.
 /// </summary>
 public sealed class FusedForwardBackend : ForwardBackend
 {

@@ -315,7 +315,7 @@ internal sealed unsafe class FusedLayer
         return owner;
     }
 
-    /// <summary>down(silu(gate·x) ⊙ up·x) for x [m, hidden] → y [m, hidden] (spec B.7), with the intermediate
+    /// <summary>down(silu(gate·x) ⊙ up·x) for x [m, hidden] → y [m, hidden] (SwiGLU, as <see cref="SwiGluMlp"/>), with the intermediate
     /// activations in <paramref name="gate"/> and <paramref name="up"/> [m, width].</summary>
     private static void SwiGlu((WeightMatrix Gate, WeightMatrix Up, WeightMatrix Down) mlp, float* x, int m, float* y,
         WorkerTeam? team, float* gate, float* up)

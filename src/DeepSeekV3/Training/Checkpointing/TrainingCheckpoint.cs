@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using DeepSeekV3.Checkpoints;
+using DeepSeekV3.IO;
 using DeepSeekV3.Modeling;
 using DeepSeekV3.Training.Optimization;
 using static TorchSharp.torch;

@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Text;
-using DeepSeekV3.Runtime;
 using DeepSeekV3.Tokenization;
 
 namespace DeepSeekV3.Training.Data;

@@ -21,10 +21,10 @@ public static class DocumentSource
             else if (File.Exists(input))
                 files.Add(input);
             else
-                throw new Runtime.InvalidArgumentException($"--data \"{input}\": no such file or directory");
+                throw new InvalidArgumentException($"--data \"{input}\": no such file or directory");
         }
         if (files.Count == 0)
-            throw new Runtime.InvalidArgumentException("--data: the given paths contain no files");
+            throw new InvalidArgumentException("--data: the given paths contain no files");
         return files.Select(Path.GetFullPath).ToList();
     }
 

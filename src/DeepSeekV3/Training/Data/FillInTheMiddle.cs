@@ -1,3 +1,5 @@
+using DeepSeekV3.Randomness;
+
 namespace DeepSeekV3.Training.Data;
 
 /// <summary>

@@ -1,3 +1,4 @@
+using DeepSeekV3.Randomness;
 using static TorchSharp.torch;
 
 namespace DeepSeekV3.Training.Data;
@@ -34,7 +35,7 @@ public sealed class PackedDataset
     public static PackedDataset Build(IDocumentCollection documents, ITokenEncoder encoder, DataOptions options)
     {
         if (options.SequenceLength < 2)
-            throw new Runtime.InvalidArgumentException($"sequence length {options.SequenceLength}: expected at least 2");
+            throw new InvalidArgumentException($"sequence length {options.SequenceLength}: expected at least 2");
         var fim = FillInTheMiddle.For(encoder, options.FimRate, options.Seed);
         var isValidation = ValidationSplit(documents.Count, options.ValidationFraction, options.Seed);
         var train = new List<int>();
@@ -51,7 +52,7 @@ public sealed class PackedDataset
         var dataset = new PackedDataset(options.SequenceLength, train.ToArray(), validation.ToArray(),
                                         documents.Count - validationDocuments, validationDocuments);
         if (dataset.TrainWindows == 0)
-            throw new Runtime.InvalidArgumentException(
+            throw new InvalidArgumentException(
                 $"the training split has {train.Count} tokens: not enough for one window of {options.SequenceLength + 1}");
         return dataset;
     }

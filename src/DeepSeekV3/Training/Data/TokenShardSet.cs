@@ -2,6 +2,7 @@ using System.IO.MemoryMappedFiles;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using DeepSeekV3.IO;
 
 namespace DeepSeekV3.Training.Data;
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using DeepSeekV3.IO;
 
 namespace DeepSeekV3.Training.Metrics;
 

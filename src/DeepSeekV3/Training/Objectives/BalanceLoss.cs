@@ -7,7 +7,7 @@ namespace DeepSeekV3.Training.Objectives;
 /// The balance loss of report eqs. (17)-(20), for one MoE layer: L = α Σ_i f_i P_i with
 /// f_i = N_r/(K_r T) Σ_t 1[expert i routed for token t] and P_i = (1/T) Σ_t s'_{i,t}, s' = s / Σ_j s_{j,t}.
 /// <para>
-/// Which selection the indicator counts (spec G.19): eq. (18) writes TopK over the unbiased affinities s, but the
+/// Which selection the indicator counts (docs/reference-notes.md#balance-loss-indicator): eq. (18) writes TopK over the unbiased affinities s, but the
 /// quantity to balance is the load the experts actually receive, so we count the router's actual choice — the
 /// bias-adjusted, group-limited top-K (<see cref="Modeling.RouterOutput.Indices"/>). f carries no gradient; the
 /// gradient flows through P into the router weights.

@@ -20,7 +20,7 @@ public sealed class TrainingObjective
     {
         MtpDepth = options.MtpDepth ?? model.Config.NumNextnPredictLayers;
         if (MtpDepth < 0 || MtpDepth > model.Config.NumNextnPredictLayers)
-            throw new Runtime.InvalidArgumentException(
+            throw new InvalidArgumentException(
                 $"MTP depth {MtpDepth}: the model has {model.Config.NumNextnPredictLayers} MTP module(s)");
         _model = model;
         Options = options;

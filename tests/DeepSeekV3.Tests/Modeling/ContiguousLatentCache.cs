@@ -1,13 +1,14 @@
+using DeepSeekV3.Modeling;
 using static TorchSharp.torch;
 
-namespace DeepSeekV3.Modeling;
+namespace DeepSeekV3.Tests.Modeling;
 
 /// <summary>
 /// The simplest <see cref="ILatentKvCache"/>: one growing tensor pair per layer, all sequences the same length,
-/// positions starting at 0.
+/// positions starting at 0. The tests' plainest reference cache; inference uses the paged one.
 /// Allocated per request, never sized up front. Disposing it frees every stored tensor.
 /// </summary>
-public sealed class ContiguousLatentCache : ILatentKvCache, IDisposable
+internal sealed class ContiguousLatentCache : ILatentKvCache, IDisposable
 {
     private readonly (Tensor Latent, Tensor RopeKey)?[] _layers;
 

@@ -1,10 +1,10 @@
 using static TorchSharp.torch;
 
-namespace DeepSeekV3.Runtime;
+namespace DeepSeekV3.Cli.Commands;
 
-/// <summary>Parses the device and dtype names the CLI and server accept (<c>cpu</c>, <c>cuda</c>, <c>cuda:1</c>;
+/// <summary>Parses the device and dtype names the commands accept (<c>cpu</c>, <c>cuda</c>, <c>cuda:1</c>;
 /// <c>f32</c>, <c>bf16</c>, <c>f16</c>).</summary>
-public static class TensorSettings
+internal static class TensorSettings
 {
     public static Device ParseDevice(string name)
     {

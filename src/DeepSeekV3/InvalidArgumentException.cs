@@ -1,4 +1,4 @@
-namespace DeepSeekV3.Runtime;
+namespace DeepSeekV3;
 
 /// <summary>An argument (device, dtype, token list, option value) that cannot be used; the message says why.</summary>
 public sealed class InvalidArgumentException(string message) : DeepSeekV3Exception(message);

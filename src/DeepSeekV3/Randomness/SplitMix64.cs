@@ -1,15 +1,26 @@
-namespace DeepSeekV3.Training.Data;
+namespace DeepSeekV3.Randomness;
 
 /// <summary>
-/// A tiny deterministic random generator (SplitMix64) whose sequence depends only on its seed, so shuffles, FIM
-/// decisions and the validation split are the same on every machine and every .NET version.
+/// SplitMix64 (Steele, Lea and Flood, "Fast splittable pseudorandom number generators", OOPSLA 2014): a tiny
+/// generator whose sequence depends only on its 64-bit state, so shuffles, FIM decisions, the validation split and
+/// sampled tokens are the same on every machine and every .NET version. A mutable struct: keep it in a field or a
+/// local, never in a readonly field (each call would advance a copy).
 /// </summary>
 public struct SplitMix64
 {
     private ulong _state;
 
+    /// <summary>
+    /// One of many streams of one seed (data order, FIM choices and the validation split each take their own):
+    /// the seed and the stream number are mixed into the starting state.
+    /// </summary>
     public SplitMix64(long seed, long stream = 0) =>
         _state = unchecked((ulong)seed * 0x9E3779B97F4A7C15UL ^ (ulong)stream * 0xD1B54A32D192ED03UL);
+
+    private SplitMix64(ulong state) => _state = state;
+
+    /// <summary>Starts from <paramref name="state"/> itself, so every bit of a 64-bit seed (a request's) counts.</summary>
+    public static SplitMix64 FromState(ulong state) => new(state);
 
     public ulong Next()
     {

@@ -55,6 +55,9 @@ public sealed class GenerationBatch : IDisposable
     public GenerationSequence Add(GenerationRequest request, Func<long, bool>? onToken = null, PromptCache? session = null)
     {
         Validate(request.Prompt);
+        if (session is not null && _strategy is MtpSpeculativeDecoding)
+            throw new InvalidArgumentException("speculative decoding keeps its own cache: its MTP entries pair each position " +
+                                               "with the next token, so a conversation's prompt cache does not apply");
         var sequence = session is null
             ? new GenerationSequence(Config, request, _cache, _cache.AddSequence(), _clock, onToken, session: null, cachedPromptTokens: 0)
             : new GenerationSequence(Config, request, session.Cache, session.SequenceId, _clock, onToken, session, session.Reuse(request.Prompt));

@@ -32,8 +32,6 @@ internal sealed class MtpSpeculativeDecoding : IDecodingStrategy
 
     public void Prefill(GenerationSequence sequence)
     {
-        if (sequence.CachedPromptTokens > 0)
-            throw new InvalidArgumentException("speculative decoding keeps its own cache: its MTP entries pair each position with the next token, so a kept prompt cache does not apply");
         using var scope = NewDisposeScope();
         sequence.Cache.SetBatch(sequence.CacheId);
         long[] prompt = sequence.Request.Prompt.ToArray();

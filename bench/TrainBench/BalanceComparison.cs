@@ -6,7 +6,7 @@ using DeepSeekV3.Training.Objectives;
 
 namespace DeepSeekV3.Bench;
 
-public sealed record BalanceResult(string Balance, long Steps, double ValidationLoss, double FinalMaxVio, double MeanMaxVioTail,
+public sealed record BalanceResult(string Balance, long Steps, double? ValidationLoss, double FinalMaxVio, double MeanMaxVioTail,
     double BiasSpeed, string Command);
 
 /// <summary>

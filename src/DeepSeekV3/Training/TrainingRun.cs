@@ -30,7 +30,7 @@ public static class TrainingRun
         log.WriteLine($"data: {shards.Count:N0} documents, {shards.TotalTokens:N0} tokens ({(reused ? "cached" : "tokenized")}: {shards.Directory})");
         var data = PackedDataset.Build(shards, encoder, options.Data);
         log.WriteLine($"packed: {data.TrainWindows:N0} train windows, {data.ValidationWindows:N0} validation windows of {data.SequenceLength + 1} tokens " +
-                      $"({data.ValidationDocuments} validation documents)");
+                      $"({ValidationSource(data, options.Data.ValidationFraction)})");
 
         var (model, optimizer, state) = StartOrResume(options, encoder, log);
         using var _ = model;
@@ -43,7 +43,7 @@ public static class TrainingRun
         var clock = Stopwatch.StartNew();
         long startStep = trainer.State.Step;
         StepMetrics? last = null;
-        double validation = double.NaN;
+        double? validation = null;
         while (trainer.State.Step < opts.Steps && !cancel.IsCancellationRequested)
         {
             var step = trainer.Step();
@@ -104,6 +104,15 @@ public static class TrainingRun
                       $"init std {config.InitializerRange}");
         return (fresh, null, null);
     }
+
+    private static string ValidationSource(PackedDataset data, double fraction) => data switch
+    {
+        { ValidationWindows: 0 } when fraction <= 0 => "no validation data: --val-fraction 0; val_loss is not reported",
+        { ValidationWindows: 0 } => "no validation data: the input is too small to hold out a window; val_loss is not reported",
+        { ValidationFromTail: true } => $"validation: the last {data.ValidationTokens:N0} tokens of the stream, " +
+                                        "as no held-out document fills a window",
+        _ => $"{data.ValidationDocuments} validation documents",
+    };
 
     private static void CheckVocabulary(int vocabSize, ITokenEncoder encoder)
     {

@@ -111,6 +111,10 @@ public sealed class TokenShardSet : IDocumentCollection, IDisposable
                 }
                 bytesDone += new FileInfo(file).Length;
             }
+            if (tokens == 0)
+                throw new Runtime.InvalidArgumentException(
+                    $"--data: no text in {string.Join(", ", files.Take(5))}{(files.Count > 5 ? $" and {files.Count - 5} more" : "")} " +
+                    "(empty files, or .jsonl lines with an empty \"text\")");
             index.Shards.Add(writer.Finish());
             index.TotalTokens = tokens;
             progress?.Report(new(bytesDone, bytesTotal, tokens, clock.Elapsed));

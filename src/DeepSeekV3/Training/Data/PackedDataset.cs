@@ -58,7 +58,7 @@ public sealed class PackedDataset
         if (capacity > Array.MaxLength)
             throw new Runtime.InvalidArgumentException(
                 $"--data: about {capacity:N0} tokens; in-memory packing holds at most {Array.MaxLength:N0}");
-        var stream = new int[capacity];
+        var stream = GC.AllocateUninitializedArray<int>((int)capacity);                   // every used slot is written below
         var scratch = new List<int>();
         int length = 0, trainLength = 0;
         long validationDocuments = 0;

@@ -17,7 +17,7 @@ internal static class TrainCommand
     {
         var preset = new Option<string?>("--preset") { Description = $"Model to create: one of {string.Join(", ", Configuration.ModelPresets.Names)}" };
         var config = new Option<string?>("--config") { Description = "A config.json to create the model from instead of a preset" };
-        var data = new Option<string[]>("--data") { Description = "Text files, directories or .jsonl files (field \"text\"); repeatable", Required = true, AllowMultipleArgumentsPerToken = true };
+        var data = new Option<string[]>("--data") { Description = "UTF-8 text files (one document each), directories or .jsonl files (string field \"text\"); repeatable", Required = true, AllowMultipleArgumentsPerToken = true };
         var output = new Option<string>("--out", "-o") { Description = "Run directory: checkpoints/, model/, metrics.jsonl, plots/", Required = true };
         var steps = new Option<int>("--steps") { Description = "Optimizer steps in total (with --resume: continue up to this step)", DefaultValueFactory = _ => 1000 };
         var seqLen = new Option<int>("--seq-len") { Description = "Tokens per sequence T", DefaultValueFactory = _ => 256 };

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using DeepSeekV3.Cli;
 using DeepSeekV3.Tests.Checkpoints;
@@ -142,33 +141,5 @@ public class TrainingInputTests
         using var shards = TokenShardSet.Open([dir.File("docs")], new ByteTokenEncoder(), dir.File("cache"), null, out _);
         Assert.Equal(2, shards.Count);
         Assert.Equal("world"u8.ToArray().Select(b => (int)b), shards.Document(1).ToArray());
-    }
-
-    /// <summary>One 50 MB line (no newline) with the byte tokenizer (the BPE tokenizer would take minutes on one
-    /// core): tokenized, packed and split in seconds, holding about 4 bytes per token, not several copies.</summary>
-    [Fact]
-    public void A_50_MB_single_line_is_tokenized_packed_and_split_in_seconds()
-    {
-        using var dir = new TempDirectory();
-        const int size = 50_000_000;
-        var pattern = "experts route every token to the top k of the scored experts; "u8;
-        var text = new byte[size];
-        for (int i = 0; i < size; i += pattern.Length)
-            pattern[..Math.Min(pattern.Length, size - i)].CopyTo(text.AsSpan(i));
-        File.WriteAllBytes(dir.File("big.txt"), text);
-        text = null;
-
-        var clock = Stopwatch.StartNew();
-        var encoder = new ByteTokenEncoder();
-        using var shards = TokenShardSet.Open([dir.File("big.txt")], encoder, dir.File("cache"), null, out _);
-        var data = PackedDataset.Build(shards, encoder, new DataOptions { SequenceLength = 16 });
-        var cursor = new DataCursor(data, seed: 0);
-        cursor.Next(4);
-
-        Assert.Equal(1, shards.Count);
-        Assert.Equal(size, shards.TotalTokens);
-        Assert.True(data.ValidationFromTail);
-        Assert.Equal(Math.Ceiling(0.02 * (data.TrainTokens + data.ValidationTokens)), data.ValidationTokens);
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"took {clock.Elapsed}");
     }
 }

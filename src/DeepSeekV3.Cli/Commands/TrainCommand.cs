@@ -17,7 +17,7 @@ internal static class TrainCommand
     {
         var preset = new Option<string?>("--preset") { Description = $"Model to create: one of {string.Join(", ", Configuration.ModelPresets.Names)}" };
         var config = new Option<string?>("--config") { Description = "A config.json to create the model from instead of a preset" };
-        var data = new Option<string[]>("--data") { Description = "Text files, directories or .jsonl files (field \"text\"); repeatable", Required = true, AllowMultipleArgumentsPerToken = true };
+        var data = new Option<string[]>("--data") { Description = "UTF-8 text files (one document each), directories or .jsonl files (string field \"text\"); repeatable", Required = true, AllowMultipleArgumentsPerToken = true };
         var output = new Option<string>("--out", "-o") { Description = "Run directory: checkpoints/, model/, metrics.jsonl, plots/", Required = true };
         var steps = new Option<int>("--steps") { Description = "Optimizer steps in total (with --resume: continue up to this step)", DefaultValueFactory = _ => 1000 };
         var seqLen = new Option<int>("--seq-len") { Description = "Tokens per sequence T", DefaultValueFactory = _ => 256 };
@@ -36,7 +36,7 @@ internal static class TrainCommand
         var recompute = new Option<string>("--recompute") { Description = "none, norm-mla (attention sub-layers) or block (whole blocks) recomputed in backward", DefaultValueFactory = _ => "none" };
         var evalEvery = new Option<int>("--eval-every") { Description = "Validation loss every N steps (0: only at the end)", DefaultValueFactory = _ => 100 };
         var evalWindows = new Option<int>("--eval-windows") { Description = "Validation windows per evaluation", DefaultValueFactory = _ => 16 };
-        var valFraction = new Option<double>("--val-fraction") { Description = "Share of documents held out for validation", DefaultValueFactory = _ => 0.02 };
+        var valFraction = new Option<double>("--val-fraction") { Description = "Share held out for validation: whole documents (seeded draw), or, when no held-out document fills a window (e.g. one text file), the last share of the token stream; 0: no validation", DefaultValueFactory = _ => 0.02 };
         var fimRate = new Option<double>("--fim-rate") { Description = "Share of documents rearranged in PSM fill-in-the-middle form", DefaultValueFactory = _ => 0.1 };
         var moments = new Option<string>("--moments") { Description = "AdamW moment storage: f32 or bf16 (report)", DefaultValueFactory = _ => "f32" };
         var noRamp = new Option<bool>("--no-batch-ramp") { Description = "Use the full batch from step 1" };
@@ -109,7 +109,7 @@ internal static class TrainCommand
             var summary = TrainingRun.Execute(options, ResolveTokenizer(result.GetValue(tokenizer)!), writer);
             CopyTokenizer(result.GetValue(tokenizer)!, summary.ModelDirectory);
             writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"done: {summary.Steps} steps ({summary.SkippedSteps} skipped), loss {summary.FinalLoss:F4}, val {summary.ValidationLoss:F4}, " +
+                $"done: {summary.Steps} steps ({summary.SkippedSteps} skipped), loss {summary.FinalLoss:F4}, val {(summary.ValidationLoss is double v ? v.ToString("F4", CultureInfo.InvariantCulture) : "none")}, " +
                 $"max_vio {summary.MaxVio:F3}, {summary.TokensPerSecond:F0} tok/s, MFU {summary.Mfu * 100:F2}%; model: {summary.ModelDirectory}"));
         });
         return command;

@@ -147,11 +147,12 @@ public sealed class Trainer : IDisposable
         };
     }
 
-    /// <summary>Mean next-token cross-entropy over the first validation windows (no MTP, no balance terms).</summary>
-    public double Evaluate()
+    /// <summary>Mean next-token cross-entropy over the first validation windows (no MTP, no balance terms); null when
+    /// there is nothing to evaluate (no validation windows, or --eval-windows 0).</summary>
+    public double? Evaluate()
     {
         long count = Math.Min(Options.EvalWindows, _data.ValidationWindows);
-        if (count == 0) return double.NaN;
+        if (count <= 0) return null;
         using var _ = no_grad();
         _model.eval();
         double sum = 0;

@@ -23,14 +23,16 @@ public static class TrainingRun
     public static RunSummary Execute(RunOptions options, ITokenEncoder encoder, TextWriter log, CancellationToken cancel = default)
     {
         string output = options.OutputDirectory;
-        Directory.CreateDirectory(output);
-        TrainingCheckpoint.CleanUpInterrupted(output);
-
+        CheckOutputDirectory(output, options.Resume);
+        // The inputs are read and checked before anything is written into the run directory, so a bad --data
+        // leaves an existing run as it was.
         using var shards = TokenShardSet.Open(options.DataPaths, encoder, options.TokenCache, new LogProgress(log), out bool reused);
         log.WriteLine($"data: {shards.Count:N0} documents, {shards.TotalTokens:N0} tokens ({(reused ? "cached" : "tokenized")}: {shards.Directory})");
         var data = PackedDataset.Build(shards, encoder, options.Data);
         log.WriteLine($"packed: {data.TrainWindows:N0} train windows, {data.ValidationWindows:N0} validation windows of {data.SequenceLength + 1} tokens " +
-                      $"({data.ValidationDocuments} validation documents)");
+                      $"({ValidationSource(data, options.Data.ValidationFraction)})");
+        Directory.CreateDirectory(output);
+        TrainingCheckpoint.CleanUpInterrupted(output);
 
         var (model, optimizer, state) = StartOrResume(options, encoder, log);
         using var _ = model;
@@ -43,7 +45,7 @@ public static class TrainingRun
         var clock = Stopwatch.StartNew();
         long startStep = trainer.State.Step;
         StepMetrics? last = null;
-        double validation = double.NaN;
+        double? validation = null;
         while (trainer.State.Step < opts.Steps && !cancel.IsCancellationRequested)
         {
             var step = trainer.Step();
@@ -104,6 +106,26 @@ public static class TrainingRun
                       $"init std {config.InitializerRange}");
         return (fresh, null, null);
     }
+
+    /// <summary>--out must be a directory (or not exist yet); a fresh start must not overwrite another run's
+    /// checkpoints and metrics (as HF's run_clm refuses a non-empty output_dir without resume or overwrite).</summary>
+    private static void CheckOutputDirectory(string output, bool resume)
+    {
+        if (File.Exists(output))
+            throw new InvalidArgumentException($"--out \"{output}\": is a file; expected a run directory (new or existing)");
+        if (!resume && TrainingCheckpoint.Latest(output) is { } checkpoint)
+            throw new InvalidArgumentException(
+                $"--out \"{output}\" already holds a run ({Path.GetFileName(checkpoint)}): add --resume to continue it, or choose another --out");
+    }
+
+    private static string ValidationSource(PackedDataset data, double fraction) => data switch
+    {
+        { ValidationWindows: 0 } when fraction <= 0 => "no validation data: --val-fraction 0; val_loss is not reported",
+        { ValidationWindows: 0 } => "no validation data: the input is too small to hold out a window; val_loss is not reported",
+        { ValidationFromTail: true } => $"validation: the last {data.ValidationTokens:N0} tokens of the stream, " +
+                                        "as no held-out document fills a window",
+        _ => $"{data.ValidationDocuments} validation documents",
+    };
 
     private static void CheckVocabulary(int vocabSize, ITokenEncoder encoder)
     {

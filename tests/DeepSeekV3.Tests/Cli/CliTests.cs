@@ -78,6 +78,51 @@ public class CliTests
         Assert.StartsWith("dsv3: error:", err);
     }
 
+    /// <summary>A real path to an exception no command expects: `plot` over a metrics.jsonl some other tool wrote,
+    /// whose "step" is a string.</summary>
+    private static TempDirectory RunWithForeignMetrics()
+    {
+        var dir = new TempDirectory();
+        File.WriteAllText(dir.File("metrics.jsonl"), "{\"step\": \"one\", \"loss\": 2.5}\n");
+        return dir;
+    }
+
+    [Fact]
+    public void An_unexpected_exception_is_one_line_with_exit_1_and_a_stack_trace_only_under_verbose()
+    {
+        using var dir = RunWithForeignMetrics();
+        var (code, _, err) = Run("plot", "--out", dir.Path);
+        Assert.Equal(1, code);
+        Assert.StartsWith("dsv3: error: unexpected JsonException:", err);
+        Assert.Single(err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+
+        (code, _, err) = Run("plot", "--out", dir.Path, "--verbose");
+        Assert.Equal(1, code);
+        Assert.StartsWith("dsv3: error: unexpected JsonException:", err);
+        Assert.Contains("   at DeepSeekV3.", err);
+    }
+
+    [Fact]
+    public void The_dsv3_process_exits_1_not_abort_on_an_unexpected_exception_and_DSV3_VERBOSE_shows_the_trace()
+    {
+        using var dir = RunWithForeignMetrics();
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet")
+        {
+            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "dsv3.dll"), "plot", "--out", dir.Path },
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            Environment = { ["DSV3_VERBOSE"] = "1" },
+        };
+        using var process = System.Diagnostics.Process.Start(start)!;
+        string err = process.StandardError.ReadToEnd();
+        process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        Assert.Equal(1, process.ExitCode);                                              // not 134 (SIGABRT)
+        Assert.StartsWith("dsv3: error: unexpected JsonException:", err);
+        Assert.Contains("   at DeepSeekV3.", err);
+        Assert.DoesNotContain("Unhandled exception", err);
+    }
+
     [Fact]
     public void Token_ids_outside_the_vocabulary_are_rejected()
     {

@@ -66,6 +66,33 @@ public class DataPipelineTests
     }
 
     [Fact]
+    public void A_single_document_holds_out_the_tail_of_its_stream_for_validation()
+    {
+        var doc = Enumerable.Range(0, 1000).Select(i => i % 250).ToArray();
+        var data = PackedDataset.Build(new InMemoryDocuments([doc]), Bytes, new DataOptions { SequenceLength = 8, FimRate = 0, ValidationFraction = 0.1 });
+        // Stream: 1000 tokens + EOS = 1001; tail ⌈0.1 · 1001⌉ = 101 tokens from position 900; train keeps 900.
+        Assert.True(data.ValidationFromTail);
+        Assert.Equal(0, data.ValidationDocuments);
+        Assert.Equal(900, data.TrainTokens);
+        Assert.Equal((900 - 1) / 8, data.TrainWindows);
+        Assert.Equal((101 - 1) / 8, data.ValidationWindows);
+        Assert.Equal(doc[900..909], data.Window(0, validation: true).ToArray());
+        var lastTrain = data.Window(data.TrainWindows - 1, validation: false).ToArray();
+        Assert.Equal(doc[(int)((data.TrainWindows - 1) * 8)..(int)(data.TrainWindows * 8 + 1)], lastTrain);  // ends before 900
+    }
+
+    [Fact]
+    public void A_document_too_short_to_spare_a_validation_window_trains_without_one()
+    {
+        // 13 tokens with EOS: one window of 9 for training, but then only 4 left, not a second window for validation.
+        var doc = Enumerable.Range(0, 12).ToArray();
+        var data = PackedDataset.Build(new InMemoryDocuments([doc]), Bytes, new DataOptions { SequenceLength = 8, FimRate = 0, ValidationFraction = 0.1 });
+        Assert.False(data.ValidationFromTail);
+        Assert.Equal(0, data.ValidationWindows);
+        Assert.Equal(1, data.TrainWindows);
+    }
+
+    [Fact]
     public void Shuffle_is_a_seeded_permutation_of_every_window_per_epoch()
     {
         var data = PackedDataset.Build(new InMemoryDocuments(Documents(30, 20)), Bytes, new DataOptions { SequenceLength = 8, ValidationFraction = 0 });

@@ -9,7 +9,8 @@ public sealed record DataOptions
     /// <summary>Share of documents (PSM FIM) rearranged; report 0.1.</summary>
     public double FimRate { get; init; } = 0.1;
 
-    /// <summary>Share of documents held out for validation (chosen by a seeded hash, at least one when possible).</summary>
+    /// <summary>Share held out for validation: documents chosen by a seeded hash (at least one when possible), or the
+    /// stream's tail when those fill no window (see <see cref="PackedDataset"/>); 0 disables validation.</summary>
     public double ValidationFraction { get; init; } = 0.02;
 
     public long Seed { get; init; }

@@ -23,6 +23,7 @@ public sealed record FillInTheMiddle(double Rate, int FimBeginId, int FimHoleId,
         long a = rng.NextLong(document.Length + 1), b = rng.NextLong(document.Length + 1);
         int start = (int)Math.Min(a, b), end = (int)Math.Max(a, b);
         scratch.Clear();
+        scratch.EnsureCapacity(document.Length + 3);                                       // one allocation, not log2(n)
         scratch.Add(FimBeginId);
         scratch.AddRange(document[..start]);                                               // prefix
         scratch.Add(FimHoleId);

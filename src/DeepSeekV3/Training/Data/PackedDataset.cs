@@ -7,53 +7,90 @@ namespace DeepSeekV3.Training.Data;
 /// Document packing (report §4.1): documents, after FIM, are concatenated with EOS after each into one stream per
 /// split, and the stream is cut into windows of T + 1 tokens that overlap by one (window i starts at i·T), so every
 /// token is a target exactly once. No attention mask separates documents inside a window — as in the report.
-/// Documents go to the validation split by a seeded draw, before packing, so no document is in both.
-/// The packed streams are held in memory (4 bytes per token).
+/// Validation: documents go to the validation split by a seeded draw, before packing, so no document is in both.
+/// When that split has no full window (a single document, e.g. one large text file, or held-out documents shorter
+/// than T + 1), the last ValidationFraction of the packed stream (at least one window) is held out instead, as
+/// nanoGPT's prepare scripts split one text into train and val. Both splits are views of one array in memory
+/// (4 bytes per token): training documents first, then validation documents.
 /// </summary>
 public sealed class PackedDataset
 {
-    private readonly int[] _train;
-    private readonly int[] _validation;
+    private readonly int[] _stream;
+    private readonly int _trainLength, _validationLength;
 
-    private PackedDataset(int sequenceLength, int[] train, int[] validation, long trainDocuments, long validationDocuments)
+    private PackedDataset(int sequenceLength, int[] stream, int trainLength, int validationLength,
+        long trainDocuments, long validationDocuments, bool validationFromTail)
     {
         SequenceLength = sequenceLength;
-        _train = train;
-        _validation = validation;
+        _stream = stream;
+        _trainLength = trainLength;
+        _validationLength = validationLength;
         TrainDocuments = trainDocuments;
         ValidationDocuments = validationDocuments;
+        ValidationFromTail = validationFromTail;
     }
 
     public int SequenceLength { get; }
     public long TrainDocuments { get; }
+
+    /// <summary>Whole documents held out (0 when the validation split is the stream's tail).</summary>
     public long ValidationDocuments { get; }
-    public long TrainTokens => _train.Length;
-    public long ValidationTokens => _validation.Length;
-    public long TrainWindows => WindowCount(_train);
-    public long ValidationWindows => WindowCount(_validation);
+
+    /// <summary>True when the validation split is the last share of the packed stream rather than whole documents.</summary>
+    public bool ValidationFromTail { get; }
+
+    public long TrainTokens => _trainLength;
+    public long ValidationTokens => _validationLength;
+    public long TrainWindows => WindowCount(_trainLength);
+    public long ValidationWindows => WindowCount(_validationLength);
 
     public static PackedDataset Build(IDocumentCollection documents, ITokenEncoder encoder, DataOptions options)
     {
-        if (options.SequenceLength < 2)
-            throw new InvalidArgumentException($"sequence length {options.SequenceLength}: expected at least 2");
+        int t = options.SequenceLength;
+        if (t < 2)
+            throw new InvalidArgumentException($"sequence length {t}: expected at least 2");
         var fim = FillInTheMiddle.For(encoder, options.FimRate, options.Seed);
         var isValidation = ValidationSplit(documents.Count, options.ValidationFraction, options.Seed);
-        var train = new List<int>();
-        var validation = new List<int>();
-        var scratch = new List<int>();
-        long validationDocuments = 0;
+        // Sized once (FIM adds at most three tokens, packing one EOS): a growing list would hold up to 3× the
+        // stream while it doubles and copies, which matters for a single large document.
+        long capacity = 0;
         for (long d = 0; d < documents.Count; d++)
+            capacity += documents.Document(d).Length + 4L;
+        if (capacity > Array.MaxLength)
+            throw new InvalidArgumentException(
+                $"--data: about {capacity:N0} tokens; in-memory packing holds at most {Array.MaxLength:N0}");
+        var stream = GC.AllocateUninitializedArray<int>((int)capacity);                   // every used slot is written below
+        var scratch = new List<int>();
+        int length = 0, trainLength = 0;
+        long validationDocuments = 0;
+        foreach (bool validation in (ReadOnlySpan<bool>)[false, true])                    // training documents first
         {
-            var target = isValidation[d] ? validation : train;
-            if (isValidation[d]) validationDocuments++;
-            target.AddRange(fim.Apply(documents.Document(d), d, scratch));
-            target.Add(encoder.EosId);
+            for (long d = 0; d < documents.Count; d++)
+            {
+                if (isValidation[d] != validation) continue;
+                var tokens = fim.Apply(documents.Document(d), d, scratch);
+                tokens.CopyTo(stream.AsSpan(length));
+                length += tokens.Length;
+                stream[length++] = encoder.EosId;
+                if (validation) validationDocuments++;
+            }
+            if (!validation) trainLength = length;
         }
-        var dataset = new PackedDataset(options.SequenceLength, train.ToArray(), validation.ToArray(),
-                                        documents.Count - validationDocuments, validationDocuments);
+        bool fromTail = false;
+        if (options.ValidationFraction > 0 && WindowCount(length - trainLength, t) == 0)
+        {
+            // No whole-document validation window: hold out the stream's tail if training keeps at least one window.
+            int tail = (int)Math.Max(Math.Ceiling(options.ValidationFraction * length), t + 1);
+            fromTail = length - tail > t;
+            trainLength = fromTail ? length - tail : length;
+            validationDocuments = 0;
+        }
+        int validationLength = length - trainLength;
+        var dataset = new PackedDataset(t, stream, trainLength, validationLength,
+                                        documents.Count - validationDocuments, validationDocuments, fromTail);
         if (dataset.TrainWindows == 0)
             throw new InvalidArgumentException(
-                $"the training split has {train.Count} tokens: not enough for one window of {options.SequenceLength + 1}");
+                $"the training split has {trainLength} tokens: not enough for one window of {t + 1}");
         return dataset;
     }
 
@@ -73,16 +110,18 @@ public sealed class PackedDataset
         return result;
     }
 
-    private long WindowCount(int[] stream) => stream.Length <= SequenceLength ? 0 : (stream.Length - 1) / SequenceLength;
+    private long WindowCount(int tokens) => WindowCount(tokens, SequenceLength);
+
+    private static long WindowCount(int tokens, int sequenceLength) => tokens <= sequenceLength ? 0 : (tokens - 1) / sequenceLength;
 
     /// <summary>Window <paramref name="index"/> of a split: tokens [index·T, index·T + T].</summary>
     public ReadOnlySpan<int> Window(long index, bool validation)
     {
-        var stream = validation ? _validation : _train;
-        long count = WindowCount(stream);
+        long count = validation ? ValidationWindows : TrainWindows;
         if (index < 0 || index >= count)
             throw new ArgumentOutOfRangeException(nameof(index), index, $"window not in [0, {count})");
-        return stream.AsSpan((int)(index * SequenceLength), SequenceLength + 1);
+        int start = (validation ? _trainLength : 0) + (int)(index * SequenceLength);
+        return _stream.AsSpan(start, SequenceLength + 1);
     }
 
     /// <summary>The given windows as a [n, T + 1] int64 tensor (caller owns it).</summary>

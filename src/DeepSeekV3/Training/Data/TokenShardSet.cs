@@ -112,6 +112,10 @@ public sealed class TokenShardSet : IDocumentCollection, IDisposable
                 }
                 bytesDone += new FileInfo(file).Length;
             }
+            if (tokens == 0)
+                throw new InvalidArgumentException(
+                    $"--data: no text in {string.Join(", ", files.Take(5))}{(files.Count > 5 ? $" and {files.Count - 5} more" : "")} " +
+                    "(empty files, or .jsonl lines with an empty \"text\")");
             index.Shards.Add(writer.Finish());
             index.TotalTokens = tokens;
             progress?.Report(new(bytesDone, bytesTotal, tokens, clock.Elapsed));
@@ -137,15 +141,19 @@ public sealed class TokenShardSet : IDocumentCollection, IDisposable
     {
         private readonly FileStream _tokens = File.Create(Path.Combine(directory, TokensName(number)));
         private readonly List<long> _ends = [];
+        private readonly byte[] _chunk = new byte[1 << 18];                               // a large document goes out in pieces
 
         public long Tokens { get; private set; }
 
         public void Add(int[] ids)
         {
-            var bytes = new byte[ids.Length * 4];
-            for (int i = 0; i < ids.Length; i++)
-                System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(i * 4), (uint)ids[i]);
-            _tokens.Write(bytes);
+            for (int start = 0; start < ids.Length; start += _chunk.Length / 4)
+            {
+                int count = Math.Min(_chunk.Length / 4, ids.Length - start);
+                for (int i = 0; i < count; i++)
+                    System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(_chunk.AsSpan(i * 4), (uint)ids[start + i]);
+                _tokens.Write(_chunk, 0, count * 4);
+            }
             Tokens += ids.Length;
             _ends.Add(Tokens);
         }

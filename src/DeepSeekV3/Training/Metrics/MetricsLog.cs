@@ -11,6 +11,10 @@ namespace DeepSeekV3.Training.Metrics;
 public sealed class MetricsLog : IDisposable
 {
     public const string FileName = "metrics.jsonl";
+
+    /// <summary>Non-finite values are written as null (see <see cref="FiniteDoubleConverter"/>).</summary>
+    private static readonly JsonSerializerOptions Json = new() { Converters = { new FiniteDoubleConverter() } };
+
     private readonly StreamWriter _writer;
 
     public MetricsLog(string runDirectory, long resumeStep)
@@ -27,10 +31,10 @@ public sealed class MetricsLog : IDisposable
 
     public string Path { get; }
 
-    public void Write(StepMetrics metrics) => _writer.WriteLine(JsonSerializer.Serialize(metrics));
+    public void Write(StepMetrics metrics) => _writer.WriteLine(JsonSerializer.Serialize(metrics, Json));
 
     public static IReadOnlyList<StepMetrics> Read(string path) =>
-        File.ReadLines(path).Where(l => l.Length > 0).Select(l => JsonSerializer.Deserialize<StepMetrics>(l)!).ToList();
+        File.ReadLines(path).Where(l => l.Length > 0).Select(l => JsonSerializer.Deserialize<StepMetrics>(l, Json)!).ToList();
 
     private static long StepOf(string line)
     {

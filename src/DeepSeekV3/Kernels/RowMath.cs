@@ -148,6 +148,21 @@ public static unsafe class RowMath
         return max;
     }
 
+    /// <summary>
+    /// cos and sin of position·θ_p, times YaRN's attention factor, for every pair p (θ: the inverse frequencies after
+    /// YaRN's correction, <see cref="Modeling.YarnRotaryEmbedding.InverseFrequencies"/>): the angle in fp32, as
+    /// <see cref="Modeling.YarnRotaryEmbedding.Angles"/> computes it. cos and sin: θ.Length floats each.
+    /// </summary>
+    public static void RopeAngles(float position, ReadOnlySpan<float> inverseFrequencies, float attentionFactor, float* cos, float* sin)
+    {
+        for (int p = 0; p < inverseFrequencies.Length; p++)
+        {
+            float angle = position * inverseFrequencies[p];
+            cos[p] = MathF.Cos(angle) * attentionFactor;
+            sin[p] = MathF.Sin(angle) * attentionFactor;
+        }
+    }
+
     /// <summary>Rotates adjacent pairs (2i, 2i+1) of x by the angles whose cos/sin are given (docs/reference-notes.md#rope-pair-layout).</summary>
     public static void Rotate(float* x, float* cos, float* sin, int pairs)
     {

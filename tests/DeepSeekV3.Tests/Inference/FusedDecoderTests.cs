@@ -10,7 +10,7 @@ namespace DeepSeekV3.Tests.Inference;
 /// <summary>The fused decoder against the model's own (LibTorch) absorbed forward: same cache contents, same logits.</summary>
 public class FusedDecoderTests
 {
-    public static TheoryData<string> Configs => ["v3-tiny", "v2-style", "group-limited-greedy", "no-shared-experts"];
+    public static TheoryData<string> Configs => ["v3-tiny", "v2-style", "group-limited-greedy", "no-shared-experts", "odd-shapes"];
 
     private static ModelConfig Config(string name) => name switch
     {
@@ -20,6 +20,9 @@ public class FusedDecoderTests
         "v2-style" => ModelPresets.Tiny with { QLoraRank = null, KvLoraRank = 40, ScoringFunc = ScoringFunction.Softmax, TopkMethod = TopkMethod.Greedy, NGroup = 1, TopkGroup = 1, NormTopkProb = false, RoutedScalingFactor = 1.0 },
         "group-limited-greedy" => ModelPresets.Tiny with { ScoringFunc = ScoringFunction.Softmax, TopkMethod = TopkMethod.GroupLimitedGreedy },
         "no-shared-experts" => ModelPresets.Tiny with { NSharedExperts = 0, FirstKDenseReplace = 0 },
+        // Every width off the kernels' 16 lanes (hidden 40, dense 72, expert 24, q rank 24, kv rank 40, RoPE 6), and
+        // three heads, a partial group in the attention kernel's four-heads-at-a-time loop.
+        "odd-shapes" => ModelPresets.Tiny with { HiddenSize = 40, IntermediateSize = 72, NumAttentionHeads = 3, NumKeyValueHeads = 3, QLoraRank = 24, KvLoraRank = 40, QkNopeHeadDim = 10, QkRopeHeadDim = 6, VHeadDim = 12, MoeIntermediateSize = 24 },
         _ => throw new ArgumentException(name),
     };
 
@@ -147,10 +150,12 @@ public class FusedDecoderTests
         Assert.Equal(expected, FusedLayer.BalanceExperts(rows, members));
     }
 
-    [Fact]
-    public void Mtp_module_equals_the_model_forward_mtp()
+    [Theory]
+    [InlineData("v3-tiny")]
+    [InlineData("odd-shapes")]
+    public void Mtp_module_equals_the_model_forward_mtp(string name)
     {
-        var config = ModelPresets.Tiny;
+        var config = Config(name);
         using var model = Model(config);
         using var _ = no_grad();
         using var fused = new FusedDecoder(model, threads: 1);

@@ -317,7 +317,7 @@ internal sealed unsafe class FusedLayer
 
     /// <summary>down(silu(gate·x) ⊙ up·x) for x [m, hidden] → y [m, hidden] (SwiGLU, as <see cref="SwiGluMlp"/>), with the intermediate
     /// activations in <paramref name="gate"/> and <paramref name="up"/> [m, width].</summary>
-    private static void SwiGlu((WeightMatrix Gate, WeightMatrix Up, WeightMatrix Down) mlp, float* x, int m, float* y,
+    internal static void SwiGlu((WeightMatrix Gate, WeightMatrix Up, WeightMatrix Down) mlp, float* x, int m, float* y,
         WorkerTeam? team, float* gate, float* up)
     {
         int width = mlp.Gate.Rows;

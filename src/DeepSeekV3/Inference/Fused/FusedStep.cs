@@ -87,15 +87,7 @@ internal sealed unsafe class FusedStep
     {
         int pairs = _inverseFrequencies.Length;
         for (int i = 0; i < m; i++)
-        {
-            float position = RowPosition[i];
-            for (int p = 0; p < pairs; p++)
-            {
-                float angle = position * _inverseFrequencies[p];
-                Scratch.Cos[i * pairs + p] = MathF.Cos(angle) * _attentionFactor;
-                Scratch.Sin[i * pairs + p] = MathF.Sin(angle) * _attentionFactor;
-            }
-        }
+            RowMath.RopeAngles(RowPosition[i], _inverseFrequencies, _attentionFactor, Scratch.Cos + i * pairs, Scratch.Sin + i * pairs);
     }
 
     /// <summary>Stores each row's latent [r_kv] and rotated RoPE key [d_r] at its sequence's slot.</summary>

@@ -89,35 +89,6 @@ public class RouterTests
         return router;
     }
 
-    /// <summary>
-    /// Node-limited routing written out per token (report §2.1.2 and eq. 16; DeepSeek's inference/model.py Gate):
-    /// choice = s + b; a group's score is the sum of its top-2 choices (noaux_tc) or its maximum
-    /// (group_limited_greedy); keep the topk_group best groups; take the K best choices inside them.
-    /// Returns each token's kept groups and chosen experts, both sorted.
-    /// </summary>
-    private static (int[] Groups, int[] Experts) ReferenceRoute(ModelConfig c, double[] logits, double[] bias)
-    {
-        int e = c.NRoutedExperts, perGroup = e / c.NGroup;
-        double max = logits.Max();
-        double total = logits.Sum(u => Math.Exp(u - max));
-        var scores = c.ScoringFunc == "sigmoid"
-            ? logits.Select(u => 1 / (1 + Math.Exp(-u))).ToArray()
-            : logits.Select(u => Math.Exp(u - max) / total).ToArray();
-        var choice = new double[e];
-        for (int i = 0; i < e; i++) choice[i] = scores[i] + bias[i];
-
-        var groupScore = new double[c.NGroup];
-        for (int g = 0; g < c.NGroup; g++)
-        {
-            var members = choice.Skip(g * perGroup).Take(perGroup).OrderByDescending(x => x).ToArray();
-            groupScore[g] = c.TopkMethod == "noaux_tc" ? members[0] + members[1] : members[0];
-        }
-        int[] groups = Enumerable.Range(0, c.NGroup).OrderByDescending(g => groupScore[g]).Take(c.TopkGroup).Order().ToArray();
-        int[] experts = Enumerable.Range(0, e).Where(i => groups.Contains(i / perGroup))
-            .OrderByDescending(i => choice[i]).Take(c.NumExpertsPerTok).Order().ToArray();
-        return (groups, experts);
-    }
-
     [Theory]
     [InlineData("noaux_tc", "sigmoid")]
     [InlineData("group_limited_greedy", "softmax")]
@@ -150,7 +121,7 @@ public class RouterTests
             // The float32 inputs are what the router saw; the reference reads them back in double.
             var seen = Enumerable.Range(0, config.NRoutedExperts).Select(i => (double)x[t * config.HiddenSize + i]).ToArray();
             var seenBias = bias.Select(b => (double)(float)b).ToArray();
-            var (groups, experts) = ReferenceRoute(config, seen, seenBias);
+            var (groups, experts) = ReferenceRouting.Choose(config, ReferenceRouting.Scores(config, seen), seenBias);
             int[] actual = indices[t].Select(i => (int)i).Order().ToArray();
             Assert.Equal(experts, actual);
             Assert.All(actual, i => Assert.Contains(i / perGroup, groups));

@@ -122,13 +122,22 @@ public class ModelCheckpointTests
         using var tokens = TinyModels.Tokens(2, 8, Tiny.VocabSize);
         using var a = bf16.Forward(tokens);
         using var b = fp8.Forward(tokens);
-        // E4M3 keeps 3 mantissa bits (≤ 6.25% relative error per weight); logits agree closely in direction.
-        using var cosine = nn.functional.cosine_similarity(a.Logits.flatten(), b.Logits.flatten(), 0);
-        Assert.True(cosine.item<float>() > 0.99, $"cosine {cosine.item<float>()}");
-        // And the FP8 weights themselves dequantize to within E4M3 precision of the originals.
-        var w = model.state_dict()["model.layers.0.self_attn.q_b_proj.weight"];
-        var w8 = fp8.state_dict()["model.layers.0.self_attn.q_b_proj.weight"];
-        Assert.True(((w - w8).abs().max() <= w.abs().max() / 16 + 1e-12).item<bool>());
+        // E4M3 keeps 3 mantissa bits: a weight moves by up to 2⁻⁴ of itself (rms about 2⁻⁴/√3 = 3.6%), against 2⁻⁹
+        // for bf16, so the FP8 model's logits differ from the bf16 model's by the FP8 rounding alone. Measured:
+        // relative RMS difference about 5% (cosine 0.9987), of the order of one matrix's rounding, as each logit
+        // passes through a few rounded projections whose errors are independent. The bound 8% leaves a 1.5×
+        // margin; the former cosine > 0.99 allowed 14%, and a wrong block scale gives O(100%).
+        double relative = ((a.Logits - b.Logits).norm().item<float>()) / a.Logits.norm().item<float>();
+        Assert.True(relative < 0.08, $"relative RMS difference {relative:P2}");
+        // And each FP8 weight dequantizes to within E4M3 precision of its original: per 128×128 block with scale
+        // s = amax/448, |w − s·q| ≤ max(2⁻⁴·|w|, 2⁻¹⁰·s) (half a step of the normal and of the subnormal grid),
+        // plus 2⁻⁸ of |w| for the bf16 rounding the checkpoint applies before quantizing.
+        using var w = model.state_dict()["model.layers.0.self_attn.q_b_proj.weight"].to(ScalarType.Float64);
+        using var w8 = fp8.state_dict()["model.layers.0.self_attn.q_b_proj.weight"].to(ScalarType.Float64);
+        Assert.True(w.shape[0] <= 128 && w.shape[1] <= 128, "one block");
+        double scale = w.abs().max().item<double>() / 448;
+        using var allowed = maximum(w.abs() * Math.Pow(2, -4), tensor(Math.Pow(2, -10) * scale, ScalarType.Float64)) + w.abs() * Math.Pow(2, -8);
+        Assert.True(((w - w8).abs() <= allowed).all().item<bool>());
     }
 
     [Fact]

@@ -160,18 +160,28 @@ public class ModelForwardTests
     }
 
     [Fact]
-    public void Bf16_model_tracks_the_fp32_model_and_keeps_fp32_router_bias()
+    public void Bf16_model_tracks_the_fp32_model_on_the_same_rounded_weights_and_keeps_fp32_router_bias()
     {
         using var model = TinyModels.Create();
         using var tokens = TinyModels.Tokens(1, 8, 512);
+        using var _ = no_grad();
+        // The fp32 reference runs on the very weights the bf16 model will hold (every parameter rounded to bf16;
+        // the router bias is a buffer and stays fp32), so what is left is bf16 rounding of the activations.
+        foreach (var (_, parameter) in model.named_parameters())
+            parameter.copy_(parameter.to(ScalarType.BFloat16).to(ScalarType.Float32));
         using var f32 = model.Forward(tokens);
         model.To(CPU, ScalarType.BFloat16);
         Assert.Equal(ScalarType.BFloat16, model.LmHead.Weight.dtype);
         Assert.Equal(ScalarType.Float32, model.Model.Layers[1].Moe!.Gate.ExpertScoreCorrectionBias!.dtype);
         using var bf16 = model.Forward(tokens);
-        using var diff = (bf16.Logits.to(ScalarType.Float32) - f32.Logits).abs().max();
-        using var scale = f32.Logits.abs().max();
-        Assert.True(diff.item<float>() < 0.05 * scale.item<float>(), $"diff {diff.item<float>()} vs scale {scale.item<float>()}");
+        double diff = (bf16.Logits.to(ScalarType.Float32) - f32.Logits).abs().max().item<float>();
+        double largest = f32.Logits.abs().max().item<float>();
+        // bf16 keeps 8 significant bits: each rounding moves a value by at most 2⁻⁹ of itself, and the logits come
+        // out of ~20 rounded matmuls, norms and residual sums in series, whose errors partly cancel. Measured: 3.1e-3
+        // for logits up to 0.66, i.e. 1.2 · 2⁻⁸ · max|logit|. The bound 3 · 2⁻⁸ · max|logit| leaves a 2.5× margin;
+        // the former 5% of the largest logit was 13 · 2⁻⁸, wide enough for a statistic or a sum done in bf16.
+        double bound = 3 * Math.Pow(2, -8) * largest;
+        Assert.True(diff < bound, $"max abs diff {diff:E2}, bound {bound:E2} (max |logit| {largest:F3})");
     }
 
     [Fact]

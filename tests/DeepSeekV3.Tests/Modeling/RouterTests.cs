@@ -71,15 +71,61 @@ public class RouterTests
         Assert.True(allclose(before.Scores, after.Scores));
     }
 
-    [Fact]
-    public void Masked_groups_use_minus_infinity_so_negative_biases_cannot_leak_experts()
+    /// <summary>
+    /// A router whose logits are the first E input features (weight = [I_E | 0]), so a test chooses u·e directly.
+    /// </summary>
+    private static Router IdentityRouter(ModelConfig config, float[] bias)
     {
-        using var router = CreateRouter();
-        // Strongly negative biases everywhere: with a 0.0 fill (HF) masked experts would win; with −inf they cannot.
-        router.SetCorrectionBias(full(Config.NRoutedExperts, -100f));
-        using var route = router.Route(Inputs());
-        var groups = route.Indices.div(4, rounding_mode: RoundingMode.floor).data<long>().ToArray().Chunk(6);
-        Assert.All(groups, g => Assert.True(g.Distinct().Count() <= Config.TopkGroup));
+        var router = new Router(config);
+        using var _ = no_grad();
+        using var weight = zeros(config.NRoutedExperts, config.HiddenSize);
+        weight.narrow(1, 0, config.NRoutedExperts).copy_(eye(config.NRoutedExperts));
+        router.Weight.copy_(weight);
+        if (config.UsesCorrectionBias)
+        {
+            using var b = tensor(bias);
+            router.SetCorrectionBias(b);
+        }
+        return router;
+    }
+
+    [Theory]
+    [InlineData("noaux_tc", "sigmoid")]
+    [InlineData("group_limited_greedy", "softmax")]
+    public void Router_choice_equals_a_per_token_reference_of_group_limited_routing(string topkMethod, string scoringFunc)
+    {
+        var config = Config with { TopkMethod = topkMethod, ScoringFunc = scoringFunc };
+        const int tokens = 64;
+        var random = new Random(5);
+        // Low scores (logits in [-4, 0]: sigmoid below 0.5) and biases in [-1.5, -1]: every biased choice s + b is
+        // negative. Had masked experts been filled with 0.0 instead of −inf (HF's old bug), every masked expert
+        // would beat every kept one, and the chosen experts would come from groups the rule dropped.
+        double[] bias = Enumerable.Range(0, config.NRoutedExperts).Select(_ => -1 - 0.5 * random.NextDouble()).ToArray();
+        double[][] logits = Enumerable.Range(0, tokens)
+            .Select(_ => Enumerable.Range(0, config.NRoutedExperts).Select(_ => -4 * random.NextDouble()).ToArray()).ToArray();
+        if (!config.UsesCorrectionBias)
+            bias = new double[config.NRoutedExperts];
+
+        using var router = IdentityRouter(config, bias.Select(b => (float)b).ToArray());
+        var x = new float[tokens * config.HiddenSize];
+        for (int t = 0; t < tokens; t++)
+            for (int i = 0; i < config.NRoutedExperts; i++)
+                x[t * config.HiddenSize + i] = (float)logits[t][i];
+        using var input = tensor(x, [tokens, config.HiddenSize]);
+        using var route = router.Route(input);
+        var indices = route.Indices.data<long>().ToArray().Chunk(config.NumExpertsPerTok).ToArray();
+
+        int perGroup = config.NRoutedExperts / config.NGroup;
+        for (int t = 0; t < tokens; t++)
+        {
+            // The float32 inputs are what the router saw; the reference reads them back in double.
+            var seen = Enumerable.Range(0, config.NRoutedExperts).Select(i => (double)x[t * config.HiddenSize + i]).ToArray();
+            var seenBias = bias.Select(b => (double)(float)b).ToArray();
+            var (groups, experts) = ReferenceRouting.Choose(config, ReferenceRouting.Scores(config, seen), seenBias);
+            int[] actual = indices[t].Select(i => (int)i).Order().ToArray();
+            Assert.Equal(experts, actual);
+            Assert.All(actual, i => Assert.Contains(i / perGroup, groups));
+        }
     }
 
     [Fact]

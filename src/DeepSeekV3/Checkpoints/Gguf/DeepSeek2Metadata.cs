@@ -85,6 +85,10 @@ public static class DeepSeek2Metadata
             Fail($"with {config.NumHiddenLayers} layers llama.cpp treats the model as V2-Lite and ignores q_lora_rank");
         if (config.HasQueryCompression && config.NumHiddenLayers == 48 && config.VocabSize == 128256)
             Fail("48 layers with vocab 128256 make llama.cpp ignore q_lora_rank");
+        // The converse: llama.cpp reads q_proj (no query compression) only for those layer counts, and otherwise
+        // requires q_lora_rank; it refuses to load the file (LLamaSharp 0.30.0).
+        if (!config.HasQueryCompression && !LiteLayerCounts.Contains(config.NumHiddenLayers))
+            Fail($"without q_lora_rank llama.cpp expects {string.Join(" or ", LiteLayerCounts)} layers (V2-Lite), found {config.NumHiddenLayers}");
         if (config.NRoutedExperts > 0 && config.MoeLayerFreq != 1)
             Fail($"moe_layer_freq = {config.MoeLayerFreq}: llama.cpp makes every layer after the leading dense ones MoE");
         if (config.NGroup > 1 && config.TopkMethod == TopkMethod.GroupLimitedGreedy)

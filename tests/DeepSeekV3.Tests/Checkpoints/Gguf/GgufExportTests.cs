@@ -262,6 +262,16 @@ public sealed class GgufExportTests : IDisposable
         Assert.Contains("q_lora_rank", error.Message);
         var mscale = Config with { RopeScaling = Config.RopeScaling! with { Mscale = 0.7 } };
         Assert.Throws<GgufException>(() => DeepSeek2Metadata.For(mscale, "config.json").ToList());
+        // No query compression outside llama.cpp's "lite" layer counts: it would not load (key not found:
+        // deepseek2.attention.q_lora_rank).
+        var noQueryCompression = Config with { QLoraRank = null };
+        error = Assert.Throws<GgufException>(() => DeepSeek2Metadata.For(noQueryCompression, "config.json").ToList());
+        Assert.Contains("without q_lora_rank", error.Message);
+        Assert.Null(Record.Exception(() => DeepSeek2Metadata.For(noQueryCompression with { NumHiddenLayers = 26 }, "config.json").ToList()));
+        // Group-limited greedy scores a group by its best expert; llama.cpp only knows the top-2 sum.
+        var v2Groups = Config with { ScoringFunc = "softmax", TopkMethod = "group_limited_greedy" };
+        error = Assert.Throws<GgufException>(() => DeepSeek2Metadata.For(v2Groups, "config.json").ToList());
+        Assert.Contains("group_limited_greedy", error.Message);
     }
 
     [Fact]

@@ -136,7 +136,7 @@ public sealed class LlamaCppPeerTests(ITestOutputHelper log) : IDisposable
         Assert.True(diff > 100 * Tolerance, $"without {left_out} llama.cpp still differs by only {diff:E3}");
     }
 
-    private static float[][] OurPrefill(DeepSeekV3ForCausalLM model, long[] tokens)
+    internal static float[][] OurPrefill(DeepSeekV3ForCausalLM model, long[] tokens)
     {
         using var scope = NewDisposeScope();
         using var __ = no_grad();
@@ -144,7 +144,7 @@ public sealed class LlamaCppPeerTests(ITestOutputHelper log) : IDisposable
         return Rows(output.Logits[0]);
     }
 
-    private static float[][] OurCachedDecode(DeepSeekV3ForCausalLM model, long[] tokens)
+    internal static float[][] OurCachedDecode(DeepSeekV3ForCausalLM model, long[] tokens)
     {
         using var cache = new ContiguousLatentCache(model.Config.NumHiddenLayers);
         using var __ = no_grad();
@@ -162,7 +162,7 @@ public sealed class LlamaCppPeerTests(ITestOutputHelper log) : IDisposable
     private static float[][] Rows(Tensor logits) =>                                           // [seq, vocab]
         Enumerable.Range(0, (int)logits.shape[0]).Select(p => logits[p].to(ScalarType.Float32).data<float>().ToArray()).ToArray();
 
-    private static double MaxAbsDiff(float[][] a, float[][] b)
+    internal static double MaxAbsDiff(float[][] a, float[][] b)
     {
         Assert.Equal(a.Length, b.Length);
         double max = 0;

@@ -15,7 +15,7 @@ public class MtpReferenceTests
     /// group_limited_greedy, no YaRN; one MTP module.</summary>
     private static readonly ModelConfig V2Style = ModelPresets.Tiny with
     {
-        QLoraRank = null, ScoringFunc = "softmax", TopkMethod = "group_limited_greedy", NormTopkProb = false,
+        QLoraRank = null, ScoringFunc = ScoringFunction.Softmax, TopkMethod = TopkMethod.GroupLimitedGreedy, NormTopkProb = false,
         RoutedScalingFactor = 1.0, RopeScaling = null,
     };
 

@@ -11,7 +11,7 @@ internal static class ReferenceRouting
     /// <summary>s_{i,t}: sigmoid of each logit (V3) or a softmax over all experts (V2).</summary>
     public static double[] Scores(ModelConfig c, double[] logits)
     {
-        if (c.ScoringFunc == "sigmoid")
+        if (c.ScoringFunc == ScoringFunction.Sigmoid)
             return logits.Select(u => 1 / (1 + Math.Exp(-u))).ToArray();
         double max = logits.Max();
         double total = logits.Sum(u => Math.Exp(u - max));
@@ -29,16 +29,16 @@ internal static class ReferenceRouting
         int e = c.NRoutedExperts, perGroup = e / c.NGroup;
         var choice = new double[e];
         for (int i = 0; i < e; i++)
-            choice[i] = scores[i] + (c.TopkMethod == "noaux_tc" ? bias[i] : 0);
+            choice[i] = scores[i] + (c.TopkMethod == TopkMethod.NoauxTc ? bias[i] : 0);
 
         int[] groups = Enumerable.Range(0, c.NGroup).ToArray();
-        if (c.NGroup > 1 && c.TopkMethod != "greedy")
+        if (c.NGroup > 1 && c.TopkMethod != TopkMethod.Greedy)
         {
             var groupScore = new double[c.NGroup];
             for (int g = 0; g < c.NGroup; g++)
             {
                 var members = choice.Skip(g * perGroup).Take(perGroup).OrderByDescending(x => x).ToArray();
-                groupScore[g] = c.TopkMethod == "noaux_tc" ? members[0] + members[1] : members[0];
+                groupScore[g] = c.TopkMethod == TopkMethod.NoauxTc ? members[0] + members[1] : members[0];
             }
             groups = groups.OrderByDescending(g => groupScore[g]).Take(c.TopkGroup).Order().ToArray();
         }

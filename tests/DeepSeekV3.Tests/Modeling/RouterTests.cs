@@ -94,7 +94,11 @@ public class RouterTests
     [InlineData("group_limited_greedy", "softmax")]
     public void Router_choice_equals_a_per_token_reference_of_group_limited_routing(string topkMethod, string scoringFunc)
     {
-        var config = Config with { TopkMethod = topkMethod, ScoringFunc = scoringFunc };
+        var config = Config with
+        {
+            TopkMethod = ModelConfig.Parse($"{{\"topk_method\": \"{topkMethod}\"}}").TopkMethod,
+            ScoringFunc = ModelConfig.Parse($"{{\"scoring_func\": \"{scoringFunc}\"}}").ScoringFunc,
+        };
         const int tokens = 64;
         var random = new Random(5);
         // Low scores (logits in [-4, 0]: sigmoid below 0.5) and biases in [-1.5, -1]: every biased choice s + b is

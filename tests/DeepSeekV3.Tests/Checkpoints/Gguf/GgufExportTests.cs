@@ -1,5 +1,6 @@
 using DeepSeekV3.Checkpoints;
 using DeepSeekV3.Checkpoints.Gguf;
+using DeepSeekV3.Configuration;
 using static TorchSharp.torch;
 
 namespace DeepSeekV3.Tests.Checkpoints.Gguf;
@@ -269,7 +270,7 @@ public sealed class GgufExportTests : IDisposable
         Assert.Contains("without q_lora_rank", error.Message);
         Assert.Null(Record.Exception(() => DeepSeek2Metadata.For(noQueryCompression with { NumHiddenLayers = 26 }, "config.json").ToList()));
         // Group-limited greedy scores a group by its best expert; llama.cpp only knows the top-2 sum.
-        var v2Groups = Config with { ScoringFunc = "softmax", TopkMethod = "group_limited_greedy" };
+        var v2Groups = Config with { ScoringFunc = ScoringFunction.Softmax, TopkMethod = TopkMethod.GroupLimitedGreedy };
         error = Assert.Throws<GgufException>(() => DeepSeek2Metadata.For(v2Groups, "config.json").ToList());
         Assert.Contains("group_limited_greedy", error.Message);
     }

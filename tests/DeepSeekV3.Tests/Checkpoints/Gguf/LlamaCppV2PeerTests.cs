@@ -22,7 +22,7 @@ public sealed class LlamaCppV2PeerTests(ITestOutputHelper log) : IDisposable
     /// <summary>V2's router: softmax over all experts, plain top-K, no correction bias, no MTP.</summary>
     private static readonly ModelConfig V2Routing = GgufTestModels.PeerConfig with
     {
-        ScoringFunc = "softmax", TopkMethod = "greedy", NGroup = 1, TopkGroup = 1, NumNextnPredictLayers = 0,
+        ScoringFunc = ScoringFunction.Softmax, TopkMethod = TopkMethod.Greedy, NGroup = 1, TopkGroup = 1, NumNextnPredictLayers = 0,
     };
 
     public static TheoryData<string> Variants => ["softmax", "softmax-renormalized", "v2-lite"];

@@ -23,8 +23,7 @@ public sealed class GenerationEngine
     public GenerationEngine(DeepSeekV3ForCausalLM model, AttentionMode mode = AttentionMode.Absorbed, int blockSize = 64,
         bool fused = true, bool speculative = false)
     {
-        if (speculative && model.Config.NumNextnPredictLayers < 1)
-            throw new InvalidArgumentException("speculative decoding needs an MTP module; this model has num_nextn_predict_layers = 0");
+        if (speculative) MtpSpeculativeDecoding.RequireDrafter(model.Config);         // fail here, not at the first request
         _model = model;
         _mode = mode;
         _blockSize = blockSize;

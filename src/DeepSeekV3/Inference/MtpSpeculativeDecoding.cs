@@ -21,9 +21,15 @@ internal sealed class MtpSpeculativeDecoding : IDecodingStrategy
 
     public MtpSpeculativeDecoding(ForwardBackend backend)
     {
-        if (backend.Model.Config.NumNextnPredictLayers < 1)
-            throw new InvalidArgumentException("speculative decoding needs an MTP module; this model has num_nextn_predict_layers = 0");
+        RequireDrafter(backend.Model.Config);
         _backend = backend;
+    }
+
+    /// <summary>Fails unless the model has an MTP module to draft with.</summary>
+    internal static void RequireDrafter(Configuration.ModelConfig config)
+    {
+        if (config.NumNextnPredictLayers < 1)
+            throw new InvalidArgumentException("speculative decoding needs an MTP module; this model has num_nextn_predict_layers = 0");
     }
 
     private int MainLayers => _backend.Model.Config.NumHiddenLayers;

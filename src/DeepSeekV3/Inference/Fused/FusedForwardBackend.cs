@@ -16,8 +16,6 @@ public sealed class FusedForwardBackend : ForwardBackend
     public FusedForwardBackend(DeepSeekV3ForCausalLM model, int threads = 0) : base(model) =>
         _decoder = new FusedDecoder(model, threads);
 
-    public FusedDecoder Decoder => _decoder;
-
     public override int MaxRows => FusedDecoder.MaxRows;
 
     public override ModelOutput Step(Tensor tokens, PagedLatentCache cache) => _decoder.Forward(tokens, cache);

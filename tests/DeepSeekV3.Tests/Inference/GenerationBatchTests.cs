@@ -1,4 +1,3 @@
-using DeepSeekV3.Configuration;
 using DeepSeekV3.Inference;
 using DeepSeekV3.Tests.Modeling;
 
@@ -7,14 +6,6 @@ namespace DeepSeekV3.Tests.Inference;
 /// <summary>The generation loop as a server drives it: requests join a running batch and leave it at token boundaries.</summary>
 public class GenerationBatchTests
 {
-    private static readonly ModelConfig Config = ModelPresets.Tiny;
-
-    private static long[] Prompt(int length, int seed)
-    {
-        using var t = TinyModels.Tokens(1, length, Config.VocabSize, seed);
-        return t.data<long>().ToArray();
-    }
-
     [Theory]
     [InlineData(false, false)]
     [InlineData(true, false)]
@@ -24,7 +15,7 @@ public class GenerationBatchTests
         using var model = TinyModels.Create();
         var sampled = new SamplingParams { MaxTokens = 9, IgnoreEos = true, Temperature = 0.8, Seed = 5 };
         var requests = new[] { (5, 0), (12, 1), (37, 2) }
-            .Select(p => new GenerationRequest(Prompt(p.Item1, p.Item2), sampled with { Seed = p.Item2 + 11 }))
+            .Select(p => new GenerationRequest(TinyModels.Prompt(p.Item1, p.Item2), sampled with { Seed = p.Item2 + 11 }))
             .ToList();
         var alone = requests.Select(r => new GenerationEngine(model, fused: fused, speculative: speculative).Generate([r])[0]).ToList();
 
@@ -52,8 +43,8 @@ public class GenerationBatchTests
     {
         using var model = TinyModels.Create();
         using var batch = new GenerationBatch(model);
-        var shortRequest = batch.Add(new GenerationRequest(Prompt(4, 3), new SamplingParams { MaxTokens = 2, IgnoreEos = true }));
-        var longRequest = batch.Add(new GenerationRequest(Prompt(6, 4), new SamplingParams { MaxTokens = 6, IgnoreEos = true }));
+        var shortRequest = batch.Add(new GenerationRequest(TinyModels.Prompt(4, 3), new SamplingParams { MaxTokens = 2, IgnoreEos = true }));
+        var longRequest = batch.Add(new GenerationRequest(TinyModels.Prompt(6, 4), new SamplingParams { MaxTokens = 6, IgnoreEos = true }));
         batch.Step();
         Assert.Equal(FinishReason.Length, shortRequest.Finished);
         Assert.Equal([longRequest], batch.Running);
@@ -69,7 +60,7 @@ public class GenerationBatchTests
         using var session = new PromptCache(model);
         using var batch = new GenerationBatch(model, speculative: true);
         var e = Assert.Throws<InvalidArgumentException>(() =>
-            batch.Add(new GenerationRequest(Prompt(4, 1), new SamplingParams { MaxTokens = 3 }), session: session));
+            batch.Add(new GenerationRequest(TinyModels.Prompt(4, 1), new SamplingParams { MaxTokens = 3 }), session: session));
         Assert.Contains("own cache", e.Message);
     }
 }

@@ -10,12 +10,6 @@ public class GenerationEngineTests
 {
     private static readonly ModelConfig Config = ModelPresets.Tiny;
 
-    private static long[] Prompt(int length, int seed)
-    {
-        using var t = TinyModels.Tokens(1, length, Config.VocabSize, seed);
-        return t.data<long>().ToArray();
-    }
-
     private static readonly SamplingParams Greedy = new() { MaxTokens = 12, IgnoreEos = true };
 
     [Fact]
@@ -24,7 +18,7 @@ public class GenerationEngineTests
         using var model = TinyModels.Create();
         var engine = new GenerationEngine(model, blockSize: 4);   // small blocks: sequences span several blocks
         // Lengths: one fused prefill pass, two of them, and LibTorch's prefill (over 32 tokens).
-        var requests = new[] { 3, 9, 20, 40 }.Select((n, i) => new GenerationRequest(Prompt(n, i), Greedy)).ToList();
+        var requests = new[] { 3, 9, 20, 40 }.Select((n, i) => new GenerationRequest(TinyModels.Prompt(n, i), Greedy)).ToList();
         var batched = engine.Generate(requests);
         for (int i = 0; i < requests.Count; i++)
         {
@@ -42,21 +36,21 @@ public class GenerationEngineTests
         using var model = TinyModels.Create();
         var engine = new GenerationEngine(model, blockSize: 4);
         using var session = new PromptCache(model, blockSize: 4);
-        long[] first = Prompt(10, 1);
+        long[] first = TinyModels.Prompt(10, 1);
         var firstResult = engine.Generate(new GenerationRequest(first, Greedy), session);
         Assert.Equal(0, firstResult.CachedPromptTokens);
         Assert.Equal(engine.Generate([new GenerationRequest(first, Greedy)])[0].Tokens, firstResult.Tokens);
         Assert.Equal(first.Length + Greedy.MaxTokens - 1, session.Length);     // the last token was never fed back
 
         // The next turn: the whole first exchange plus new tokens (41 to prefill from position 21: LibTorch's path).
-        long[] next = [.. first, .. firstResult.Tokens, .. Prompt(40, 2)];
+        long[] next = [.. first, .. firstResult.Tokens, .. TinyModels.Prompt(40, 2)];
         var nextResult = engine.Generate(new GenerationRequest(next, Greedy), session);
         Assert.Equal(first.Length + firstResult.Tokens.Length - 1, nextResult.CachedPromptTokens);
         Assert.Equal(engine.Generate([new GenerationRequest(next, Greedy)])[0].Tokens, nextResult.Tokens);
         Assert.Equal(GreedyDecoder.Generate(model, next, Greedy.MaxTokens), nextResult.Tokens);
 
         // A prompt that leaves the conversation after 6 tokens keeps those; the same prompt again reuses all but one.
-        long[] other = [.. first[..6], .. Prompt(5, 3)];
+        long[] other = [.. first[..6], .. TinyModels.Prompt(5, 3)];
         foreach (int expected in new[] { 6, other.Length - 1 })
         {
             var otherResult = engine.Generate(new GenerationRequest(other, Greedy), session);
@@ -71,7 +65,7 @@ public class GenerationEngineTests
     public void Timings_order_the_first_token_before_the_last_and_prefills_in_turn()
     {
         using var model = TinyModels.Create();
-        var results = new GenerationEngine(model).Generate([new GenerationRequest(Prompt(4, 1), Greedy), new GenerationRequest(Prompt(6, 2), Greedy)]);
+        var results = new GenerationEngine(model).Generate([new GenerationRequest(TinyModels.Prompt(4, 1), Greedy), new GenerationRequest(TinyModels.Prompt(6, 2), Greedy)]);
         foreach (var r in results)
         {
             Assert.True(r.TimeToFirstToken > TimeSpan.Zero && r.Duration > r.TimeToFirstToken, $"{r.TimeToFirstToken} / {r.Duration}");
@@ -79,7 +73,7 @@ public class GenerationEngineTests
         }
         // The second request's prefill runs after the first's, so its first token comes later.
         Assert.True(results[1].TimeToFirstToken > results[0].TimeToFirstToken);
-        var speculative = new MtpSpeculativeDecoder(model).Generate(new GenerationRequest(Prompt(4, 1), Greedy));
+        var speculative = new MtpSpeculativeDecoder(model).Generate(new GenerationRequest(TinyModels.Prompt(4, 1), Greedy));
         Assert.True(speculative.TimeToFirstToken > TimeSpan.Zero && speculative.Duration > speculative.TimeToFirstToken);
     }
 
@@ -87,7 +81,7 @@ public class GenerationEngineTests
     public void Naive_and_absorbed_engines_generate_the_same_tokens()
     {
         using var model = TinyModels.Create();
-        var request = new GenerationRequest(Prompt(7, 3), Greedy);
+        var request = new GenerationRequest(TinyModels.Prompt(7, 3), Greedy);
         Assert.Equal(new GenerationEngine(model, AttentionMode.Naive).Generate([request])[0].Tokens,
                      new GenerationEngine(model, AttentionMode.Absorbed).Generate([request])[0].Tokens);
     }
@@ -96,10 +90,10 @@ public class GenerationEngineTests
     public void A_stop_token_ends_the_sequence_and_is_included()
     {
         using var model = TinyModels.Create();
-        var free = new GenerationEngine(model).Generate([new GenerationRequest(Prompt(5, 1), Greedy)])[0];
+        var free = new GenerationEngine(model).Generate([new GenerationRequest(TinyModels.Prompt(5, 1), Greedy)])[0];
         long stop = free.Tokens[3];
         int firstStop = Array.IndexOf(free.Tokens, stop);
-        var stopped = new GenerationEngine(model).Generate([new GenerationRequest(Prompt(5, 1), Greedy with { StopTokenIds = [stop] })])[0];
+        var stopped = new GenerationEngine(model).Generate([new GenerationRequest(TinyModels.Prompt(5, 1), Greedy with { StopTokenIds = [stop] })])[0];
         Assert.Equal(free.Tokens.Take(firstStop + 1), stopped.Tokens);
         Assert.Equal(FinishReason.Stop, stopped.FinishReason);
     }
@@ -110,7 +104,7 @@ public class GenerationEngineTests
         using var model = TinyModels.Create();
         var seen = new List<(int, long)>();
         var results = new GenerationEngine(model).Generate(
-            [new GenerationRequest(Prompt(4, 1), Greedy), new GenerationRequest(Prompt(6, 2), Greedy)], (i, t) => { seen.Add((i, t)); return true; });
+            [new GenerationRequest(TinyModels.Prompt(4, 1), Greedy), new GenerationRequest(TinyModels.Prompt(6, 2), Greedy)], (i, t) => { seen.Add((i, t)); return true; });
         for (int i = 0; i < 2; i++)
             Assert.Equal(results[i].Tokens, seen.Where(s => s.Item1 == i).Select(s => s.Item2));
     }

@@ -21,4 +21,11 @@ internal static class TinyModels
         using var generator = new Generator((ulong)seed);
         return randint(0, vocab, [batch, length], dtype: ScalarType.Int64, generator: generator);
     }
+
+    /// <summary>One prompt of <paramref name="length"/> random ids of the tiny preset's vocabulary.</summary>
+    public static long[] Prompt(int length, int seed)
+    {
+        using var t = Tokens(1, length, ModelPresets.Tiny.VocabSize, seed);
+        return t.data<long>().ToArray();
+    }
 }

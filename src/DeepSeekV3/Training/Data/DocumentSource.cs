@@ -62,7 +62,7 @@ public static class DocumentSource
             string location = $"{file}:{number}";
             var content = number == 1 && line.Span.StartsWith(Utf8Bom) ? line[Utf8Bom.Length..] : line;
             if (content.Span.IndexOfAnyExcept(" \t\r"u8) < 0) continue;                     // blank line
-            Decode(content.Span, offset => $"{location}: invalid UTF-8 at byte {offset + 1} of the line");
+            RequireUtf8(content.Span, offset => $"{location}: invalid UTF-8 at byte {offset + 1} of the line");
             string text = TextField(content, location);
             if (text.Length > 0) yield return (text, bytesRead);
         }
@@ -117,7 +117,14 @@ public static class DocumentSource
     /// its byte offset.</summary>
     private static string Decode(ReadOnlySpan<byte> bytes, InvalidUtf8Message describe)
     {
-        if (Utf8.IsValid(bytes)) return Encoding.UTF8.GetString(bytes);
+        RequireUtf8(bytes, describe);
+        return Encoding.UTF8.GetString(bytes);
+    }
+
+    /// <summary>Throws the message <paramref name="describe"/> makes of the first invalid UTF-8 sequence's byte offset.</summary>
+    private static void RequireUtf8(ReadOnlySpan<byte> bytes, InvalidUtf8Message describe)
+    {
+        if (Utf8.IsValid(bytes)) return;
         int offset = 0;
         while (Rune.DecodeFromUtf8(bytes[offset..], out _, out int consumed) == OperationStatus.Done)
             offset += consumed;

@@ -48,6 +48,37 @@ public static class CheckpointWriter
         RemoveStaleFiles(directory, written);
     }
 
+    /// <summary>
+    /// One shard of a model written by several processes (expert parallelism: each holds some experts): shard
+    /// <paramref name="number"/> of <paramref name="count"/>, "model-0000N-of-0000M.safetensors". Returns the byte
+    /// length of each tensor, for the index that one process writes with <see cref="WriteIndex"/> when every shard
+    /// is on disk.
+    /// </summary>
+    public static IReadOnlyList<(string Name, long Bytes)> WriteShard(string directory, int number, int count,
+        IReadOnlyList<(string Name, Tensor Tensor)> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        SafetensorsWriter.RequireUniqueNames(directory, tensors.Select(t => t.Name));
+        Directory.CreateDirectory(directory);
+        SafetensorsWriter.Write(Path.Combine(directory, CheckpointLayout.ShardFileName(number, count)), tensors, metadata);
+        return tensors.Select(t => (t.Name, SafetensorsWriter.ByteLength(directory, t.Name, t.Tensor))).ToList();
+    }
+
+    /// <summary>model.safetensors.index.json for shards written by <see cref="WriteShard"/>: tensor name → the
+    /// number of the shard holding it.</summary>
+    public static void WriteIndex(string directory, int count, IEnumerable<(string Name, int Shard, long Bytes)> tensors,
+        IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var weightMap = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        long total = 0;
+        foreach (var (name, shard, bytes) in tensors)
+        {
+            if (!weightMap.TryAdd(name, CheckpointLayout.ShardFileName(shard, count)))
+                throw new ArgumentException($"{directory}: tensor \"{name}\" is in two shards");
+            total += bytes;
+        }
+        AtomicFile.Write(Path.Combine(directory, CheckpointLayout.IndexFileName), stream => WriteIndex(stream, metadata, total, weightMap));
+    }
+
     /// <summary>Greedy in order: a shard closes when the next tensor would overflow it; an oversized tensor gets its own.</summary>
     private static List<List<(string Name, Tensor Tensor)>> PlanShards(
         string directory, IReadOnlyList<(string Name, Tensor Tensor)> tensors, long maxShardBytes)

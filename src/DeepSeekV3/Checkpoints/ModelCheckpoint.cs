@@ -27,6 +27,31 @@ public static class ModelCheckpoint
     {
         options ??= new SaveOptions();
         using var scope = NewDisposeScope();
+        var tensors = Tensors(model, options);
+        Directory.CreateDirectory(directory);
+        CheckpointWriter.Write(directory, tensors, options.MaxShardBytes, Metadata);
+        SaveConfig(model, directory, options);
+    }
+
+    /// <summary>The "format: pt" metadata HF writes into every safetensors file of a model.</summary>
+    public static IReadOnlyDictionary<string, string> Metadata { get; } = new Dictionary<string, string> { ["format"] = "pt" };
+
+    /// <summary>Writes config.json for a model saved with <paramref name="options"/> (dtype, FP8).</summary>
+    public static void SaveConfig(DeepSeekV3ForCausalLM model, string directory, SaveOptions options)
+    {
+        var config = model.Config with
+        {
+            TorchDtype = options.Dtype == ScalarType.Float32 ? "float32" : "bfloat16",
+            QuantizationConfig = options.Fp8 ? QuantizationConfig.DeepSeekFp8 : null,
+        };
+        config.Save(Path.Combine(directory, ConfigFile));
+    }
+
+    /// <summary>The tensors a checkpoint of <paramref name="model"/> holds, by checkpoint name, on the CPU in the
+    /// stored dtype (FP8 weights with their scales, the MTP modules' copies of the shared embedding and head).
+    /// Owned by the caller's dispose scope.</summary>
+    public static List<(string Name, Tensor Tensor)> Tensors(DeepSeekV3ForCausalLM model, SaveOptions options)
+    {
         using var _ = no_grad();
         var state = model.state_dict();
         var tensors = new List<(string Name, Tensor Tensor)>();
@@ -50,16 +75,7 @@ public static class ModelCheckpoint
         var byName = tensors.ToDictionary(t => t.Name, t => t.Tensor);
         foreach (var (stored, shared) in HfTensorNames.MtpSharedCopies(model.Config))
             tensors.Add((stored, byName[shared]));
-
-        var config = model.Config with
-        {
-            TorchDtype = options.Dtype == ScalarType.Float32 ? "float32" : "bfloat16",
-            QuantizationConfig = options.Fp8 ? QuantizationConfig.DeepSeekFp8 : null,
-        };
-        Directory.CreateDirectory(directory);
-        CheckpointWriter.Write(directory, tensors, options.MaxShardBytes,
-            new Dictionary<string, string> { ["format"] = "pt" });
-        config.Save(Path.Combine(directory, ConfigFile));
+        return tensors;
     }
 
     /// <summary>Reads config.json from <paramref name="directory"/> (validated).</summary>

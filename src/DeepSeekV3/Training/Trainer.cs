@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using DeepSeekV3.Distributed;
 using DeepSeekV3.Modeling;
 using DeepSeekV3.Training.Checkpointing;
 using DeepSeekV3.Training.Data;
@@ -15,6 +16,9 @@ namespace DeepSeekV3.Training;
 /// loss = next-token CE + λ·MTP + α·balance, global-norm clipping, AdamW, then the auxiliary-loss-free bias update
 /// from the step's expert loads. A step whose loss or gradient norm is not finite changes nothing (weights,
 /// moments, biases) and is counted. The trainer owns neither the model nor the dataset; it owns the optimizer.
+/// Under data parallelism (<see cref="DataParallel"/>) every rank runs this loop in step: each takes its contiguous
+/// share of the same global batch, gradients are summed over the ranks, each rank updates its ZeRO-1 share of the
+/// parameters, and losses and expert loads are summed, so every rank sees the one-process step.
 /// </summary>
 public sealed class Trainer : IDisposable
 {
@@ -27,14 +31,21 @@ public sealed class Trainer : IDisposable
     private readonly StepSchedule _mtpWeight, _biasSpeed;
     private readonly double _flopsPerToken;
 
+    private readonly DataParallel _parallel;
+    private readonly ParallelContext? _ownedContext;
+
+    /// <summary>Without <paramref name="parallel"/>, one process; with it, the optimizer (if given) must be built over
+    /// its <see cref="DataParallel.OptimizerSlices"/>.</summary>
     public Trainer(DeepSeekV3ForCausalLM model, PackedDataset data, TrainerOptions options, AdamW? optimizer = null,
-        TrainerState? resumeFrom = null, double peakFlops = 0)
+        TrainerState? resumeFrom = null, double peakFlops = 0, DataParallel? parallel = null)
     {
         _model = model;
         _data = data;
         Options = options;
+        if (parallel is null) _ownedContext = ParallelContext.Single();
+        _parallel = parallel ?? new DataParallel(model, _ownedContext!);
         _objective = new TrainingObjective(model, options.Objective);
-        Optimizer = optimizer ?? AdamW.For(model, options.Adam);
+        Optimizer = optimizer ?? new AdamW(_parallel.OptimizerSlices, options.Adam);
         _lr = options.LearningRate();
         _batch = options.BatchSize();
         _mtpWeight = options.MtpWeights();
@@ -65,24 +76,33 @@ public sealed class Trainer : IDisposable
     /// <summary>Test hook: runs after backward, before clipping (e.g. to poison a gradient).</summary>
     internal Action<DeepSeekV3ForCausalLM, long>? AfterBackward { get; init; }
 
+    public DataParallel Parallel => _parallel;
+
+    /// <summary>Extra communication time (e.g. expert dispatch and combine) to report with each step.</summary>
+    public Func<TimeSpan>? ExtraCommunication { get; init; }
+
     /// <summary>Runs one optimizer step and returns its metrics.</summary>
     public StepMetrics Step()
     {
         long step = State.Step;
         var clock = Stopwatch.StartNew();
         var cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
+        var commStart = CommunicationTime;
         int sequences = _batch.At(step);
         double lr = _lr.At(step), lambda = _mtpWeight.At(step), gamma = _biasSpeed.At(step);
         var loads = new SortedDictionary<int, ExpertLoad>();
         double main = 0, mtp = 0, balance = 0, total = 0;
 
+        // The same global batch on every rank, in one-process order; this rank takes its contiguous share.
+        long[] batch = _cursor.Next(sequences);
+        var (first, count) = ShareOf(sequences, step);
         _model.zero_grad();
-        for (int done = 0; done < sequences;)
+        for (int done = 0; done < count;)
         {
-            int micro = Math.Min(Options.MicroBatchSequences, sequences - done);
+            int micro = Math.Min(Options.MicroBatchSequences, count - done);
             using var scope = NewDisposeScope();
             using var trace = new RoutingTrace();
-            var windows = _data.Batch(_cursor.Next(micro), validation: false);
+            var windows = _data.Batch(batch.AsSpan(first + done, micro).ToArray(), validation: false);
             double share = (double)micro / sequences;
             using var parts = _objective.Compute(windows, lambda, share, trace);
             parts.Total.backward();
@@ -98,13 +118,21 @@ public sealed class Trainer : IDisposable
             total += parts.Total.item<float>();
             done += micro;
         }
+        _parallel.SynchronizeGradients();
         AfterBackward?.Invoke(_model, step);
+        double[] sums = [main, mtp, balance, total];
+        _parallel.SumOverWorld<double>(sums);
+        (main, mtp, balance, total) = (sums[0], sums[1], sums[2], sums[3]);
+        SumLoads(loads);
 
-        double norm = GradientClipping.ClipByGlobalNorm(_model.parameters(), Options.GradientClip);
+        double norm = _parallel.GradientNorm();
+        double clip = GradientClipping.Factor(norm, Options.GradientClip);
+        if (clip != 1) _parallel.ScaleGradients(clip);
         bool skipped = !double.IsFinite(total) || !double.IsFinite(norm);
         if (!skipped)
         {
             Optimizer.Step(lr);
+            _parallel.GatherParameters();
             BiasUpdate.Apply(_model, loads.Values, gamma);                                 // after the step, §2.1.2
         }
         _model.zero_grad();
@@ -139,12 +167,55 @@ public sealed class Trainer : IDisposable
             TokensSeen = State.TokensSeen,
             Seconds = seconds,
             TokensPerSecond = tokensPerSecond,
+            Ranks = _parallel.Context.World.Size,
+            CommunicationSeconds = (CommunicationTime - commStart).TotalSeconds,
             CpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalSeconds,
             Mfu = PeakFlops > 0 ? tokensPerSecond * _flopsPerToken / PeakFlops : 0,
             MaxVio = loads.Count == 0 ? 0 : loads.Values.Max(l => l.MaxVio),
             MaxVioByLayer = loads.ToDictionary(l => l.Key.ToString(System.Globalization.CultureInfo.InvariantCulture), l => l.Value.MaxVio),
             ExpertLoad = loads.ToDictionary(l => l.Key.ToString(System.Globalization.CultureInfo.InvariantCulture), l => l.Value.Fractions()),
         };
+    }
+
+    private TimeSpan CommunicationTime => _parallel.CommunicationTime + (ExtraCommunication?.Invoke() ?? TimeSpan.Zero);
+
+    /// <summary>This rank's share [first, first + count) of a global batch of <paramref name="sequences"/>. Under
+    /// expert parallelism every rank must run the same number of forward passes (each one's dispatch is a
+    /// collective), so the batch must split evenly.</summary>
+    private (int First, int Count) ShareOf(int sequences, long step)
+    {
+        var layout = _parallel.Context.Layout;
+        int n = layout.WorldSize, r = layout.Rank;
+        if (layout.ExpertParallel > 1 && sequences % n != 0)
+            throw new InvalidArgumentException(
+                $"step {step + 1}: a batch of {sequences} sequences does not split evenly over {n} ranks, which expert parallelism " +
+                $"needs (every rank runs the same micro-batches): give --batch-tokens a multiple of {n} × --seq-len, with --no-batch-ramp");
+        int first = (int)((long)sequences * r / n), next = (int)((long)sequences * (r + 1) / n);
+        return (first, next - first);
+    }
+
+    /// <summary>Expert loads summed over all ranks: the bias update must see the global batch's loads, so every
+    /// rank moves its biases the same way.</summary>
+    private void SumLoads(SortedDictionary<int, ExpertLoad> loads)
+    {
+        if (_parallel.Context.World.Size == 1) return;
+        var layers = _model.Model.Layers.Select((layer, index) => (layer, index)).Where(l => l.layer.Moe is not null).ToList();
+        int experts = _model.Config.NRoutedExperts;
+        long[] counts = new long[layers.Count * experts];
+        for (int i = 0; i < layers.Count; i++)
+            if (loads.TryGetValue(layers[i].index, out var load))
+                load.Counts.CopyTo(counts, i * experts);
+        _parallel.SumOverWorld<long>(counts);
+        for (int i = 0; i < layers.Count; i++)
+        {
+            var sum = counts.AsSpan(i * experts, experts);
+            if (!loads.TryGetValue(layers[i].index, out var load))
+            {
+                if (!sum.ContainsAnyExcept(0L)) continue;                                   // a layer no rank routed through
+                loads[layers[i].index] = load = new ExpertLoad(layers[i].index, experts);
+            }
+            sum.CopyTo(load.Counts);
+        }
     }
 
     /// <summary>Mean next-token cross-entropy over the first validation windows (no MTP, no balance terms); null when
@@ -155,23 +226,42 @@ public sealed class Trainer : IDisposable
         if (count <= 0) return null;
         using var _ = no_grad();
         _model.eval();
-        double sum = 0;
-        for (long start = 0; start < count; start += Options.MicroBatchSequences)
+        var layout = _parallel.Context.Layout;
+        long first = count * layout.Rank / layout.WorldSize, next = count * (layout.Rank + 1) / layout.WorldSize;
+        // Under expert parallelism each forward pass is a collective: every rank runs as many as the largest share
+        // needs, a rank past its share on a stand-in window whose loss is not counted.
+        int micro = Options.MicroBatchSequences;
+        long largest = (count + layout.WorldSize - 1) / layout.WorldSize;
+        long passes = layout.ExpertParallel > 1 ? (largest + micro - 1) / micro : (next - first + micro - 1) / micro;
+        double[] sum = [0];
+        for (long pass = 0; pass < passes; pass++)
         {
             using var scope = NewDisposeScope();
-            var ids = Enumerable.Range(0, (int)Math.Min(Options.MicroBatchSequences, count - start)).Select(i => start + i).ToList();
+            long start = first + pass * micro;
+            int real = (int)Math.Clamp(next - start, 0, micro);
+            var ids = real > 0 ? Enumerable.Range(0, real).Select(i => start + i).ToList() : [0L];
             var windows = _data.Batch(ids, validation: true);
             long length = windows.shape[1] - 1;
             var output = _model.Forward(windows.narrow(1, 0, length), new ForwardContext { Mode = AttentionMode.Naive });
-            sum += TrainingObjective.CrossEntropy(output.Logits, windows.narrow(1, 1, length)).item<float>() * ids.Count;
+            if (real > 0)
+                sum[0] += TrainingObjective.CrossEntropy(output.Logits, windows.narrow(1, 1, length)).item<float>() * real;
         }
+        _parallel.SumOverWorld<double>(sum);
         _model.train();
-        return sum / count;
+        return sum[0] / count;
     }
 
     /// <summary>Saves a checkpoint of the current state into <paramref name="runDirectory"/>.</summary>
     public string SaveCheckpoint(string runDirectory, Action<string>? beforeCommit = null) =>
-        TrainingCheckpoint.Save(runDirectory, _model, Optimizer, State, Options.KeepLast, beforeCommit);
+        TrainingCheckpoint.Save(runDirectory, _model, Optimizer, State, Options.KeepLast, beforeCommit, _parallel.Context);
 
-    public void Dispose() => Optimizer.Dispose();
+    public void Dispose()
+    {
+        Optimizer.Dispose();
+        if (_ownedContext is not null)
+        {
+            _parallel.Dispose();
+            _ownedContext.Dispose();
+        }
+    }
 }

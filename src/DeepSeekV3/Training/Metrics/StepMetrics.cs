@@ -24,6 +24,11 @@ public sealed record StepMetrics
     [JsonPropertyName("seconds")] public double Seconds { get; init; }
     [JsonPropertyName("tokens_per_s")] public double TokensPerSecond { get; init; }
     /// <summary>CPU time the whole process used during the step: on a shared machine, wall time can be much longer.</summary>
+    /// <summary>Processes training together (data-parallel ranks); tokens and tokens/s count all of them.</summary>
+    [JsonPropertyName("ranks")] public int Ranks { get; init; } = 1;
+    /// <summary>Seconds of this step rank 0 spent blocked in communication (gradient sums, parameter gathers,
+    /// expert dispatch and combine).</summary>
+    [JsonPropertyName("comm_seconds")] public double CommunicationSeconds { get; init; }
     [JsonPropertyName("cpu_seconds")] public double CpuSeconds { get; init; }
     [JsonPropertyName("mfu")] public double Mfu { get; init; }
     /// <summary>Largest MaxVio over the MoE layers (main and MTP) this step.</summary>

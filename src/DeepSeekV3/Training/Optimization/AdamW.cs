@@ -9,17 +9,24 @@ namespace DeepSeekV3.Training.Optimization;
 /// weight decay 0.1). The parameters themselves are the FP32 master weights; the first and second moments may be
 /// stored in BF16 (report §3.3.2) — they are widened to FP32 for the update and rounded back once per step.
 /// Weight decay applies to matrices only (rank ≥ 2): RMSNorm gains are not shrunk toward zero.
+/// The optimizer updates <see cref="ParameterSlice"/>s: whole parameters in one process, a rank's ZeRO-1 share
+/// under data parallelism (the update is element-wise, so a slice is updated exactly as it would be in the whole).
 /// Owns its moment tensors; dispose with the optimizer.
 /// </summary>
 public sealed class AdamW : IDisposable
 {
-    private readonly List<(string Name, Parameter Parameter)> _parameters;
-    private readonly Dictionary<string, (Tensor M, Tensor V)> _moments = new(StringComparer.Ordinal);
+    private readonly List<ParameterSlice> _slices;
+    private readonly Dictionary<int, (Tensor M, Tensor V)> _moments = [];    // by slice index
 
     public AdamW(IEnumerable<(string Name, Parameter Parameter)> parameters, AdamWOptions? options = null)
+        : this(parameters.Select(p => ParameterSlice.Whole(p.Name, p.Parameter)), options)
+    {
+    }
+
+    public AdamW(IEnumerable<ParameterSlice> slices, AdamWOptions? options = null)
     {
         Options = options ?? new AdamWOptions();
-        _parameters = parameters.Where(p => p.Parameter.requires_grad).ToList();
+        _slices = slices.Where(s => s.Parameter.requires_grad && s.Length > 0).ToList();
     }
 
     public AdamWOptions Options { get; }
@@ -31,7 +38,7 @@ public sealed class AdamW : IDisposable
     /// <summary>Completed update steps t (the bias corrections use t + 1 for the next step).</summary>
     public long StepCount { get; private set; }
 
-    public IReadOnlyList<(string Name, Parameter Parameter)> Parameters => _parameters;
+    public IReadOnlyList<ParameterSlice> Slices => _slices;
 
     /// <summary>One update with learning rate <paramref name="lr"/> from the gradients currently in .grad.
     /// Parameters without a gradient (unused in this step) are left alone, their moments too.</summary>
@@ -41,18 +48,19 @@ public sealed class AdamW : IDisposable
         double correction1 = 1 - Math.Pow(Options.Beta1, StepCount);
         double correction2 = 1 - Math.Pow(Options.Beta2, StepCount);
         using var _ = no_grad();
-        foreach (var (name, p) in _parameters)
+        for (int i = 0; i < _slices.Count; i++)
         {
             using var scope = NewDisposeScope();
-            var grad = p.grad;
-            if (grad is null) continue;
-            grad = grad.to(ScalarType.Float32);
-            var (mStored, vStored) = MomentsOf(name, p);
+            var slice = _slices[i];
+            if (slice.Parameter.grad is not { } fullGrad) continue;
+            var grad = slice.Of(fullGrad).to(ScalarType.Float32);
+            var p = slice.Of(slice.Parameter);
+            var (mStored, vStored) = MomentsOf(i);
             var m = mStored.to(ScalarType.Float32);
             var v = vStored.to(ScalarType.Float32);
             m.mul_(Options.Beta1).add_(grad, alpha: 1 - Options.Beta1);                       // m_t
             v.mul_(Options.Beta2).addcmul_(grad, grad, value: 1 - Options.Beta2);             // v_t
-            if (Options.WeightDecay != 0 && p.dim() >= 2)
+            if (Options.WeightDecay != 0 && slice.Parameter.dim() >= 2)
                 p.mul_(1 - lr * Options.WeightDecay);                                           // decoupled decay
             var denominator = (v / correction2).sqrt_().add_(Options.Epsilon);
             p.addcdiv_(m, denominator, value: -lr / correction1);
@@ -61,47 +69,57 @@ public sealed class AdamW : IDisposable
         }
     }
 
-    private (Tensor M, Tensor V) MomentsOf(string name, Parameter p)
+    private (Tensor M, Tensor V) MomentsOf(int index)
     {
-        if (!_moments.TryGetValue(name, out var moments))
+        var slice = _slices[index];
+        if (!_moments.TryGetValue(index, out var moments))
         {
-            moments = (zeros(p.shape, Options.MomentDtype, p.device).DetachFromDisposeScope(),
-                       zeros(p.shape, Options.MomentDtype, p.device).DetachFromDisposeScope());
-            _moments[name] = moments;
+            var device = slice.Parameter.device;
+            moments = (zeros(slice.StateShape, Options.MomentDtype, device).DetachFromDisposeScope(),
+                       zeros(slice.StateShape, Options.MomentDtype, device).DetachFromDisposeScope());
+            _moments[index] = moments;
         }
         return moments;
     }
 
-    /// <summary>The optimizer state as named tensors ("exp_avg.NAME", "exp_avg_sq.NAME"), in parameter order.
-    /// The tensors are the optimizer's own; do not dispose them.</summary>
+    public const string FirstMoment = "exp_avg";
+    public const string SecondMoment = "exp_avg_sq";
+
+    /// <summary>The optimizer state as named tensors (<see cref="ParameterSlice.StateName"/>: "exp_avg.NAME",
+    /// "exp_avg_sq.NAME@OFFSET", ...), in slice order, The tensors are the
+    /// optimizer's own; do not dispose them.</summary>
     public IReadOnlyList<(string Name, Tensor Tensor)> StateTensors()
     {
         var list = new List<(string, Tensor)>();
-        foreach (var (name, _) in _parameters)
-            if (_moments.TryGetValue(name, out var m))
+        for (int i = 0; i < _slices.Count; i++)
+            if (_moments.TryGetValue(i, out var m))
             {
-                list.Add(($"exp_avg.{name}", m.M));
-                list.Add(($"exp_avg_sq.{name}", m.V));
+                var slice = _slices[i];
+                list.Add((slice.StateName(FirstMoment), m.M));
+                list.Add((slice.StateName(SecondMoment), m.V));
             }
         return list;
     }
 
-    /// <summary>Restores moments saved by <see cref="StateTensors"/> and the step count.</summary>
-    public void LoadState(long stepCount, Func<string, Tensor?> read)
+    /// <summary>Restores the moments and the step count. <paramref name="read"/>(prefix, slice) returns the
+    /// slice's saved moment (any shape with the slice's element count), or null when the checkpoint has none for
+    /// it (a parameter that never had a gradient); whoever saved it may have sliced the parameters differently.</summary>
+    public void LoadState(long stepCount, Func<string, ParameterSlice, Tensor?> read)
     {
         StepCount = stepCount;
-        foreach (var (name, p) in _parameters)
+        for (int i = 0; i < _slices.Count; i++)
         {
-            var m = read($"exp_avg.{name}");
-            var v = read($"exp_avg_sq.{name}");
+            var slice = _slices[i];
+            var m = read(FirstMoment, slice);
+            var v = read(SecondMoment, slice);
             if (m is null || v is null) continue;
-            if (!m.shape.SequenceEqual(p.shape) || !v.shape.SequenceEqual(p.shape))
-                throw new DeepSeekV3Exception($"optimizer state for {name}: expected shape [{string.Join(", ", p.shape)}], " +
-                                              $"found [{string.Join(", ", m.shape)}]");
-            var (mStored, vStored) = MomentsOf(name, p);
+            if (m.numel() != slice.Length || v.numel() != slice.Length)
+                throw new DeepSeekV3Exception($"optimizer state for {slice.Name}[{slice.Offset}..{slice.Offset + slice.Length}): " +
+                                              $"expected {slice.Length} elements, found {m.numel()}");
+            var (mStored, vStored) = MomentsOf(i);
             using var _ = no_grad();
-            mStored.copy_(m);
-            vStored.copy_(v);
+            mStored.copy_(m.reshape(slice.StateShape));
+            vStored.copy_(v.reshape(slice.StateShape));
         }
     }
 

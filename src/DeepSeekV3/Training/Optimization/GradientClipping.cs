@@ -20,12 +20,15 @@ public static class GradientClipping
         using var _ = no_grad();
         var squares = stack(grads.Select(g => g.to(ScalarType.Float64).square().sum()).ToArray());
         double norm = Math.Sqrt(squares.sum().item<double>());
-        if (double.IsFinite(norm) && maxNorm > 0 && norm > maxNorm)
-        {
-            double scale = maxNorm / (norm + 1e-6);
+        double scale = Factor(norm, maxNorm);
+        if (scale != 1)
             foreach (var g in grads)
                 g.mul_(scale);
-        }
         return norm;
     }
+
+    /// <summary>The factor gradients of global norm <paramref name="norm"/> are scaled by: maxNorm / (norm + 1e-6)
+    /// when the norm is finite and above <paramref name="maxNorm"/>, else 1.</summary>
+    public static double Factor(double norm, double maxNorm) =>
+        double.IsFinite(norm) && maxNorm > 0 && norm > maxNorm ? maxNorm / (norm + 1e-6) : 1;
 }

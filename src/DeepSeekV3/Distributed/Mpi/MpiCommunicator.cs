@@ -9,7 +9,7 @@ namespace DeepSeekV3.Distributed.Mpi;
 /// groups free their communicator. Every MPI return code is checked (the world's error handler is set to
 /// MPI_ERRORS_RETURN, which split groups inherit) and a failure throws <see cref="MpiException"/> naming the call.
 /// Element types: float, double, int, long, byte, ushort (bf16 bits: moved, never reduced) and Half (MPICH's
-/// MPIX_C_FLOAT16). MPI calls must come from one thread at a time (MPI_THREAD_SERIALIZED).
+/// MPIX_C_FLOAT16: moved, never reduced, since MPICH 4.0.2 aborts on float16 reductions). MPI calls must come from one thread at a time (MPI_THREAD_SERIALIZED).
 /// </summary>
 public sealed unsafe class MpiCommunicator : ICommunicator
 {
@@ -306,6 +306,8 @@ public sealed unsafe class MpiCommunicator : ICommunicator
             throw new MpiException(call, "ushort buffers hold bf16 bits: adding or comparing them as integers is not a bf16 reduction; reduce in float32");
         if (typeof(T) == typeof(byte))
             throw new MpiException(call, "byte buffers are raw bytes (MPI_BYTE), which MPI does not reduce");
+        if (typeof(T) == typeof(Half))
+            throw new MpiException(call, "MPICH 4.0.2 aborts on reductions of MPIX_C_FLOAT16 (yaksa pack assertion); reduce in float32");
         return op switch
         {
             ReduceOp.Sum => _api.Sum,

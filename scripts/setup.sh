@@ -5,6 +5,11 @@ cd "$(dirname "$0")/.."
 mkdir -p artifacts
 # llama.cpp's CPU backend (LLamaSharp.Backend.Cpu, used by the GGUF peer check) is built with OpenMP.
 dpkg -s libgomp1 >/dev/null 2>&1 || (apt-get update && apt-get install -y libgomp1)
+# MPI for multi-process training and `dsv3 mpi-check`: MPICH rather than Open MPI because it runs as root and
+# oversubscribes (4 ranks on 2 cores) without extra flags, and its libmpich.so.12 ABI is the one Intel MPI, MVAPICH
+# and Cray MPICH share. One implementation only: with both installed, Debian's alternatives point `mpiexec` at Open
+# MPI, so we always call `mpiexec.mpich` explicitly. --no-install-recommends skips the compilers libmpich-dev pulls in.
+dpkg -s mpich >/dev/null 2>&1 || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends mpich)
 command -v dotnet >/dev/null || { echo "setup: the .NET 10 SDK (dotnet) is required on PATH" >&2; exit 1; }
 dotnet restore DeepSeekV3.slnx -v q -nologo
 bash scripts/fetch-tokenizer.sh

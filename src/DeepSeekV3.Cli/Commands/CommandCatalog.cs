@@ -20,5 +20,6 @@ internal static class CommandCatalog
         yield return TrainCommand.Create();
         yield return ExportGgufCommand.Create();
         yield return PlotCommand.Create();
+        yield return MpiCheckCommand.Create();
     }
 }

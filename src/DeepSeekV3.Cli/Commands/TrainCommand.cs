@@ -47,16 +47,31 @@ internal static class TrainCommand
         var threads = new Option<int>("--threads") { Description = "Torch CPU threads (0: library default; >1 best with OMP_WAIT_POLICY=PASSIVE)", DefaultValueFactory = _ => 1 };
         var logEvery = new Option<int>("--log-every") { Description = "Progress line every N steps", DefaultValueFactory = _ => 10 };
         var noPlots = new Option<bool>("--no-plots") { Description = "Skip the PNG plots at the end" };
+        var ep = new Option<int>("--ep") { Description = "Expert-parallel degree E under mpiexec: routed experts sharded over groups of E ranks (data-parallel degree of the experts: ranks / E)", DefaultValueFactory = _ => 1 };
+        var ranksPerNode = new Option<int?>("--ranks-per-node") { Description = "Ranks per node for node-limited routing (default: --ep, one node)" };
 
         var command = new Command("train", "Pre-train a model: MTP, auxiliary-loss-free balancing, AdamW, report-shaped schedules")
         {
             preset, config, data, output, steps, seqLen, batchTokens, microBatch, lr, warmup, seed, saveEvery, keep, resume,
             balance, auxAlpha, biasSpeed, mtpDepth, recompute, evalEvery, evalWindows, valFraction, fimRate, moments, noRamp, tokenizer, tokenCache,
-            threads, logEvery, noPlots,
+            threads, logEvery, noPlots, ep, ranksPerNode,
         };
         command.SetAction(result =>
         {
-            var writer = result.InvocationConfiguration.Output;
+            // Under mpiexec every rank runs this; an error on one ends them all (FailFast), and rank 0 prints.
+            using var world = Distributed.Communicators.FromEnvironment();
+            bool verbose = result.GetValue<bool>("--verbose") || Environment.GetEnvironmentVariable(CliApp.VerboseVariable) is "1" or "true";
+            return Distributed.FailFast.Run(world, () =>
+            {
+                using var parallel = new Distributed.ParallelContext(world, result.GetValue(ep), result.GetValue(ranksPerNode));
+                return Train(result, parallel);
+            }, result.InvocationConfiguration.Error, verbose);
+        });
+        return command;
+
+        int Train(ParseResult result, Distributed.ParallelContext parallel)
+        {
+            var writer = parallel.IsMain ? result.InvocationConfiguration.Output : TextWriter.Null;
             if (result.GetValue(threads) is > 0 and int n) TorchSharp.torch.set_num_threads(n);
             bool resuming = result.GetValue(resume);
             string? presetName = result.GetValue(preset), configPath = result.GetValue(config);
@@ -106,13 +121,14 @@ internal static class TrainCommand
                     },
                 },
             };
-            var summary = TrainingRun.Execute(options, ResolveTokenizer(result.GetValue(tokenizer)!), writer);
+            var summary = TrainingRun.Execute(options, ResolveTokenizer(result.GetValue(tokenizer)!), writer, parallel: parallel);
+            if (!parallel.IsMain) return 0;
             CopyTokenizer(result.GetValue(tokenizer)!, summary.ModelDirectory);
             writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"done: {summary.Steps} steps ({summary.SkippedSteps} skipped), loss {summary.FinalLoss:F4}, val {(summary.ValidationLoss is double v ? v.ToString("F4", CultureInfo.InvariantCulture) : "none")}, " +
                 $"max_vio {summary.MaxVio:F3}, {summary.TokensPerSecond:F0} tok/s, MFU {summary.Mfu * 100:F2}%; model: {summary.ModelDirectory}"));
-        });
-        return command;
+            return 0;
+        }
     }
 
     /// <summary>"bytes", or a byte-level BPE tokenizer: a tokenizer.json or a directory holding one.</summary>

@@ -237,7 +237,7 @@ public sealed class DataParallel : IDisposable
             var flat = empty(Total, ScalarType.Float32);
             var mine = flat.narrow(0, MyStart, MyEnd - MyStart);
             foreach (var slice in Slices())
-                mine.narrow(0, _offsets[IndexOf(slice)] + slice.Offset - MyStart, slice.Length).copy_(slice.Of(slice.Parameter));
+                mine.narrow(0, _offsets[IndexOf(slice)] + slice.Offset - MyStart, slice.Length).copy_(slice.Of(slice.Parameter).reshape(-1));
             var send = mine.clone();
             int[] counts = Enumerable.Range(0, Replicas.Size).Select(r => (int)(ShareStart[r + 1] - ShareStart[r])).ToArray();
             Replicas.AllGatherV<float>(NativeBuffer<float>.Of(send).AsSpan(), NativeBuffer<float>.Of(flat).AsSpan(), counts);

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using DeepSeekV3.Checkpoints;
 using DeepSeekV3.Configuration;
+using DeepSeekV3.Distributed;
 using DeepSeekV3.Modeling;
 using DeepSeekV3.Training.Checkpointing;
 using DeepSeekV3.Training.Data;
@@ -13,34 +14,52 @@ namespace DeepSeekV3.Training;
 /// <summary>
 /// Runs a pre-training job end to end: tokenize (or reuse shards), pack, build or resume the model, train with
 /// periodic validation and checkpoints, write metrics.jsonl, the final model (OUT/model) and plots (OUT/plots).
-/// Progress goes to <c>log</c> as plain lines.
+/// Progress goes to <c>log</c> as plain lines. Under data/expert parallelism every rank runs this together; rank 0
+/// alone tokenizes (the others then read its cache), logs, writes metrics and plots; checkpoints are written by all.
 /// </summary>
 public static class TrainingRun
 {
     public const string FinalModelFolder = "model";
     public const string PlotsFolder = "plots";
 
-    public static RunSummary Execute(RunOptions options, ITokenEncoder encoder, TextWriter log, CancellationToken cancel = default)
+    public static RunSummary Execute(RunOptions options, ITokenEncoder encoder, TextWriter log, CancellationToken cancel = default,
+        ParallelContext? parallel = null)
     {
+        using var single = parallel is null ? ParallelContext.Single() : null;
+        var context = parallel ?? single!;
+        var world = context.World;
+        if (!context.IsMain) log = TextWriter.Null;
         string output = options.OutputDirectory;
         CheckOutputDirectory(output, options.Resume);
         // The inputs are read and checked before anything is written into the run directory, so a bad --data
-        // leaves an existing run as it was.
+        // leaves an existing run as it was. Rank 0 tokenizes; the others wait and find its token cache.
+        if (!context.IsMain) world.Barrier();
         using var shards = TokenShardSet.Open(options.DataPaths, encoder, options.TokenCache, new LogProgress(log), out bool reused);
+        if (context.IsMain) world.Barrier();
         log.WriteLine($"data: {shards.Count:N0} documents, {shards.TotalTokens:N0} tokens ({(reused ? "cached" : "tokenized")}: {shards.Directory})");
         var data = PackedDataset.Build(shards, encoder, options.Data);
         log.WriteLine($"packed: {data.TrainWindows:N0} train windows, {data.ValidationWindows:N0} validation windows of {data.SequenceLength + 1} tokens " +
                       $"({ValidationSource(data, options.Data.ValidationFraction)})");
-        Directory.CreateDirectory(output);
-        TrainingCheckpoint.CleanUpInterrupted(output);
+        if (context.IsMain)
+        {
+            Directory.CreateDirectory(output);
+            TrainingCheckpoint.CleanUpInterrupted(output);
+        }
+        world.Barrier();
+        if (world.Size > 1) log.WriteLine($"parallel: {context.Layout} over {world.Description}");
 
-        var (model, optimizer, state) = StartOrResume(options, encoder, log);
+        var (model, state, checkpoint) = StartOrResume(options, encoder, log, context);
         using var _ = model;
-        double peak = options.MeasurePeak ? TrainingFlops.MeasurePeakMatmul() : 0;
-        if (peak > 0) log.WriteLine($"peak fp32 matmul: {peak / 1e9:F1} GFLOP/s (measured now, {get_num_threads()} threads)");
+        using var dataParallel = new DataParallel(model, context);
+        var optimizer = new Optimization.AdamW(dataParallel.OptimizerSlices, options.Trainer.Adam);
+        if (checkpoint is not null)
+            TrainingCheckpoint.LoadOptimizer(checkpoint, optimizer, state!.OptimizerSteps);
+        // Every rank measures its own share of the machine; the job's peak is their sum.
+        double peak = options.MeasurePeak ? TrainingFlops.MeasurePeakMatmul() * world.Size : 0;
+        if (peak > 0) log.WriteLine($"peak fp32 matmul: {peak / 1e9:F1} GFLOP/s (measured now, {get_num_threads()} threads × {world.Size} ranks)");
 
-        using var trainer = new Trainer(model, data, options.Trainer, optimizer, state, peak);
-        using var metrics = new MetricsLog(output, trainer.State.Step);
+        using var trainer = new Trainer(model, data, options.Trainer, optimizer, state, peak, dataParallel);
+        using var metrics = context.IsMain ? new MetricsLog(output, trainer.State.Step) : null;
         var opts = options.Trainer;
         var clock = Stopwatch.StartNew();
         long startStep = trainer.State.Step;
@@ -55,9 +74,9 @@ public static class TrainingRun
                 step = step with { ValidationLoss = validation = trainer.Evaluate() };
                 // Other processes share the cores: the peak seen so far is the fairest MFU denominator.
                 if (options.MeasurePeak)
-                    trainer.PeakFlops = Math.Max(trainer.PeakFlops, TrainingFlops.MeasurePeakMatmul());
+                    trainer.PeakFlops = Math.Max(trainer.PeakFlops, TrainingFlops.MeasurePeakMatmul() * world.Size);
             }
-            metrics.Write(step);
+            metrics?.Write(step);
             last = step;
             if (step.Skipped)
                 log.WriteLine($"step {step.Step}: non-finite loss or gradient (loss {step.TotalLoss}, grad norm {step.GradNorm}); skipped ({step.SkippedTotal} so far)");
@@ -67,33 +86,43 @@ public static class TrainingRun
                 trainer.SaveCheckpoint(output);
         }
         string? latest = TrainingCheckpoint.Latest(output);
+        world.Barrier();                                                                    // all ranks saw the same newest one
         if (latest is null || Path.GetFileName(latest) != $"step-{trainer.State.Step:D8}")
             trainer.SaveCheckpoint(output);                                                 // never rewrite the newest one
         string modelDir = Path.Combine(output, FinalModelFolder);
-        ModelCheckpoint.Save(model, modelDir, new ModelCheckpoint.SaveOptions { Dtype = ScalarType.Float32 });
+        TrainingCheckpoint.SaveModel(model, modelDir, context);
         log.WriteLine($"saved {modelDir} and checkpoint step-{trainer.State.Step:D8}");
+        string metricsPath = Path.Combine(output, MetricsLog.FileName);
+        if (!context.IsMain)
+            return new RunSummary(trainer.State.Step, trainer.State.SkippedSteps, last?.Loss ?? double.NaN, validation,
+                last?.MaxVio ?? double.NaN, 0, 0, peak, modelDir, metricsPath, []);
 
         IReadOnlyList<string> plots = [];
         if (options.Plots)
         {
-            plots = TrainingPlots.Write(MetricsLog.Read(metrics.Path), Path.Combine(output, PlotsFolder));
+            plots = TrainingPlots.Write(MetricsLog.Read(metrics!.Path), Path.Combine(output, PlotsFolder));
             log.WriteLine($"plots: {string.Join(", ", plots.Select(Path.GetFileName))}");
         }
-        var all = MetricsLog.Read(metrics.Path);
+        var all = MetricsLog.Read(metrics!.Path);
         var recent = all.Skip(Math.Max(0, all.Count - 20)).ToList();
         return new RunSummary(trainer.State.Step, trainer.State.SkippedSteps, last?.Loss ?? double.NaN, validation,
             last?.MaxVio ?? double.NaN, recent.Count == 0 ? 0 : recent.Average(m => m.TokensPerSecond),
             recent.Count == 0 ? 0 : recent.Average(m => m.Mfu), peak, modelDir, metrics.Path, plots);
     }
 
-    private static (DeepSeekV3ForCausalLM, Optimization.AdamW?, TrainerState?) StartOrResume(RunOptions options, ITokenEncoder encoder, TextWriter log)
+    /// <summary>The model (whole, then cut to this rank's experts), the state to resume and the checkpoint it
+    /// comes from (null for a fresh start: every rank initializes the same weights from the same seed).</summary>
+    private static (DeepSeekV3ForCausalLM, TrainerState?, string?) StartOrResume(RunOptions options, ITokenEncoder encoder,
+        TextWriter log, ParallelContext context)
     {
         if (options.Resume && TrainingCheckpoint.Latest(options.OutputDirectory) is { } checkpoint)
         {
-            var (model, optimizer, state) = TrainingCheckpoint.Load(checkpoint, CPU, m => Optimization.AdamW.For(m, options.Trainer.Adam));
+            var state = TrainingCheckpoint.ReadState(checkpoint);
+            var model = TrainingCheckpoint.LoadModel(checkpoint, CPU);
             log.WriteLine($"resuming from {checkpoint} (step {state.Step}, {state.TokensSeen:N0} tokens seen)");
             CheckVocabulary(model.Config.VocabSize, encoder);
-            return (model, optimizer, state);
+            ShardExperts(model, context);
+            return (model, state, checkpoint);
         }
         if (options.Resume)
             log.WriteLine($"--resume: no checkpoint in {options.OutputDirectory}; starting from scratch");
@@ -104,7 +133,16 @@ public static class TrainingRun
         log.WriteLine($"model: {ModelSummary.Count(fresh.ParameterCount)} parameters " +
                       $"({ModelSummary.Count(new ModelSize(config).ActivatedParameters)} activated per token in the main model), " +
                       $"init std {config.InitializerRange}");
+        ShardExperts(fresh, context);
         return (fresh, null, null);
+    }
+
+    /// <summary>Under expert parallelism, keeps this rank's routed experts and routes tokens to the others'.</summary>
+    private static void ShardExperts(DeepSeekV3ForCausalLM model, ParallelContext context)
+    {
+        if (context.Layout.ExpertParallel == 1) return;
+        context.Layout.Validate(model.Config);
+        throw new InvalidArgumentException("--ep: expert parallelism is not wired into training yet");
     }
 
     /// <summary>--out must be a directory (or not exist yet); a fresh start must not overwrite another run's
@@ -139,9 +177,12 @@ public static class TrainingRun
         double perStep = elapsed.TotalSeconds / Math.Max(1, m.Step - startStep);
         var eta = TimeSpan.FromSeconds(perStep * (totalSteps - m.Step));
         string val = m.ValidationLoss is double v ? $" val {v:F4}" : "";
+        string ranks = m.Ranks > 1
+            ? string.Create(CultureInfo.InvariantCulture, $" ranks {m.Ranks} comm {m.CommunicationSeconds:F2}s ({m.CommunicationSeconds / Math.Max(1e-9, m.Seconds) * 100:F0}%)")
+            : "";
         return string.Create(CultureInfo.InvariantCulture,
             $"step {m.Step}/{totalSteps} loss {m.Loss:F4} mtp {m.MtpLoss:F4}{val} lr {m.LearningRate:0.00e+00} " +
-            $"batch {m.BatchSequences} tok/s {m.TokensPerSecond:F0} MFU {m.Mfu * 100:F2}% maxvio {m.MaxVio:F3} " +
+            $"batch {m.BatchSequences} tok/s {m.TokensPerSecond:F0} MFU {m.Mfu * 100:F2}% maxvio {m.MaxVio:F3}{ranks} " +
             $"ETA {eta:hh\\:mm\\:ss}");
     }
 

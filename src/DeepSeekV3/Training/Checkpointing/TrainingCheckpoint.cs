@@ -73,9 +73,10 @@ public static partial class TrainingCheckpoint
         return final;
     }
 
-    /// <summary>The model folder: rank 0 writes the whole model when every rank holds every expert; under expert
-    /// parallelism the first replica's ranks write one shard each and rank 0 the index.</summary>
-    private static void SaveModel(DeepSeekV3ForCausalLM model, string directory, ParallelContext context)
+    /// <summary>An HF model folder (FP32) written by every rank together: rank 0 writes the whole model when every
+    /// rank holds every expert; under expert parallelism the first replica's ranks write one shard each (their
+    /// experts; rank 0 also everything else) and rank 0 the index and config.json.</summary>
+    public static void SaveModel(DeepSeekV3ForCausalLM model, string directory, ParallelContext context)
     {
         var options = new ModelCheckpoint.SaveOptions { Dtype = ScalarType.Float32 };
         var layout = context.Layout;

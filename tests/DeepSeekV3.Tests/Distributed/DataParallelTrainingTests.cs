@@ -46,6 +46,23 @@ public sealed class DataParallelTrainingTests(DataParallelTrainingTests.Runs run
         Assert.DoesNotContain("step 1/5", runs.Stderr("dp2"));
     }
 
+    [Fact]
+    public void ZeRO_1_gives_each_of_2_ranks_half_of_the_optimizer_state_and_together_all_of_it()
+    {
+        string checkpoint = Path.Combine(runs.RunDirectory("dp2"), "checkpoints", "step-00000005");
+        long Elements(string file)
+        {
+            using var f = SafetensorsFile.Open(file);
+            return f.Tensors.Where(t => t.Key.StartsWith("exp_avg.", StringComparison.Ordinal))
+                .Sum(t => t.Value.Shape.Aggregate(1L, (a, b) => a * b));
+        }
+        long first = Elements(Path.Combine(checkpoint, "optimizer-00001-of-00002.safetensors"));
+        long second = Elements(Path.Combine(checkpoint, "optimizer-00002-of-00002.safetensors"));
+        long whole = Elements(Path.Combine(runs.RunDirectory("single"), "checkpoints", "step-00000005", "optimizer.safetensors"));
+        Assert.Equal(whole, first + second);
+        Assert.InRange(first, whole / 2 - 1, whole / 2 + 1);
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(4)]

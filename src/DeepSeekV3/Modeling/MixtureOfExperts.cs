@@ -1,16 +1,16 @@
 using DeepSeekV3.Configuration;
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace DeepSeekV3.Modeling;
 
 /// <summary>
 /// DeepSeekMoE layer (report eqs. 12-15): h' = Σ shared experts(u) + Σ_i g_i · expert_i(u), with
-/// fine-grained routed experts chosen by <see cref="Router"/>. Tokens are grouped by expert (one sort), so each expert
-/// runs one batched GEMM over exactly its tokens; no per-token loop, no token dropping. Weighted expert outputs
-/// are accumulated in fp32 and cast once (HF's order; docs/reference-notes.md#moe-combine-order).
-/// Checkpoint names: gate, experts.{i}, shared_experts.
+/// fine-grained routed experts chosen by <see cref="Router"/>. The routed sum is computed by an
+/// <see cref="IRoutedExpertExecutor"/>: <see cref="LocalExpertExecutor"/> unless a parallel layout installs another
+/// (expert parallelism keeps only some experts here and sends tokens to the others). No token is ever dropped.
+/// Checkpoint names: gate, experts.{i} (i the global expert index, also when this process holds only some experts),
+/// shared_experts.
 /// </summary>
 public sealed class MixtureOfExperts : nn.Module
 {
@@ -19,17 +19,19 @@ public sealed class MixtureOfExperts : nn.Module
     protected override void RegisterComponents() { }
 
     private readonly int _layer;
-    private readonly int _topK;
+    private RoutedExpertSet _experts;
+    private IRoutedExpertExecutor _executor = LocalExpertExecutor.Instance;
 
     public MixtureOfExperts(ModelConfig config, int layer) : base(nameof(MixtureOfExperts))
     {
         _layer = layer;
-        _topK = config.NumExpertsPerTok;
+        RoutedExperts = config.NRoutedExperts;
         Gate = new Router(config);
-        Experts = nn.ModuleList(Enumerable.Range(0, config.NRoutedExperts)
-            .Select(_ => new SwiGluMlp(config.HiddenSize, config.MoeIntermediateSize)).ToArray());
+        _experts = new RoutedExpertSet(Enumerable.Range(0, config.NRoutedExperts)
+            .Select(i => (i, new SwiGluMlp(config.HiddenSize, config.MoeIntermediateSize))));
+        LocalExperts = (0, config.NRoutedExperts);
         register_module("gate", Gate);
-        register_module("experts", Experts);
+        register_module("experts", _experts);
         if (config.NSharedExperts > 0)
         {
             SharedExperts = new SwiGluMlp(config.HiddenSize, (long)config.NSharedExperts * config.MoeIntermediateSize);
@@ -37,9 +39,52 @@ public sealed class MixtureOfExperts : nn.Module
         }
     }
 
+    /// <summary>The decoder layer index (MTP modules continue after the main layers).</summary>
+    public int Layer => _layer;
+
     public Router Gate { get; }
-    public ModuleList<SwiGluMlp> Experts { get; }
     public SwiGluMlp? SharedExperts { get; }
+
+    /// <summary>n_routed_experts: the experts the router chooses from, wherever they live.</summary>
+    public int RoutedExperts { get; }
+
+    /// <summary>The routed experts this process holds: [First, First + Count) of the global indices.</summary>
+    public (int First, int Count) LocalExperts { get; private set; }
+
+    public IRoutedExpertExecutor Executor => _executor;
+
+    public bool HasExpert(int expert) => _experts.Contains(expert);
+
+    /// <summary>Routed expert <paramref name="expert"/> (global index); it must be held by this process.</summary>
+    public SwiGluMlp Expert(int expert)
+    {
+        if (_experts.TryGet(expert, out var mlp)) return mlp;
+        throw new InvalidOperationException(
+            $"layer {_layer}: routed expert {expert} is not held by this process " +
+            $"(it holds experts [{LocalExperts.First}, {LocalExperts.First + LocalExperts.Count}) of {RoutedExperts})");
+    }
+
+    /// <summary>Replaces how the routed sum is computed (an expert-parallel executor, say).</summary>
+    public void UseExecutor(IRoutedExpertExecutor executor) => _executor = executor;
+
+    /// <summary>
+    /// Keeps only routed experts [first, first + count) and disposes the others: a shard of an expert-parallel
+    /// layout. The kept experts keep their parameters, values and names (<c>experts.{i}</c>).
+    /// </summary>
+    public void RetainExperts(int first, int count)
+    {
+        var (heldFirst, heldCount) = LocalExperts;
+        if (first < heldFirst || count < 0 || first + count > heldFirst + heldCount)
+            throw new ArgumentOutOfRangeException(nameof(first),
+                $"layer {_layer}: experts [{first}, {first + count}) are not all held (held: [{heldFirst}, {heldFirst + heldCount}))");
+        var kept = new RoutedExpertSet(Enumerable.Range(first, count).Select(i => (i, Expert(i))));
+        var dropped = Enumerable.Range(heldFirst, heldCount).Where(i => i < first || i >= first + count).Select(Expert).ToList();
+        register_module("experts", null!);       // unregisters the old set
+        register_module("experts", kept);
+        _experts = kept;
+        LocalExperts = (first, count);
+        foreach (var mlp in dropped) mlp.Dispose();
+    }
 
     /// <summary>x: [batch, seq, hidden] → [batch, seq, hidden].</summary>
     public Tensor Forward(Tensor x, ForwardContext context)
@@ -48,25 +93,7 @@ public sealed class MixtureOfExperts : nn.Module
         var shape = x.shape;
         var tokens = x.reshape(-1, shape[^1]);                                           // [N, hidden]
         var route = Gate.Route(tokens);
-
-        // Sort the N·K (token, expert) pairs by expert; each expert's tokens are then one contiguous slice.
-        var flatExperts = route.Indices.reshape(-1);                                      // [N·K]
-        var order = flatExperts.argsort();
-        var tokenOfPair = order.div(_topK, rounding_mode: RoundingMode.floor);            // [N·K]
-        var weightOfPair = route.Weights.reshape(-1).index_select(0, order);              // [N·K]
-        long[] counts = flatExperts.bincount(null, Experts.Count).cpu().data<long>().ToArray();
-
-        var routed = zeros(tokens.shape, ScalarType.Float32, tokens.device);              // [N, hidden], fp32 sum
-        long start = 0;
-        for (int e = 0; e < counts.Length; e++)
-        {
-            if (counts[e] == 0) continue;
-            var rows = tokenOfPair.narrow(0, start, counts[e]);
-            var expertOut = Experts[e].forward(tokens.index_select(0, rows));             // [n_e, hidden]
-            var weighted = expertOut.to(ScalarType.Float32) * weightOfPair.narrow(0, start, counts[e]).unsqueeze(1);
-            routed = routed.index_add(0, rows, weighted, 1.0);
-            start += counts[e];
-        }
+        var routed = _executor.RoutedSum(this, tokens, route);                            // [N, hidden], fp32 sum
 
         var output = routed.to(x.dtype);
         if (SharedExperts is not null)

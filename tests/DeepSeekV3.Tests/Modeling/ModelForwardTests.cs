@@ -101,7 +101,7 @@ public class ModelForwardTests
             for (int k = 0; k < config.NumExpertsPerTok; k++)
             {
                 int e = (int)route.Indices[t, k].item<long>();
-                y = y + moe.Experts[e].forward(xt) * route.Weights[t, k].item<float>();
+                y = y + moe.Expert(e).forward(xt) * route.Weights[t, k].item<float>();
             }
             rows.Add(y);
         }

@@ -26,6 +26,17 @@ internal static class CollectiveShapes
         return (displacements, (int)total);
     }
 
+    /// <summary>The send and receive displacements of an all-to-all-v, after checking both buffers are long enough.</summary>
+    public static (int[] Send, int[] Receive) AllToAllVDisplacements(ReadOnlySpan<int> sendCounts, long sendLength,
+        ReadOnlySpan<int> receiveCounts, long receiveLength, int size, string call)
+    {
+        var (send, sendTotal) = Displacements(sendCounts, size, call, "send counts");
+        var (receive, receiveTotal) = Displacements(receiveCounts, size, call, "receive counts");
+        AtLeast(sendLength, sendTotal, call, "send");
+        AtLeast(receiveLength, receiveTotal, call, "receive");
+        return (send, receive);
+    }
+
     public static void AtLeast(long length, long needed, string call, string buffer)
     {
         if (length < needed)

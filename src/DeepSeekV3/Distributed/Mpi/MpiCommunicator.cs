@@ -128,10 +128,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     public void AllToAllV<T>(ReadOnlySpan<T> send, ReadOnlySpan<int> sendCounts, Span<T> receive, ReadOnlySpan<int> receiveCounts)
         where T : unmanaged
     {
-        var (sendDisplacements, sendTotal) = Displacements(sendCounts, Size, "MPI_Alltoallv", "send counts");
-        var (receiveDisplacements, receiveTotal) = Displacements(receiveCounts, Size, "MPI_Alltoallv", "receive counts");
-        AtLeast(send.Length, sendTotal, "MPI_Alltoallv", "send");
-        AtLeast(receive.Length, receiveTotal, "MPI_Alltoallv", "receive");
+        var (sendDisplacements, receiveDisplacements) = AllToAllVDisplacements(sendCounts, send.Length, receiveCounts, receive.Length, Size, "MPI_Alltoallv");
         nint type = Datatype<T>("MPI_Alltoallv");
         fixed (T* s = send, r = receive)
         fixed (int* sc = sendCounts, sd = sendDisplacements, rc = receiveCounts, rd = receiveDisplacements)
@@ -214,10 +211,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     public ICommRequest AllToAllVAsync<T>(NativeBuffer<T> send, int[] sendCounts, NativeBuffer<T> receive, int[] receiveCounts)
         where T : unmanaged
     {
-        var (sendDisplacements, sendTotal) = Displacements(sendCounts, Size, "MPI_Ialltoallv", "send counts");
-        var (receiveDisplacements, receiveTotal) = Displacements(receiveCounts, Size, "MPI_Ialltoallv", "receive counts");
-        AtLeast(send.Length, sendTotal, "MPI_Ialltoallv", "send");
-        AtLeast(receive.Length, receiveTotal, "MPI_Ialltoallv", "receive");
+        var (sendDisplacements, receiveDisplacements) = AllToAllVDisplacements(sendCounts, send.Length, receiveCounts, receive.Length, Size, "MPI_Ialltoallv");
         nint type = Datatype<T>("MPI_Ialltoallv");
         var request = new MpiRequest(_api, "MPI_Ialltoallv", 1);
         int* sc = request.Pin(sendCounts), sd = request.Pin(sendDisplacements);
@@ -227,23 +221,23 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         return request;
     }
 
-    public ICommRequest SendAsync<T>(NativeBuffer<T> data, int destination, int tag = 0) where T : unmanaged
-    {
-        CollectiveShapes.Rank(destination, Size, "MPI_Isend");
-        nint type = Datatype<T>("MPI_Isend");
-        int count = Count(data.Length, "MPI_Isend");
-        var request = new MpiRequest(_api, "MPI_Isend", 1);
-        Start(request, () => _api.Isend((void*)data.Address, count, type, destination, tag, Comm, request.Slot(0)), "MPI_Isend");
-        return request;
-    }
+    public ICommRequest SendAsync<T>(NativeBuffer<T> data, int destination, int tag = 0) where T : unmanaged =>
+        PointToPoint(data, destination, tag, _api.Isend, "MPI_Isend");
 
-    public ICommRequest ReceiveAsync<T>(NativeBuffer<T> data, int source, int tag = 0) where T : unmanaged
+    public ICommRequest ReceiveAsync<T>(NativeBuffer<T> data, int source, int tag = 0) where T : unmanaged =>
+        PointToPoint(data, source, tag, _api.Irecv, "MPI_Irecv");
+
+    /// <summary>MPI_Isend or MPI_Irecv, which take the same arguments.</summary>
+    private MpiRequest PointToPoint<T>(NativeBuffer<T> data, int peer, int tag,
+        delegate* unmanaged<void*, int, nint, int, int, nint, nint*, int> start, string call) where T : unmanaged
     {
-        CollectiveShapes.Rank(source, Size, "MPI_Irecv");
-        nint type = Datatype<T>("MPI_Irecv");
-        int count = Count(data.Length, "MPI_Irecv");
-        var request = new MpiRequest(_api, "MPI_Irecv", 1);
-        Start(request, () => _api.Irecv((void*)data.Address, count, type, source, tag, Comm, request.Slot(0)), "MPI_Irecv");
+        CollectiveShapes.Rank(peer, Size, call);
+        nint type = Datatype<T>(call);
+        int count = Count(data.Length, call);
+        var request = new MpiRequest(_api, call, 1);
+        int code = start((void*)data.Address, count, type, peer, tag, Comm, request.Slot(0));
+        if (code != MpiApi.Success) request.Truncate(0);
+        _api.Check(code, call);
         return request;
     }
 

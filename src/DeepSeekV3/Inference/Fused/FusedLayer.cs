@@ -50,7 +50,7 @@ internal sealed unsafe class FusedLayer
             _router = new WeightMatrix(moe.Gate.Weight, $"{prefix}.mlp.gate.weight");
             _routing = moe.Gate.Rule;
             if (moe.Gate.ExpertScoreCorrectionBias is { } bias) _correctionBias = Vector(bias);
-            _experts = moe.Experts.Select((e, i) => Mlp(e, $"{prefix}.mlp.experts.{i}")).ToArray();
+            _experts = Enumerable.Range(0, moe.RoutedExperts).Select(i => Mlp(moe.Expert(i), $"{prefix}.mlp.experts.{i}")).ToArray();
             if (moe.SharedExperts is { } shared) _shared = Mlp(shared, $"{prefix}.mlp.shared_experts");
         }
         else

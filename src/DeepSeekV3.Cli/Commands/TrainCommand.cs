@@ -48,13 +48,14 @@ internal static class TrainCommand
         var logEvery = new Option<int>("--log-every") { Description = "Progress line every N steps", DefaultValueFactory = _ => 10 };
         var noPlots = new Option<bool>("--no-plots") { Description = "Skip the PNG plots at the end" };
         var ep = new Option<int>("--ep") { Description = "Expert-parallel degree E under mpiexec: routed experts sharded over groups of E ranks (data-parallel degree of the experts: ranks / E)", DefaultValueFactory = _ => 1 };
+        var noOverlap = new Option<bool>("--no-overlap") { Description = "Expert parallelism: one micro-batch per MoE layer with blocking all-to-all instead of two in flight (to measure what the overlap hides)" };
         var ranksPerNode = new Option<int?>("--ranks-per-node") { Description = "Ranks per node for node-limited routing (default: --ep, one node)" };
 
         var command = new Command("train", "Pre-train a model: MTP, auxiliary-loss-free balancing, AdamW, report-shaped schedules")
         {
             preset, config, data, output, steps, seqLen, batchTokens, microBatch, lr, warmup, seed, saveEvery, keep, resume,
             balance, auxAlpha, biasSpeed, mtpDepth, recompute, evalEvery, evalWindows, valFraction, fimRate, moments, noRamp, tokenizer, tokenCache,
-            threads, logEvery, noPlots, ep, ranksPerNode,
+            threads, logEvery, noPlots, ep, ranksPerNode, noOverlap,
         };
         command.SetAction(result =>
         {
@@ -90,6 +91,7 @@ internal static class TrainCommand
                 Resume = resuming,
                 LogEvery = result.GetValue(logEvery),
                 Plots = !result.GetValue(noPlots),
+                OverlapExpertCommunication = !result.GetValue(noOverlap),
                 Data = new DataOptions
                 {
                     SequenceLength = sequenceLength,

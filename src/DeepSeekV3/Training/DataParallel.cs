@@ -32,8 +32,8 @@ public sealed class DataParallel : IDisposable
         _context = context;
         BucketElements = bucketElements;
         var named = model.named_parameters().Where(p => p.parameter.requires_grad).ToList();
-        var dense = named.Where(p => !IsRoutedExpert(p.name)).ToList();
-        var experts = named.Where(p => IsRoutedExpert(p.name)).ToList();
+        var dense = named.Where(p => !ExpertParallel.IsRoutedExpertParameter(p.name)).ToList();
+        var experts = named.Where(p => ExpertParallel.IsRoutedExpertParameter(p.name)).ToList();
         _groups.Add(new Group("dense", dense, context.World, spread: null));
         if (experts.Count > 0 || context.Layout.ExpertParallel > 1)
             _groups.Add(new Group("routed experts", experts, context.ExpertDataGroup, context.ExpertGroup));
@@ -48,9 +48,6 @@ public sealed class DataParallel : IDisposable
 
     /// <summary>Time spent inside this class's communication calls since construction (blocking time).</summary>
     public TimeSpan CommunicationTime => _communication.Elapsed;
-
-    /// <summary>Routed experts are sharded by expert parallelism; everything else (shared experts included) is dense.</summary>
-    public static bool IsRoutedExpert(string parameterName) => parameterName.Contains(".mlp.experts.", StringComparison.Ordinal);
 
     /// <summary>Sums every gradient over its replicas, in buckets (one in flight while the next is packed).</summary>
     public void SynchronizeGradients()

@@ -27,6 +27,10 @@ public sealed record RunOptions
     /// <summary>Write PNG plots at the end.</summary>
     public bool Plots { get; init; } = true;
 
+    /// <summary>Under expert parallelism, keep two micro-batches of each MoE layer in flight so that one's dispatch or
+    /// combine travels while the other's experts compute (report §3.2.2); off: one batch, blocking transfers.</summary>
+    public bool OverlapExpertCommunication { get; init; } = true;
+
     /// <summary>Measure the machine's peak matmul FLOP/s at start (for MFU).</summary>
     public bool MeasurePeak { get; init; } = true;
 }

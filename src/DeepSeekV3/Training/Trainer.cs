@@ -78,8 +78,9 @@ public sealed class Trainer : IDisposable
 
     public DataParallel Parallel => _parallel;
 
-    /// <summary>Extra communication time (e.g. expert dispatch and combine) to report with each step.</summary>
-    public Func<TimeSpan>? ExtraCommunication { get; init; }
+    /// <summary>The expert-parallel dispatch and combine's timer, reported with each step (null without expert
+    /// parallelism).</summary>
+    public CommunicationTimer? ExpertCommunication { get; init; }
 
     /// <summary>Runs one optimizer step and returns its metrics.</summary>
     public StepMetrics Step()
@@ -88,6 +89,7 @@ public sealed class Trainer : IDisposable
         var clock = Stopwatch.StartNew();
         var cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
         var commStart = CommunicationTime;
+        double dispatchStart = ExpertCommunication?.BlockedSeconds ?? 0;
         int sequences = _batch.At(step);
         double lr = _lr.At(step), lambda = _mtpWeight.At(step), gamma = _biasSpeed.At(step);
         var loads = new SortedDictionary<int, ExpertLoad>();
@@ -169,6 +171,7 @@ public sealed class Trainer : IDisposable
             TokensPerSecond = tokensPerSecond,
             Ranks = _parallel.Context.World.Size,
             CommunicationSeconds = (CommunicationTime - commStart).TotalSeconds,
+            DispatchSeconds = (ExpertCommunication?.BlockedSeconds ?? 0) - dispatchStart,
             CpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalSeconds,
             Mfu = PeakFlops > 0 ? tokensPerSecond * _flopsPerToken / PeakFlops : 0,
             MaxVio = loads.Count == 0 ? 0 : loads.Values.Max(l => l.MaxVio),
@@ -177,7 +180,7 @@ public sealed class Trainer : IDisposable
         };
     }
 
-    private TimeSpan CommunicationTime => _parallel.CommunicationTime + (ExtraCommunication?.Invoke() ?? TimeSpan.Zero);
+    private TimeSpan CommunicationTime => _parallel.CommunicationTime + TimeSpan.FromSeconds(ExpertCommunication?.BlockedSeconds ?? 0);
 
     /// <summary>This rank's share [first, first + count) of a global batch of <paramref name="sequences"/>. Under
     /// expert parallelism every rank must run the same number of forward passes (each one's dispatch is a

@@ -48,7 +48,7 @@ public static class TrainingRun
         world.Barrier();
         if (world.Size > 1) log.WriteLine($"parallel: {context.Layout} over {world.Description}");
 
-        var (model, state, checkpoint) = StartOrResume(options, encoder, log, context);
+        var (model, state, checkpoint, experts) = StartOrResume(options, encoder, log, context);
         using var _ = model;
         using var dataParallel = new DataParallel(model, context);
         var optimizer = new Optimization.AdamW(dataParallel.OptimizerSlices, options.Trainer.Adam);
@@ -58,7 +58,10 @@ public static class TrainingRun
         double peak = options.MeasurePeak ? TrainingFlops.MeasurePeakMatmul() * world.Size : 0;
         if (peak > 0) log.WriteLine($"peak fp32 matmul: {peak / 1e9:F1} GFLOP/s (measured now, {get_num_threads()} threads × {world.Size} ranks)");
 
-        using var trainer = new Trainer(model, data, options.Trainer, optimizer, state, peak, dataParallel);
+        using var trainer = new Trainer(model, data, options.Trainer, optimizer, state, peak, dataParallel)
+        {
+            ExpertCommunication = experts?.Timer,
+        };
         using var metrics = context.IsMain ? new MetricsLog(output, trainer.State.Step) : null;
         var opts = options.Trainer;
         var clock = Stopwatch.StartNew();
@@ -112,8 +115,8 @@ public static class TrainingRun
 
     /// <summary>The model (whole, then cut to this rank's experts), the state to resume and the checkpoint it
     /// comes from (null for a fresh start: every rank initializes the same weights from the same seed).</summary>
-    private static (DeepSeekV3ForCausalLM, TrainerState?, string?) StartOrResume(RunOptions options, ITokenEncoder encoder,
-        TextWriter log, ParallelContext context)
+    private static (DeepSeekV3ForCausalLM, TrainerState?, string?, ExpertParallelExecutor?) StartOrResume(RunOptions options,
+        ITokenEncoder encoder, TextWriter log, ParallelContext context)
     {
         if (options.Resume && TrainingCheckpoint.Latest(options.OutputDirectory) is { } checkpoint)
         {
@@ -121,8 +124,7 @@ public static class TrainingRun
             var model = TrainingCheckpoint.LoadModel(checkpoint, CPU);
             log.WriteLine($"resuming from {checkpoint} (step {state.Step}, {state.TokensSeen:N0} tokens seen)");
             CheckVocabulary(model.Config.VocabSize, encoder);
-            ShardExperts(model, context);
-            return (model, state, checkpoint);
+            return (model, state, checkpoint, ShardExperts(model, context, options.OverlapExpertCommunication));
         }
         if (options.Resume)
             log.WriteLine($"--resume: no checkpoint in {options.OutputDirectory}; starting from scratch");
@@ -133,17 +135,13 @@ public static class TrainingRun
         log.WriteLine($"model: {ModelSummary.Count(fresh.ParameterCount)} parameters " +
                       $"({ModelSummary.Count(new ModelSize(config).ActivatedParameters)} activated per token in the main model), " +
                       $"init std {config.InitializerRange}");
-        ShardExperts(fresh, context);
-        return (fresh, null, null);
+        return (fresh, null, null, ShardExperts(fresh, context, options.OverlapExpertCommunication));
     }
 
-    /// <summary>Under expert parallelism, keeps this rank's routed experts and routes tokens to the others'.</summary>
-    private static void ShardExperts(DeepSeekV3ForCausalLM model, ParallelContext context)
-    {
-        if (context.Layout.ExpertParallel == 1) return;
-        context.Layout.Validate(model.Config);
-        throw new InvalidArgumentException("--ep: expert parallelism is not wired into training yet");
-    }
+    /// <summary>Under expert parallelism, keeps this rank's routed experts and routes tokens to the others'
+    /// (null without it).</summary>
+    private static ExpertParallelExecutor? ShardExperts(DeepSeekV3ForCausalLM model, ParallelContext context, bool overlap) =>
+        context.Layout.ExpertParallel == 1 ? null : ExpertParallel.Shard(model, context, overlap);
 
     /// <summary>--out must be a directory (or not exist yet); a fresh start must not overwrite another run's
     /// checkpoints and metrics (as HF's run_clm refuses a non-empty output_dir without resume or overwrite).</summary>

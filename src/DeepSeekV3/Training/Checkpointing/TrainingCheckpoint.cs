@@ -90,7 +90,7 @@ public static partial class TrainingCheckpoint
         if (layout.ExpertGroup == 0)
         {
             var tensors = ModelCheckpoint.Tensors(model, options)
-                .Where(t => context.IsMain || DataParallel.IsRoutedExpert(t.Name)).ToList();
+                .Where(t => context.IsMain || ExpertParallel.IsRoutedExpertParameter(t.Name)).ToList();
             written = CheckpointWriter.WriteShard(directory, layout.ExpertRank + 1, layout.ExpertParallel, tensors, ModelCheckpoint.Metadata);
         }
         var all = GatherLists(context.World, written.Select(w => $"{w.Name}\t{w.Bytes}").ToList());

@@ -29,6 +29,8 @@ public sealed record StepMetrics
     /// <summary>Seconds of this step rank 0 spent blocked in communication (gradient sums, parameter gathers,
     /// expert dispatch and combine).</summary>
     [JsonPropertyName("comm_seconds")] public double CommunicationSeconds { get; init; }
+    /// <summary>The part of <see cref="CommunicationSeconds"/> spent blocked in expert-parallel dispatch and combine.</summary>
+    [JsonPropertyName("dispatch_seconds")] public double DispatchSeconds { get; init; }
     [JsonPropertyName("cpu_seconds")] public double CpuSeconds { get; init; }
     [JsonPropertyName("mfu")] public double Mfu { get; init; }
     /// <summary>Largest MaxVio over the MoE layers (main and MTP) this step.</summary>

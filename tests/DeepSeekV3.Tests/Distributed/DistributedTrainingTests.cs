@@ -6,21 +6,25 @@ using static TorchSharp.torch;
 namespace DeepSeekV3.Tests.Distributed;
 
 /// <summary>
-/// `dsv3 train` under real mpiexec: data parallelism with ZeRO-1 must reproduce the one-process run, step by step,
-/// up to the order of fp32 sums, and a checkpoint written by some number of ranks must resume on any other.
-/// The one-process, 2-rank and 4-rank runs are made once for the class.
+/// `dsv3 train` under real mpiexec: data parallelism with ZeRO-1 and expert parallelism must reproduce the
+/// one-process run, step by step, up to the order of fp32 sums, and a checkpoint written by some number of ranks
+/// must resume on any other. The runs are made once for the class.
 /// </summary>
-public sealed class DataParallelTrainingTests(DataParallelTrainingTests.Runs runs) : IClassFixture<DataParallelTrainingTests.Runs>
+public sealed class DistributedTrainingTests(DistributedTrainingTests.Runs runs) : IClassFixture<DistributedTrainingTests.Runs>
 {
     /// <summary>fp32 reduction order only (the bound).</summary>
     private const double Tolerance = 1e-5;
 
-    [Fact]
-    public void Data_parallel_on_2_and_4_ranks_gives_the_one_process_losses_and_expert_biases()
+    [Theory]
+    [InlineData("dp2", 2)]
+    [InlineData("dp4", 4)]
+    [InlineData("ep2", 2)]
+    [InlineData("ep4-nodes", 4)]
+    [InlineData("ep2x2-blocking", 4)]
+    public void Parallel_training_gives_the_one_process_losses_and_expert_biases(string run, int ranks)
     {
         var single = runs.Metrics("single");
         Assert.Equal(5, single.Count);
-        foreach (string run in new[] { "dp2", "dp4" })
         {
             var parallel = runs.Metrics(run);
             Assert.Equal(single.Select(m => m.Step), parallel.Select(m => m.Step));
@@ -32,7 +36,10 @@ public sealed class DataParallelTrainingTests(DataParallelTrainingTests.Runs run
                 AssertClose(single[i].GradNorm, parallel[i].GradNorm, $"{run} step {i + 1} grad norm");
             }
             AssertClose(single[^1].ValidationLoss!.Value, parallel[^1].ValidationLoss!.Value, $"{run} validation loss");
-            Assert.Equal(run == "dp2" ? 2 : 4, parallel[0].Ranks);
+            Assert.Equal(ranks, parallel[0].Ranks);
+            Assert.All(parallel, m => Assert.True(m.CommunicationSeconds > 0 && m.CommunicationSeconds < m.Seconds));
+            if (run.StartsWith("ep", StringComparison.Ordinal))
+                Assert.All(parallel, m => Assert.True(m.DispatchSeconds > 0 && m.DispatchSeconds <= m.CommunicationSeconds));
 
             // The aux-free bias update saw the global loads: every bias moved as in one process.
             var expected = runs.Biases("single");
@@ -42,8 +49,8 @@ public sealed class DataParallelTrainingTests(DataParallelTrainingTests.Runs run
             foreach (var (name, values) in expected)
                 Assert.Equal(values, actual[name]);
         }
-        Assert.Contains("ranks 2 comm", runs.Output("dp2"));
-        Assert.DoesNotContain("step 1/5", runs.Stderr("dp2"));
+        Assert.Contains($"ranks {ranks} comm", runs.Output(run));
+        Assert.DoesNotContain("step 1/5", runs.Stderr(run));
     }
 
     [Fact]
@@ -64,24 +71,25 @@ public sealed class DataParallelTrainingTests(DataParallelTrainingTests.Runs run
     }
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(4)]
-    public void A_checkpoint_written_by_2_ranks_resumes_on_another_number_of_ranks_with_the_same_next_losses(int ranks)
+    [InlineData("dp2", 1, 1)]
+    [InlineData("dp2", 4, 1)]
+    [InlineData("ep2", 1, 1)]
+    [InlineData("ep2", 4, 4)]
+    public void A_checkpoint_written_by_2_ranks_resumes_on_another_number_of_ranks_with_the_same_next_losses(string saved, int ranks, int ep)
     {
         using var dir = new TempDirectory();
         string run = dir.File("run");
-        CopyDirectory(runs.RunDirectory("dp2"), run);
+        CopyDirectory(runs.RunDirectory(saved), run);
         // Resume from step 3, as if the job had died after it: the step-5 checkpoint is gone.
         Directory.Delete(Path.Combine(run, "checkpoints", "step-00000005"), recursive: true);
         Assert.Equal(2, Directory.EnumerateFiles(Path.Combine(run, "checkpoints", "step-00000003"), "optimizer-*").Count());
 
-        var result = ranks == 1
-            ? MpiJob.RunSingle([.. runs.Arguments(run), "--resume"])
-            : MpiJob.Run(ranks, [.. runs.Arguments(run), "--resume"]);
+        string[] args = [.. runs.Arguments(run), "--resume", "--ep", ep.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+        var result = ranks == 1 ? MpiJob.RunSingle(args) : MpiJob.Run(ranks, args);
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("resuming from", result.Stdout);
         var resumed = MetricsLog.Read(Path.Combine(run, MetricsLog.FileName));
-        var uninterrupted = runs.Metrics("dp2");
+        var uninterrupted = runs.Metrics(saved);
         Assert.Equal([1L, 2, 3, 4, 5], resumed.Select(m => m.Step));
         for (int i = 3; i < 5; i++)
         {
@@ -112,7 +120,8 @@ public sealed class DataParallelTrainingTests(DataParallelTrainingTests.Runs run
             File.Copy(file, file.Replace(from, to, StringComparison.Ordinal));
     }
 
-    /// <summary>Three runs of the same 5-step job: one process, 2 ranks, 4 ranks (oversubscribed on 2 cores).</summary>
+    /// <summary>Runs of the same 5-step job: one process; data parallel on 2 and 4 ranks (4 oversubscribe the 2
+    /// cores); expert parallel on 2, on 4 in four nodes, and 2 × 2 without overlap.</summary>
     public sealed class Runs : IDisposable
     {
         private readonly TempDirectory _dir = new();
@@ -126,6 +135,11 @@ public sealed class DataParallelTrainingTests(DataParallelTrainingTests.Runs run
             _results["single"] = MpiJob.RunSingle(Arguments(RunDirectory("single")));
             _results["dp2"] = MpiJob.Run(2, Arguments(RunDirectory("dp2")));
             _results["dp4"] = MpiJob.Run(4, Arguments(RunDirectory("dp4")));
+            _results["ep2"] = MpiJob.Run(2, [.. Arguments(RunDirectory("ep2")), "--ep", "2"]);
+            // 8 experts in 4 groups over 4 one-rank nodes: node-limited routing keeps each token on 2 of them.
+            _results["ep4-nodes"] = MpiJob.Run(4, [.. Arguments(RunDirectory("ep4-nodes")), "--ep", "4", "--ranks-per-node", "1"]);
+            // Two expert-parallel groups of 2 (experts replicated twice), blocking dispatch and combine.
+            _results["ep2x2-blocking"] = MpiJob.Run(4, [.. Arguments(RunDirectory("ep2x2-blocking")), "--ep", "2", "--no-overlap"]);
             foreach (var (name, result) in _results)
                 Assert.True(result.ExitCode == 0, $"{name}: {result}");
         }

@@ -21,5 +21,6 @@ internal static class CommandCatalog
         yield return ExportGgufCommand.Create();
         yield return PlotCommand.Create();
         yield return MpiCheckCommand.Create();
+        yield return EpCheckCommand.Create();
     }
 }

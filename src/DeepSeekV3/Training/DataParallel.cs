@@ -232,10 +232,13 @@ public sealed class DataParallel : IDisposable
             using var scope = NewDisposeScope();
             using var _ = no_grad();
             var flat = empty(Total, ScalarType.Float32);
-            var mine = flat.narrow(0, MyStart, MyEnd - MyStart);
-            foreach (var slice in Slices())
-                mine.narrow(0, _offsets[IndexOf(slice)] + slice.Offset - MyStart, slice.Length).copy_(slice.Of(slice.Parameter).reshape(-1));
-            var send = mine.clone();
+            var send = empty(MyEnd - MyStart, ScalarType.Float32);
+            for (int i = 0; i < Parameters.Count; i++)
+            {
+                long from = Math.Max(_offsets[i], MyStart), to = Math.Min(_offsets[i + 1], MyEnd);
+                if (to > from)
+                    send.narrow(0, from - MyStart, to - from).copy_(Parameters[i].Parameter.view(-1).narrow(0, from - _offsets[i], to - from));
+            }
             int[] counts = Enumerable.Range(0, Replicas.Size).Select(r => (int)(ShareStart[r + 1] - ShareStart[r])).ToArray();
             Replicas.AllGatherV<float>(NativeBuffer<float>.Of(send).AsSpan(), NativeBuffer<float>.Of(flat).AsSpan(), counts);
             for (int i = 0; i < Parameters.Count; i++)
@@ -244,7 +247,5 @@ public sealed class DataParallel : IDisposable
                 p.view(-1).copy_(flat.narrow(0, _offsets[i], p.numel()));
             }
         }
-
-        private int IndexOf(ParameterSlice slice) => Parameters.FindIndex(p => ReferenceEquals(p.Parameter, slice.Parameter));
     }
 }

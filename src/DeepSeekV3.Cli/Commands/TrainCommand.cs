@@ -6,6 +6,7 @@ using DeepSeekV3.Training;
 using DeepSeekV3.Training.Data;
 using DeepSeekV3.Training.Objectives;
 using DeepSeekV3.Training.Optimization;
+using DeepSeekV3.Training.Pipeline;
 
 namespace DeepSeekV3.Cli.Commands;
 
@@ -49,13 +50,15 @@ internal static class TrainCommand
         var noPlots = new Option<bool>("--no-plots") { Description = "Skip the PNG plots at the end" };
         var ep = new Option<int>("--ep") { Description = "Expert-parallel degree E under mpiexec: routed experts sharded over groups of E ranks (data-parallel degree of the experts: ranks / E)", DefaultValueFactory = _ => 1 };
         var noOverlap = new Option<bool>("--no-overlap") { Description = "Expert parallelism: one micro-batch per MoE layer with blocking all-to-all instead of two in flight (to measure what the overlap hides)" };
+        var pp = new Option<int>("--pp") { Description = "Pipeline-parallel degree P under mpiexec: the model's stages over groups of P consecutive ranks (data-parallel degree: ranks / P)", DefaultValueFactory = _ => 1 };
+        var schedule = new Option<string?>("--schedule") { Description = "Pipeline schedule: 1f1b, dualpipe or dualpipev (default with --pp > 1: 1f1b)" };
         var ranksPerNode = new Option<int?>("--ranks-per-node") { Description = "Ranks per node for node-limited routing (default: --ep, one node)" };
 
         var command = new Command("train", "Pre-train a model: MTP, auxiliary-loss-free balancing, AdamW, report-shaped schedules")
         {
             preset, config, data, output, steps, seqLen, batchTokens, microBatch, lr, warmup, seed, saveEvery, keep, resume,
             balance, auxAlpha, biasSpeed, mtpDepth, recompute, evalEvery, evalWindows, valFraction, fimRate, moments, noRamp, tokenizer, tokenCache,
-            threads, logEvery, noPlots, ep, ranksPerNode, noOverlap,
+            threads, logEvery, noPlots, ep, ranksPerNode, noOverlap, pp, schedule,
         };
         command.SetAction(result =>
         {
@@ -92,6 +95,8 @@ internal static class TrainCommand
                 LogEvery = result.GetValue(logEvery),
                 Plots = !result.GetValue(noPlots),
                 OverlapExpertCommunication = !result.GetValue(noOverlap),
+                PipelineParallel = result.GetValue(pp),
+                Schedule = ParseSchedule(result.GetValue(schedule), result.GetValue(pp), parallel.World.Size),
                 Data = new DataOptions
                 {
                     SequenceLength = sequenceLength,
@@ -153,6 +158,21 @@ internal static class TrainCommand
         "aux-loss" or "auxloss" => BalanceMode.AuxLoss,
         _ => throw new InvalidArgumentException($"--balance \"{value}\": expected aux-free or aux-loss"),
     };
+
+    /// <summary>The pipeline schedule of --schedule / --pp over <paramref name="ranks"/> ranks (null: no pipeline).</summary>
+    internal static PipelineKind? ParseSchedule(string? value, int pipelineRanks, int ranks)
+    {
+        if (pipelineRanks < 1 || ranks % pipelineRanks != 0)
+            throw new InvalidArgumentException($"--pp {pipelineRanks}: must be at least 1 and divide the {ranks} ranks of the job");
+        if (value is null) return pipelineRanks > 1 ? PipelineKind.OneFOneB : null;
+        return value.ToLowerInvariant() switch
+        {
+            "1f1b" => PipelineKind.OneFOneB,
+            "dualpipe" => PipelineKind.DualPipe,
+            "dualpipev" => PipelineKind.DualPipeV,
+            _ => throw new InvalidArgumentException($"--schedule \"{value}\": expected 1f1b, dualpipe or dualpipev"),
+        };
+    }
 
     internal static RecomputeMode ParseRecompute(string value) => value.ToLowerInvariant() switch
     {

@@ -43,6 +43,16 @@ public sealed class DeepSeekV3ForCausalLM : nn.Module
         return new ModelOutput(logits.MoveToOuterDisposeScope(), hidden.MoveToOuterDisposeScope());
     }
 
+    /// <summary>The final norm and the head over the last block's output [batch, seq, hidden]: logits and the normed
+    /// hidden state (h^0 of the MTP chain). A pipeline's last stage ends with this.</summary>
+    public ModelOutput Head(Tensor lastBlockOutput)
+    {
+        using var scope = NewDisposeScope();
+        var hidden = Model.Norm.forward(lastBlockOutput);
+        var logits = LmHead.forward(hidden);
+        return new ModelOutput(logits.MoveToOuterDisposeScope(), hidden.MoveToOuterDisposeScope());
+    }
+
     /// <summary>
     /// Runs MTP module <paramref name="depth"/> (1-based). previous: h^{k-1} [batch, s, hidden] for positions i;
     /// nextTokens: t_{i+k} [batch, s]. Returns logits [batch, s, vocab] predicting t_{i+k+1}, and h^k.

@@ -50,9 +50,19 @@ public sealed class DeepSeekV3Model : nn.Module
     public Tensor Forward(Tensor tokens, ForwardContext context)
     {
         using var scope = NewDisposeScope();
-        var h = EmbedTokens.forward(tokens);                                            // [b, s, hidden]
-        for (int i = 0; i < Config.NumHiddenLayers; i++)
-            h = Layers[i].Forward(h, context);
+        var h = Run(EmbedTokens.forward(tokens), 0, Config.NumHiddenLayers, context);    // [b, s, hidden]
         return Norm.forward(h).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Main blocks [<paramref name="from"/>, <paramref name="to"/>) over h [batch, seq, hidden]: the whole
+    /// body, or one pipeline stage's share of it.</summary>
+    public Tensor Run(Tensor h, int from, int to, ForwardContext context)
+    {
+        if (from < 0 || to > Config.NumHiddenLayers || from > to)
+            throw new ArgumentOutOfRangeException(nameof(from), $"blocks [{from}, {to}) not within [0, {Config.NumHiddenLayers})");
+        using var scope = NewDisposeScope();
+        for (int i = from; i < to; i++)
+            h = Layers[i].Forward(h, context);
+        return h.MoveToOuterDisposeScope();
     }
 }

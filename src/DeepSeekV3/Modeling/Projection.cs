@@ -22,6 +22,13 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     // Looked up by name: Module.to() replaces parameters, so a stored reference would go stale.
     public Parameter Weight => get_parameter("weight")!;
 
+    /// <summary>Set by a pipeline schedule that splits backward into input and weight gradients (zero-bubble); null
+    /// everywhere else, where this is LibTorch's linear and nothing more.</summary>
+    public WeightGradientQueue? WeightGradients { get; set; }
+
     /// <summary>x: [..., in] → [..., out].</summary>
-    public override Tensor forward(Tensor x) => nn.functional.linear(x, Weight);
+    public override Tensor forward(Tensor x) =>
+        WeightGradients is { } queue && is_grad_enabled() && Weight.requires_grad
+            ? DeferrableLinear.apply(x, Weight, queue)
+            : nn.functional.linear(x, Weight);
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using DeepSeekV3.Distributed;
 using DeepSeekV3.Modeling;
 using DeepSeekV3.Training.Optimization;
+using DeepSeekV3.Training.Pipeline;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -40,7 +41,51 @@ public sealed class DataParallel : IDisposable
         OptimizerSlices = _groups.SelectMany(g => g.Slices()).ToList();
     }
 
+    /// <summary>
+    /// Under pipeline parallelism (<paramref name="pipeline"/>, P ranks per pipeline, world rank = replica·P +
+    /// pipeline rank) a parameter lives on the pipeline ranks whose stages use it (<see
+    /// cref="PipelineStageMap.Holders"/>: one, or two for DualPipe's copies and the embedding the MTP modules share) in
+    /// every one of the world / P pipeline replicas. Parameters held by the same ranks form one group, summed and
+    /// ZeRO-1 sharded over those ranks; the groups are made in one order on every rank. Expert parallelism is not
+    /// combined with a pipeline yet.
+    /// </summary>
+    public DataParallel(DeepSeekV3ForCausalLM model, ParallelContext context, PipelineStageMap pipeline, long bucketElements = 1 << 22)
+    {
+        if (context.Layout.ExpertParallel > 1)
+            throw new InvalidArgumentException("--pp with --ep > 1: expert parallelism inside pipeline stages is not built yet");
+        if (context.World.Size % pipeline.Ranks != 0)
+            throw new InvalidArgumentException($"--pp {pipeline.Ranks} does not divide the {context.World.Size} ranks");
+        _context = context;
+        BucketElements = bucketElements;
+        var world = context.World;
+        int me = world.Rank % pipeline.Ranks;
+        _pipelineGroup = world.Split(world.Rank / pipeline.Ranks, world.Rank);
+        var named = model.named_parameters().Where(p => p.parameter.requires_grad)
+            .Select(p => (p.name, p.parameter, Holders: pipeline.Holders(p.name))).ToList();
+        foreach (var set in named.GroupBy(p => string.Join(',', p.Holders)).OrderBy(g => g.Key, StringComparer.Ordinal))
+        {
+            int[] holders = set.First().Holders;
+            bool member = holders.Contains(me);
+            var replicas = world.Split(member ? 1 : 0, world.Rank);
+            if (!member)
+            {
+                replicas.Dispose();
+                continue;
+            }
+            _owned.Add(replicas);
+            _groups.Add(new Group($"pipeline ranks {set.Key}", set.Select(p => (p.name, p.parameter)).ToList(), replicas, spread: null,
+                countsInNorm: holders[0] == me));
+        }
+        OptimizerSlices = _groups.SelectMany(g => g.Slices()).ToList();
+    }
+
+    private readonly ICommunicator? _pipelineGroup;
+    private readonly List<ICommunicator> _owned = [];
+
     public ParallelContext Context => _context;
+
+    /// <summary>The ranks of this rank's pipeline (null without pipeline parallelism).</summary>
+    public ICommunicator? PipelineGroup => _pipelineGroup;
     public long BucketElements { get; }
 
     /// <summary>This rank's ZeRO-1 share of the parameters: what its optimizer updates.</summary>
@@ -62,14 +107,22 @@ public sealed class DataParallel : IDisposable
     public double GradientNorm()
     {
         double total = 0;
+        double[] pipelinePart = [0];
         foreach (var group in _groups)
         {
             double[] squares = [group.SquaredNorm()];
             if (group.Spread is { Size: > 1 } spread)
+            {
                 Time(() => spread.AllReduce<double>(squares));
-            total += squares[0];
+                total += squares[0];
+            }
+            else if (group.CountsInNorm)
+                pipelinePart[0] += squares[0];
         }
-        return Math.Sqrt(total);
+        // Under a pipeline each rank holds some stages: the first holder of each group counts it, once.
+        if (_pipelineGroup is { Size: > 1 } pipeline)
+            Time(() => pipeline.AllReduce<double>(pipelinePart));
+        return Math.Sqrt(total + pipelinePart[0]);
     }
 
     /// <summary>Scales every gradient by <paramref name="factor"/> (gradient clipping).</summary>
@@ -99,7 +152,11 @@ public sealed class DataParallel : IDisposable
         finally { _communication.Stop(); }
     }
 
-    public void Dispose() { }
+    public void Dispose()
+    {
+        foreach (var communicator in _owned) communicator.Dispose();
+        _pipelineGroup?.Dispose();
+    }
 
     private void Time(Action action)
     {
@@ -113,8 +170,10 @@ public sealed class DataParallel : IDisposable
     {
         private readonly long[] _offsets;                                                  // flat start of each parameter
 
-        public Group(string label, List<(string Name, Parameter Parameter)> parameters, ICommunicator replicas, ICommunicator? spread)
+        public Group(string label, List<(string Name, Parameter Parameter)> parameters, ICommunicator replicas, ICommunicator? spread,
+            bool countsInNorm = true)
         {
+            CountsInNorm = countsInNorm;
             Label = label;
             Parameters = parameters;
             Replicas = replicas;
@@ -133,6 +192,9 @@ public sealed class DataParallel : IDisposable
         public List<(string Name, Parameter Parameter)> Parameters { get; }
         public ICommunicator Replicas { get; }
         public ICommunicator? Spread { get; }
+
+        /// <summary>Whether this rank adds the group's squares to the gradient norm (without <see cref="Spread"/>).</summary>
+        public bool CountsInNorm { get; }
         public long Total => _offsets[^1];
 
         /// <summary>Flat start of replica r's share; share r is [ShareStart[r], ShareStart[r + 1]).</summary>

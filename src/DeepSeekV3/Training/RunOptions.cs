@@ -31,6 +31,12 @@ public sealed record RunOptions
     /// combine travels while the other's experts compute (report §3.2.2); off: one batch, blocking transfers.</summary>
     public bool OverlapExpertCommunication { get; init; } = true;
 
+    /// <summary>Pipeline-parallel degree P (1: none): the model's stages over groups of P consecutive ranks.</summary>
+    public int PipelineParallel { get; init; } = 1;
+
+    /// <summary>The pipeline schedule (with <see cref="PipelineParallel"/> &gt; 1, or 1 to run a schedule in one process).</summary>
+    public Pipeline.PipelineKind? Schedule { get; init; }
+
     /// <summary>Measure the machine's peak matmul FLOP/s at start (for MFU).</summary>
     public bool MeasurePeak { get; init; } = true;
 }

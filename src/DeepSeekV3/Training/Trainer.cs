@@ -6,6 +6,7 @@ using DeepSeekV3.Training.Data;
 using DeepSeekV3.Training.Metrics;
 using DeepSeekV3.Training.Objectives;
 using DeepSeekV3.Training.Optimization;
+using DeepSeekV3.Training.Pipeline;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -78,6 +79,14 @@ public sealed class Trainer : IDisposable
 
     public DataParallel Parallel => _parallel;
 
+    /// <summary>Pipeline parallelism: this rank runs the stages its schedule gives it (null: the whole model).</summary>
+    public PipelineSetup? Pipeline { get; init; }
+
+    private PipelineExecutor? _executor;
+
+    private PipelineExecutor? Executor => Pipeline is null ? null
+        : _executor ??= new PipelineExecutor(_model, _objective, Pipeline.Map, Pipeline.Group, Pipeline.Program);
+
     /// <summary>The expert-parallel dispatch and combine's timer, reported with each step (null without expert
     /// parallelism).</summary>
     public CommunicationTimer? ExpertCommunication { get; init; }
@@ -99,7 +108,31 @@ public sealed class Trainer : IDisposable
         long[] batch = _cursor.Next(sequences);
         var (first, count) = ShareOf(sequences, step);
         _model.zero_grad();
-        for (int done = 0; done < count;)
+        void Record(RoutingTrace trace)
+        {
+            foreach (var (layer, route) in trace.Records)
+            {
+                if (!loads.TryGetValue(layer, out var load))
+                    loads[layer] = load = new ExpertLoad(layer, (int)route.Scores.shape[1]);
+                load.Add(route.Indices);
+            }
+        }
+        if (Executor is { } pipeline)
+        {
+            // The share in micro-batches of --micro-batch sequences; every stage sees all of them.
+            using var scope = NewDisposeScope();
+            var micro = new List<Tensor>();
+            var shares = new List<double>();
+            for (int done = 0; done < count; done += Options.MicroBatchSequences)
+            {
+                int size = Math.Min(Options.MicroBatchSequences, count - done);
+                micro.Add(_data.Batch(batch.AsSpan(first + done, size).ToArray(), validation: false));
+                shares.Add((double)size / sequences);
+            }
+            var losses = pipeline.Run(micro, shares, lambda, Record);
+            (main, mtp, balance, total) = (losses.Main, losses.Mtp, losses.Balance, losses.Total);
+        }
+        for (int done = 0; Executor is null && done < count;)
         {
             int micro = Math.Min(Options.MicroBatchSequences, count - done);
             using var scope = NewDisposeScope();
@@ -108,12 +141,7 @@ public sealed class Trainer : IDisposable
             double share = (double)micro / sequences;
             using var parts = _objective.Compute(windows, lambda, share, trace);
             parts.Total.backward();
-            foreach (var (layer, route) in trace.Records)
-            {
-                if (!loads.TryGetValue(layer, out var load))
-                    loads[layer] = load = new ExpertLoad(layer, (int)route.Scores.shape[1]);
-                load.Add(route.Indices);
-            }
+            Record(trace);
             main += parts.Main.item<float>() * share;
             mtp += parts.Mtp.item<float>() * share;
             balance += parts.Balance.item<float>() * share;
@@ -180,7 +208,20 @@ public sealed class Trainer : IDisposable
         };
     }
 
-    private TimeSpan CommunicationTime => _parallel.CommunicationTime + TimeSpan.FromSeconds(ExpertCommunication?.BlockedSeconds ?? 0);
+    private TimeSpan CommunicationTime => _parallel.CommunicationTime + TimeSpan.FromSeconds(ExpertCommunication?.BlockedSeconds ?? 0)
+        + (_executor?.CommunicationTime ?? TimeSpan.Zero);
+
+    /// <summary>This rank's data-parallel replica and their number: under a pipeline the P ranks of one pipeline
+    /// share a replica.</summary>
+    private (int Index, int Count) Replica
+    {
+        get
+        {
+            var layout = _parallel.Context.Layout;
+            int p = Pipeline?.Map.Ranks ?? 1;
+            return (layout.Rank / p, layout.WorldSize / p);
+        }
+    }
 
     /// <summary>This rank's share [first, first + count) of a global batch of <paramref name="sequences"/>. Under
     /// expert parallelism every rank must run the same number of forward passes (each one's dispatch is a
@@ -188,7 +229,7 @@ public sealed class Trainer : IDisposable
     private (int First, int Count) ShareOf(int sequences, long step)
     {
         var layout = _parallel.Context.Layout;
-        int n = layout.WorldSize, r = layout.Rank;
+        var (r, n) = Replica;
         if (layout.ExpertParallel > 1 && sequences % n != 0)
             throw new InvalidArgumentException(
                 $"step {step + 1}: a batch of {sequences} sequences does not split evenly over {n} ranks, which expert parallelism " +
@@ -230,11 +271,12 @@ public sealed class Trainer : IDisposable
         using var _ = no_grad();
         _model.eval();
         var layout = _parallel.Context.Layout;
-        long first = count * layout.Rank / layout.WorldSize, next = count * (layout.Rank + 1) / layout.WorldSize;
+        var (replica, replicas) = Replica;
+        long first = count * replica / replicas, next = count * (replica + 1) / replicas;
         // Under expert parallelism each forward pass is a collective: every rank runs as many as the largest share
         // needs, a rank past its share on a stand-in window whose loss is not counted.
         int micro = Options.MicroBatchSequences;
-        long largest = (count + layout.WorldSize - 1) / layout.WorldSize;
+        long largest = (count + replicas - 1) / replicas;
         long passes = layout.ExpertParallel > 1 ? (largest + micro - 1) / micro : (next - first + micro - 1) / micro;
         double[] sum = [0];
         for (long pass = 0; pass < passes; pass++)
@@ -245,6 +287,12 @@ public sealed class Trainer : IDisposable
             var ids = real > 0 ? Enumerable.Range(0, real).Select(i => start + i).ToList() : [0L];
             var windows = _data.Batch(ids, validation: true);
             long length = windows.shape[1] - 1;
+            if (Executor is { } pipeline)
+            {
+                if (pipeline.Evaluate(windows) is { } loss)                                // the last stage's rank
+                    sum[0] += loss * real;
+                continue;
+            }
             var output = _model.Forward(windows.narrow(1, 0, length), new ForwardContext { Mode = AttentionMode.Naive });
             if (real > 0)
                 sum[0] += TrainingObjective.CrossEntropy(output.Logits, windows.narrow(1, 1, length)).item<float>() * real;
@@ -256,7 +304,7 @@ public sealed class Trainer : IDisposable
 
     /// <summary>Saves a checkpoint of the current state into <paramref name="runDirectory"/>.</summary>
     public string SaveCheckpoint(string runDirectory, Action<string>? beforeCommit = null) =>
-        TrainingCheckpoint.Save(runDirectory, _model, Optimizer, State, Options.KeepLast, beforeCommit, _parallel.Context);
+        TrainingCheckpoint.Save(runDirectory, _model, Optimizer, State, Options.KeepLast, beforeCommit, _parallel.Context, Pipeline?.Map);
 
     public void Dispose()
     {

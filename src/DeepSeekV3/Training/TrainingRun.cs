@@ -7,6 +7,7 @@ using DeepSeekV3.Modeling;
 using DeepSeekV3.Training.Checkpointing;
 using DeepSeekV3.Training.Data;
 using DeepSeekV3.Training.Metrics;
+using DeepSeekV3.Training.Pipeline;
 using static TorchSharp.torch;
 
 namespace DeepSeekV3.Training;
@@ -50,7 +51,12 @@ public static class TrainingRun
 
         var (model, state, checkpoint, experts) = StartOrResume(options, encoder, log, context);
         using var _ = model;
-        using var dataParallel = new DataParallel(model, context);
+        var pipelineMap = options.Schedule is { } kind ? new PipelineStageMap(kind, options.PipelineParallel, model.Config) : null;
+        using var dataParallel = pipelineMap is null ? new DataParallel(model, context) : new DataParallel(model, context, pipelineMap);
+        if (pipelineMap is not null)
+            log.WriteLine($"pipeline: {PipelineStageMap.Name(pipelineMap.Kind)} over {pipelineMap.Ranks} rank(s) per pipeline, {pipelineMap.Stages} stages of blocks " +
+                          string.Join(" ", Enumerable.Range(0, pipelineMap.Stages).Select(s => $"[{pipelineMap.BlocksOf(s).From},{pipelineMap.BlocksOf(s).To})")) +
+                          $", {world.Size / pipelineMap.Ranks} data-parallel replica(s)");
         var optimizer = new Optimization.AdamW(dataParallel.OptimizerSlices, options.Trainer.Adam);
         if (checkpoint is not null)
             TrainingCheckpoint.LoadOptimizer(checkpoint, optimizer, state!.OptimizerSteps);
@@ -61,6 +67,8 @@ public static class TrainingRun
         using var trainer = new Trainer(model, data, options.Trainer, optimizer, state, peak, dataParallel)
         {
             ExpertCommunication = experts?.Timer,
+            Pipeline = pipelineMap is null ? null
+                : new PipelineSetup(pipelineMap, dataParallel.PipelineGroup!, m => PipelinePrograms.For(pipelineMap, m, dataParallel.PipelineGroup!.Rank)),
         };
         using var metrics = context.IsMain ? new MetricsLog(output, trainer.State.Step) : null;
         var opts = options.Trainer;
@@ -93,7 +101,7 @@ public static class TrainingRun
         if (latest is null || Path.GetFileName(latest) != $"step-{trainer.State.Step:D8}")
             trainer.SaveCheckpoint(output);                                                 // never rewrite the newest one
         string modelDir = Path.Combine(output, FinalModelFolder);
-        TrainingCheckpoint.SaveModel(model, modelDir, context);
+        TrainingCheckpoint.SaveModel(model, modelDir, context, pipelineMap);
         log.WriteLine($"saved {modelDir} and checkpoint step-{trainer.State.Step:D8}");
         string metricsPath = Path.Combine(output, MetricsLog.FileName);
         if (!context.IsMain)

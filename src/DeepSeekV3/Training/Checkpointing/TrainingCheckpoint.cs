@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using DeepSeekV3.Checkpoints;
 using DeepSeekV3.Distributed;
+using DeepSeekV3.Training.Pipeline;
 using DeepSeekV3.IO;
 using DeepSeekV3.Modeling;
 using DeepSeekV3.Training.Optimization;
@@ -37,7 +38,7 @@ public static partial class TrainingCheckpoint
     /// this together. <paramref name="beforeCommit"/> runs (on rank 0) when everything is written but not yet
     /// renamed into place (tests use it to simulate a crash). Returns the checkpoint's folder.</summary>
     public static string Save(string runDirectory, DeepSeekV3ForCausalLM model, AdamW optimizer, TrainerState state,
-        int keepLast, Action<string>? beforeCommit = null, ParallelContext? parallel = null)
+        int keepLast, Action<string>? beforeCommit = null, ParallelContext? parallel = null, PipelineStageMap? pipeline = null)
     {
         using var single = parallel is null ? ParallelContext.Single() : null;
         var context = parallel ?? single!;
@@ -49,7 +50,7 @@ public static partial class TrainingCheckpoint
             Directory.CreateDirectory(Path.Combine(temp, ModelFolder));
         world.Barrier();
 
-        SaveModel(model, Path.Combine(temp, ModelFolder), context);
+        SaveModel(model, Path.Combine(temp, ModelFolder), context, pipeline);
         using (var rng = context.IsMain ? random.get_rng_state() : null)
         {
             var tensors = optimizer.StateTensors().ToList();
@@ -74,34 +75,43 @@ public static partial class TrainingCheckpoint
     }
 
     /// <summary>An HF model folder (FP32) written by every rank together: rank 0 writes the whole model when every
-    /// rank holds every expert; under expert parallelism the first replica's ranks write one shard each (their
-    /// experts; rank 0 also everything else) and rank 0 the index and config.json.</summary>
-    public static void SaveModel(DeepSeekV3ForCausalLM model, string directory, ParallelContext context)
+    /// rank holds all of it; under expert parallelism the first replica's ranks write one shard each (their experts;
+    /// rank 0 also everything else); under a pipeline the first pipeline's ranks write one shard each (the tensors
+    /// whose first holder they are). Rank 0 writes the index and config.json.</summary>
+    public static void SaveModel(DeepSeekV3ForCausalLM model, string directory, ParallelContext context, PipelineStageMap? pipeline = null)
     {
         var options = new ModelCheckpoint.SaveOptions { Dtype = ScalarType.Float32 };
         var layout = context.Layout;
-        if (layout.ExpertParallel == 1)
+        if (layout.ExpertParallel == 1 && pipeline is null)
         {
             if (context.IsMain) ModelCheckpoint.Save(model, directory, options);
             return;
         }
+        // Shard s of n, written by the first replica: which tensors a rank writes, and the shard of any rank.
+        int shards = pipeline?.Ranks ?? layout.ExpertParallel;
+        int ShardOf(int rank) => pipeline is not null
+            ? rank % pipeline.Ranks
+            : new ParallelLayout(layout.WorldSize, rank, layout.ExpertParallel, layout.RanksPerNode).ExpertRank;
+        bool firstReplica = layout.Rank < shards;
+        bool Writes(string name) => pipeline is not null
+            ? pipeline.Holders(name)[0] == ShardOf(layout.Rank)
+            : context.IsMain || ExpertParallel.IsRoutedExpertParameter(name);
+
         using var scope = NewDisposeScope();
         IReadOnlyList<(string Name, long Bytes)> written = [];
-        if (layout.ExpertGroup == 0)
+        if (firstReplica)
         {
-            var tensors = ModelCheckpoint.Tensors(model, options)
-                .Where(t => context.IsMain || ExpertParallel.IsRoutedExpertParameter(t.Name)).ToList();
-            written = CheckpointWriter.WriteShard(directory, layout.ExpertRank + 1, layout.ExpertParallel, tensors, ModelCheckpoint.Metadata);
+            var tensors = ModelCheckpoint.Tensors(model, options).Where(t => Writes(t.Name)).ToList();
+            written = CheckpointWriter.WriteShard(directory, ShardOf(layout.Rank) + 1, shards, tensors, ModelCheckpoint.Metadata);
         }
         var all = GatherLists(context.World, written.Select(w => $"{w.Name}\t{w.Bytes}").ToList());
         if (!context.IsMain) return;
         var entries = all.SelectMany((lines, rank) => lines.Select(line =>
         {
             string[] parts = line.Split('\t');
-            return (parts[0], new ParallelLayout(layout.WorldSize, rank, layout.ExpertParallel, layout.RanksPerNode).ExpertRank + 1,
-                long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
+            return (parts[0], ShardOf(rank) + 1, long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
         }));
-        CheckpointWriter.WriteIndex(directory, layout.ExpertParallel, entries, ModelCheckpoint.Metadata);
+        CheckpointWriter.WriteIndex(directory, shards, entries, ModelCheckpoint.Metadata);
         ModelCheckpoint.SaveConfig(model, directory, options);
     }
 

@@ -39,16 +39,41 @@ public sealed class TrainingObjective
     public LossParts Compute(Tensor windows, double mtpWeight, double scale, RoutingTrace trace)
     {
         using var scope = NewDisposeScope();
-        long batch = windows.shape[0], length = windows.shape[1] - 1;
-        Tensor BalanceOf(RoutingTrace t) => BalanceSum(t, batch);
-        var context = new ForwardContext
+        var context = Context(windows, scale, trace);
+        var h = _model.Model.Run(_model.Model.EmbedTokens.forward(Inputs(windows)), 0, _model.Config.NumHiddenLayers, context);
+        var (main, mtp) = HeadLosses(h, windows, context);
+        var balance = Balance(trace, windows);
+        var total = Combine(main, mtp, balance, mtpWeight, scale);
+        return new LossParts(total.MoveToOuterDisposeScope(), main.detach().MoveToOuterDisposeScope(),
+                             mtp.detach().MoveToOuterDisposeScope(), balance.detach().MoveToOuterDisposeScope());
+    }
+
+    /// <summary>The main model's input tokens w_0..w_{T−1} of windows [b, T + 1].</summary>
+    public static Tensor Inputs(Tensor windows) => windows.narrow(1, 0, windows.shape[1] - 1);
+
+    /// <summary>The forward context of one micro-batch: naive attention, routers recorded in
+    /// <paramref name="trace"/>, and the balance term that recomputed blocks back-propagate.</summary>
+    public ForwardContext Context(Tensor windows, double scale, RoutingTrace trace)
+    {
+        long batch = windows.shape[0];
+        return new ForwardContext
         {
             Mode = AttentionMode.Naive,
             Routing = trace,
-            RoutingLoss = t => Options.BalanceAlpha == 0 || t.Records.Count == 0 ? null : BalanceOf(t) * (Options.BalanceAlpha * scale),
+            RoutingLoss = t => Options.BalanceAlpha == 0 || t.Records.Count == 0 ? null : BalanceSum(t, batch) * (Options.BalanceAlpha * scale),
         };
+    }
 
-        var main = _model.Forward(windows.narrow(1, 0, length), context);
+    /// <summary>
+    /// L_Main and the mean L_MTP over the depths (zero without MTP) from the last main block's output
+    /// <paramref name="lastBlockOutput"/> [b, T, hidden]: the final norm, the head, and the MTP chain, whose routers
+    /// record into <paramref name="context"/>'s trace. A pipeline's last stage computes exactly this.
+    /// </summary>
+    public (Tensor Main, Tensor Mtp) HeadLosses(Tensor lastBlockOutput, Tensor windows, ForwardContext context)
+    {
+        using var scope = NewDisposeScope();
+        long length = windows.shape[1] - 1;
+        var main = _model.Head(lastBlockOutput);
         var mainLoss = CrossEntropy(main.Logits, windows.narrow(1, 1, length));           // L_Main
 
         var mtpLosses = new List<Tensor>();
@@ -61,13 +86,16 @@ public sealed class TrainingObjective
             previous = output.Hidden;                                                     // h^k
         }
         var mtp = mtpLosses.Count > 0 ? stack(mtpLosses).mean() : zeros([], ScalarType.Float32);
-        var balance = trace.Records.Count > 0 ? BalanceOf(trace) : zeros([], ScalarType.Float32);
-
-        var total = mainLoss + mtp * mtpWeight + balance * Options.BalanceAlpha;          // (λ/D)Σ_k = λ·mean_k
-        total = total * scale;
-        return new LossParts(total.MoveToOuterDisposeScope(), mainLoss.detach().MoveToOuterDisposeScope(),
-                             mtp.detach().MoveToOuterDisposeScope(), balance.detach().MoveToOuterDisposeScope());
+        return (mainLoss.MoveToOuterDisposeScope(), mtp.MoveToOuterDisposeScope());
     }
+
+    /// <summary>Σ of eq. (17) without α over the MoE layers recorded in <paramref name="trace"/> (zero when none).</summary>
+    public Tensor Balance(RoutingTrace trace, Tensor windows) =>
+        trace.Records.Count > 0 ? BalanceSum(trace, windows.shape[0]) : zeros([], ScalarType.Float32);
+
+    /// <summary>Eq. (25) plus the balance term, scaled by the micro-batch's share: (L_Main + λ·L_MTP + α·L_Bal)·scale.</summary>
+    public Tensor Combine(Tensor main, Tensor mtp, Tensor balance, double mtpWeight, double scale) =>
+        (main + mtp * mtpWeight + balance * Options.BalanceAlpha) * scale;                // (λ/D)Σ_k = λ·mean_k
 
     /// <summary>Σ over the trace's MoE layers of eq. (17) without α.</summary>
     private Tensor BalanceSum(RoutingTrace trace, long sequences)

@@ -21,9 +21,11 @@ public sealed record ParallelSummary(string Setup, double TokensPerSecondMedian,
 /// </summary>
 public static class ParallelThroughput
 {
-    private sealed record Setup(string Name, int Ranks, int Threads, string[] Extra);
+    /// <summary>One job: its name, ranks, torch threads per rank and extra `dsv3 train` arguments.</summary>
+    public sealed record Setup(string Name, int Ranks, int Threads, string[] Extra);
 
-    private static readonly Setup[] Setups =
+    /// <summary>The data/expert-parallel comparison (`--part parallel`).</summary>
+    public static readonly Setup[] ParallelSetups =
     [
         new("1 process, 1 thread", 1, 1, []),
         new("1 process, 2 threads", 1, 2, []),
@@ -32,19 +34,25 @@ public static class ParallelThroughput
         new("EP 2, blocking", 2, 1, ["--ep", "2", "--no-overlap"]),
     ];
 
-    public static List<ParallelRun> Run(string[] data, string tokenCache, string scratch, int rounds, int steps)
+    /// <summary>`small`, 16 × 256 tokens per step in micro-batches of 4.</summary>
+    public static readonly string[] ParallelModel =
+        ["--preset", "small", "--seq-len", "256", "--batch-tokens", "4096", "--micro-batch", "4"];
+
+    /// <summary>Runs <paramref name="setups"/> in turn, <paramref name="rounds"/> times, each a `dsv3 train` job of
+    /// <paramref name="steps"/> steps with <paramref name="model"/> (model, sequence and batch arguments).</summary>
+    public static List<ParallelRun> Run(IReadOnlyList<Setup> setups, string[] model, string[] data, string tokenCache, string scratch,
+        int rounds, int steps)
     {
         string dsv3 = Path.Combine(AppContext.BaseDirectory, "dsv3.dll");
         var runs = new List<ParallelRun>();
         for (int round = 1; round <= rounds; round++)
-            foreach (var setup in Setups)
+            foreach (var setup in setups)
             {
                 string output = Path.Combine(scratch, $"parallel-{round}-{runs.Count}");
                 if (Directory.Exists(output)) Directory.Delete(output, recursive: true);
                 string[] train =
                 [
-                    "train", "--preset", "small", "--data", .. data, "--out", output, "--token-cache", tokenCache,
-                    "--seq-len", "256", "--batch-tokens", "4096", "--micro-batch", "4", "--no-batch-ramp", "--steps",
+                    "train", .. model, "--data", .. data, "--out", output, "--token-cache", tokenCache, "--no-batch-ramp", "--steps",
                     steps.ToString(CultureInfo.InvariantCulture), "--eval-every", "0", "--val-fraction", "0", "--no-plots",
                     "--log-every", "1", "--threads", setup.Threads.ToString(CultureInfo.InvariantCulture), .. setup.Extra,
                 ];

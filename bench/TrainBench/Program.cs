@@ -1,9 +1,10 @@
 // Training benchmark: tokens/s and MFU for the tiny and small presets (MFU against the peak FP32 matmul FLOP/s
 // measured in this process), the time and peak-memory cost of --recompute, and aux-free vs aux-loss balancing on
 // the same data, seed and steps (final validation loss, MaxVio, PNG of both curves).
-// Usage: dotnet run -c Release --project bench/TrainBench -- [--part all|throughput|balance|replot|parallel] [--steps N] [--rounds R] [DATA...]
+// Usage: dotnet run -c Release --project bench/TrainBench -- [--part all|throughput|balance|replot|parallel|pipeline] [--steps N] [--rounds R] [DATA...]
 // (replot: redraw the balance PNGs from bench/results/runs/*/metrics.jsonl; parallel: one process vs data parallel
-// vs expert parallel over MPI on the small preset, R rounds (default 3) of N steps (default 6) each — not in "all")
+// vs expert parallel over MPI on the small preset, R rounds (default 3) of N steps (default 6) each; pipeline: one
+// process vs 1F1B vs DualPipeV on 2 and 4 ranks, small with 8 blocks, N steps (default 4) — neither in "all")
 // (data default: .data/corpus/*.jsonl, fetched by scripts/fetch-corpus.sh on first use (npm, about 90 MB);
 // --steps: steps of each balance run, default 200; --threads N: torch threads, default 1 — see TrainCommand:
 // spinning OpenMP workers on a shared 2-core box cost ~10x)
@@ -44,7 +45,8 @@ using var shards = TokenShardSet.Open(data, encoder, tokenCache, null, out _);
 
 if (part == "parallel")
 {
-    var runs = ParallelThroughput.Run(data, tokenCache, Path.Combine(repo, ".data", "bench-runs"), rounds, stepsGiven ?? 6);
+    var runs = ParallelThroughput.Run(ParallelThroughput.ParallelSetups, ParallelThroughput.ParallelModel, data, tokenCache,
+        Path.Combine(repo, ".data", "bench-runs"), rounds, stepsGiven ?? 6);
     var summary = ParallelThroughput.Summarize(runs);
     var hidden = ParallelThroughput.HiddenShares(runs);
     Console.WriteLine();
@@ -55,6 +57,34 @@ if (part == "parallel")
         Console.WriteLine($"| {s.Setup} | {s.TokensPerSecondMedian:F0} ({s.TokensPerSecondMin:F0}–{s.TokensPerSecondMax:F0}) | {s.CommunicationShareMedian * 100:F1}% | {s.DispatchSecondsMedian:F3} |");
     Console.WriteLine($"share of expert-parallel communication hidden by the overlap, per round: {string.Join(", ", hidden.Select(h => $"{h * 100:F0}%"))}");
     string written = recorder.Save("train-bench-parallel", new { runs, summary, hidden_share_per_round = hidden });
+    Console.WriteLine($"\nwrote {written}");
+    return 0;
+}
+
+if (part == "pipeline")
+{
+    // `small` with 8 main blocks, so DualPipeV on 4 ranks has its 8 stages; 16 × 128 tokens per step in 8 micro-batches.
+    string config = Path.Combine(repo, ".data", "bench-runs", "small-8-blocks.json");
+    Directory.CreateDirectory(Path.GetDirectoryName(config)!);
+    (ModelPresets.Small with { NumHiddenLayers = 8 }).Save(config);
+    string[] model = ["--config", config, "--seq-len", "128", "--batch-tokens", "2048", "--micro-batch", "2"];
+    ParallelThroughput.Setup[] setups =
+    [
+        new("1 process, 1 thread", 1, 1, []),
+        new("1F1B, PP 2", 2, 1, ["--pp", "2", "--schedule", "1f1b"]),
+        new("DualPipeV, PP 2", 2, 1, ["--pp", "2", "--schedule", "dualpipev"]),
+        new("1F1B, PP 4", 4, 1, ["--pp", "4", "--schedule", "1f1b"]),
+        new("DualPipeV, PP 4", 4, 1, ["--pp", "4", "--schedule", "dualpipev"]),
+    ];
+    var runs = ParallelThroughput.Run(setups, model, data, tokenCache, Path.Combine(repo, ".data", "bench-runs"), rounds, stepsGiven ?? 4);
+    var summary = ParallelThroughput.Summarize(runs);
+    Console.WriteLine();
+    Console.WriteLine($"small preset with 8 blocks, 16 sequences × 128 tokens per step in 8 micro-batches, {rounds} rounds (setups taking turns), first step of each run left out");
+    Console.WriteLine("| setup | tokens/s (median, min–max) | step s (median) | communication share of a step |");
+    Console.WriteLine("|---|---|---|---|");
+    foreach (var s in summary)
+        Console.WriteLine($"| {s.Setup} | {s.TokensPerSecondMedian:F0} ({s.TokensPerSecondMin:F0}–{s.TokensPerSecondMax:F0}) | {2048 / s.TokensPerSecondMedian:F2} | {s.CommunicationShareMedian * 100:F1}% |");
+    string written = recorder.Save("train-bench-pipeline", new { runs, summary });
     Console.WriteLine($"\nwrote {written}");
     return 0;
 }

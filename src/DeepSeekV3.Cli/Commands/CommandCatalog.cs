@@ -22,5 +22,6 @@ internal static class CommandCatalog
         yield return PlotCommand.Create();
         yield return MpiCheckCommand.Create();
         yield return EpCheckCommand.Create();
+        yield return ScheduleCommand.Create();
     }
 }

@@ -23,5 +23,6 @@ internal static class CommandCatalog
         yield return MpiCheckCommand.Create();
         yield return EpCheckCommand.Create();
         yield return EplbCommand.Create();
+        yield return ScheduleCommand.Create();
     }
 }

@@ -23,5 +23,6 @@ internal static class CommandCatalog
         yield return MpiCheckCommand.Create();
         yield return EpCheckCommand.Create();
         yield return ScheduleCommand.Create();
+        yield return PlanCommand.Create();
     }
 }

@@ -23,11 +23,18 @@ foreach (var costs in costSets)
                     $"{costs,-24} {pp,3} {microBatches,4} {PipelineSchedule.KindName(kind),-10} {ranks,5} {simulation.Bubble,7:G4} {formula.Value,8:G4} {share,8:P1} {simulation.PeakActivations,9} {formula.ActivationValue,8}"));
                 rows.Add(new()
                 {
-                    ["costs"] = costs.ToString(), ["pp_stages"] = pp, ["micro_batches"] = microBatches,
-                    ["schedule"] = PipelineSchedule.KindName(kind), ["ranks"] = ranks,
-                    ["simulated_bubble"] = simulation.Bubble, ["formula"] = formula.Bubble, ["formula_bubble"] = formula.Value,
-                    ["total_time"] = simulation.TotalTime, ["bubble_share"] = Math.Round(share, 4),
-                    ["peak_activations"] = simulation.PeakActivations, ["formula_activations"] = formula.ActivationValue,
+                    ["costs"] = costs.ToString(),
+                    ["pp_stages"] = pp,
+                    ["micro_batches"] = microBatches,
+                    ["schedule"] = PipelineSchedule.KindName(kind),
+                    ["ranks"] = ranks,
+                    ["simulated_bubble"] = simulation.Bubble,
+                    ["formula"] = formula.Bubble,
+                    ["formula_bubble"] = formula.Value,
+                    ["total_time"] = simulation.TotalTime,
+                    ["bubble_share"] = Math.Round(share, 4),
+                    ["peak_activations"] = simulation.PeakActivations,
+                    ["formula_activations"] = formula.ActivationValue,
                 });
             }
 

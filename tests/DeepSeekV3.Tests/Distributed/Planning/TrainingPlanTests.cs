@@ -69,11 +69,19 @@ public class TrainingPlanTests
     }
 
     [Theory]
-    [InlineData("14.8T", 14.8e12)] [InlineData("500B", 500e9)] [InlineData("2.5m", 2.5e6)] [InlineData("4096", 4096)] [InlineData("1e12", 1e12)]
+    [InlineData("14.8T", 14.8e12)]
+    [InlineData("500B", 500e9)]
+    [InlineData("2.5m", 2.5e6)]
+    [InlineData("4096", 4096)]
+    [InlineData("1e12", 1e12)]
     public void Token_counts_parse(string text, double expected) => Assert.Equal(expected, TokenCount.Parse(text), expected * 1e-12);
 
     [Theory]
-    [InlineData("abc")] [InlineData("-3T")] [InlineData("14.8X")] [InlineData("")] [InlineData("T")]
+    [InlineData("abc")]
+    [InlineData("-3T")]
+    [InlineData("14.8X")]
+    [InlineData("")]
+    [InlineData("T")]
     public void Bad_token_counts_are_refused_with_an_example(string text) =>
         Assert.Contains("expected a positive count like 14.8T", Assert.Throws<InvalidArgumentException>(() => TokenCount.Parse(text)).Message);
 

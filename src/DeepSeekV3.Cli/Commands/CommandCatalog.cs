@@ -24,5 +24,6 @@ internal static class CommandCatalog
         yield return EpCheckCommand.Create();
         yield return EplbCommand.Create();
         yield return ScheduleCommand.Create();
+        yield return PlanCommand.Create();
     }
 }

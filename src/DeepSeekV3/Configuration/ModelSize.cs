@@ -31,8 +31,12 @@ public sealed record ModelSize(ModelConfig Config)
 
     /// <summary>All weights of one decoder layer (attention, FFN or MoE, two norms).</summary>
     public long LayerParameters(int layer) => AttentionParameters + 2 * Norm + (Config.IsMoeLayer(layer)
-        ? (long)Config.NRoutedExperts * SwiGlu(Config.MoeIntermediateSize) + SharedExperts + Router
+        ? RoutedExpertParameters(layer) + SharedExperts + Router
         : SwiGlu(Config.IntermediateSize));
+
+    /// <summary>The routed experts of layer <paramref name="layer"/> (0 in a dense layer): what expert parallelism shards.</summary>
+    public long RoutedExpertParameters(int layer) =>
+        Config.IsMoeLayer(layer) ? (long)Config.NRoutedExperts * SwiGlu(Config.MoeIntermediateSize) : 0;
 
     /// <summary>Weights one token runs through in layer <paramref name="layer"/>: K routed experts, not all of them.</summary>
     public long ActivatedLayerParameters(int layer) => AttentionParameters + 2 * Norm + (Config.IsMoeLayer(layer)

@@ -31,11 +31,9 @@ public sealed record StageLayout
     /// <summary>Copies of each stage's parameters across the pipeline (the report's Table 2 column).</summary>
     public int ParameterCopies => Kind == ScheduleKind.DualPipe ? 2 : 1;
 
-    public IReadOnlyList<PipelineDirection> Directions { get; } = [PipelineDirection.A, PipelineDirection.B];
-
     /// <summary>The directions this kind runs: a only for 1F1B.</summary>
-    public IReadOnlyList<PipelineDirection> DirectionsUsed =>
-        Kind == ScheduleKind.OneFOneB ? [PipelineDirection.A] : Directions;
+    public IReadOnlyList<PipelineDirection> Directions =>
+        Kind == ScheduleKind.OneFOneB ? [PipelineDirection.A] : [PipelineDirection.A, PipelineDirection.B];
 
     /// <summary>The stage rank <paramref name="rank"/> runs for <paramref name="direction"/>.</summary>
     public int StageOf(int rank, PipelineDirection direction)
@@ -68,7 +66,7 @@ public sealed record StageLayout
     public IReadOnlyList<StageModules> ModulesOf(int rank, ModelConfig config)
     {
         var split = SplitModel(config, Stages);
-        return DirectionsUsed.Select(d => split[StageOf(rank, d)]).ToList();
+        return Directions.Select(d => split[StageOf(rank, d)]).ToList();
     }
 
     /// <summary>

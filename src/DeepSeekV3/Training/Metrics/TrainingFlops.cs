@@ -18,10 +18,17 @@ public static class TrainingFlops
         long d = config.HiddenSize;
         double head = (double)config.VocabSize * d;
         double layers = Enumerable.Range(0, config.NumHiddenLayers).Sum(l => (double)size.ActivatedLayerParameters(l));
-        double attention = (double)config.NumAttentionHeads * (config.QkHeadDim + config.VHeadDim) * (sequenceLength + 1) / 2;
+        double attention = AttentionPerLayer(config, sequenceLength) / 6;
         double mtpModule = size.ActivatedLayerParameters(config.NumHiddenLayers) + 2.0 * d * d + head;
         return 6 * (layers + head + config.NumHiddenLayers * attention + mtpDepth * (mtpModule + attention));
     }
+
+    /// <summary>
+    /// Training FLOPs per token of one layer's attention products (QKᵀ and the weighted sum of V, forward and
+    /// backward): 6·h·(d_qk + d_v) per key, and a causal token sees (T+1)/2 keys on average.
+    /// </summary>
+    public static double AttentionPerLayer(ModelConfig config, int sequenceLength) =>
+        6.0 * config.NumAttentionHeads * (config.QkHeadDim + config.VHeadDim) * (sequenceLength + 1) / 2;
 
     /// <summary>
     /// Measured peak FP32 matmul throughput of this machine now (FLOP/s): the best of several timed square GEMMs

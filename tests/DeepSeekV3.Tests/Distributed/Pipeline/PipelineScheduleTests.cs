@@ -39,10 +39,19 @@ public class PipelineScheduleTests
     }
 
     [Theory]
-    [InlineData(2, 4)] [InlineData(2, 6)] [InlineData(2, 10)]
-    [InlineData(4, 8)] [InlineData(4, 10)] [InlineData(4, 22)]
-    [InlineData(6, 12)] [InlineData(6, 14)] [InlineData(6, 30)]
-    [InlineData(8, 16)] [InlineData(8, 40)] [InlineData(16, 32)] [InlineData(16, 64)]
+    [InlineData(2, 4)]
+    [InlineData(2, 6)]
+    [InlineData(2, 10)]
+    [InlineData(4, 8)]
+    [InlineData(4, 10)]
+    [InlineData(4, 22)]
+    [InlineData(6, 12)]
+    [InlineData(6, 14)]
+    [InlineData(6, 30)]
+    [InlineData(8, 16)]
+    [InlineData(8, 40)]
+    [InlineData(16, 32)]
+    [InlineData(16, 64)]
     public void DualPipe_order_equals_the_reference_steps(int ranks, int microBatches)
     {
         var expected = Enumerable.Range(0, ranks).Select(r => ReferenceDualPipeOrder.Rank(false, ranks, microBatches, r));
@@ -50,8 +59,17 @@ public class PipelineScheduleTests
     }
 
     [Theory]
-    [InlineData(1, 2)] [InlineData(1, 5)] [InlineData(2, 4)] [InlineData(2, 7)] [InlineData(3, 6)] [InlineData(3, 11)]
-    [InlineData(4, 8)] [InlineData(4, 13)] [InlineData(8, 16)] [InlineData(8, 20)] [InlineData(8, 33)]
+    [InlineData(1, 2)]
+    [InlineData(1, 5)]
+    [InlineData(2, 4)]
+    [InlineData(2, 7)]
+    [InlineData(3, 6)]
+    [InlineData(3, 11)]
+    [InlineData(4, 8)]
+    [InlineData(4, 13)]
+    [InlineData(8, 16)]
+    [InlineData(8, 20)]
+    [InlineData(8, 33)]
     public void DualPipeV_order_equals_the_reference_steps(int ranks, int microBatches)
     {
         var expected = Enumerable.Range(0, ranks).Select(r => ReferenceDualPipeOrder.Rank(true, ranks, microBatches, r));
@@ -87,10 +105,17 @@ public class PipelineScheduleTests
     }
 
     [Theory]
-    [InlineData(ScheduleKind.OneFOneB, 1, 3)] [InlineData(ScheduleKind.OneFOneB, 4, 2)] [InlineData(ScheduleKind.OneFOneB, 4, 9)]
-    [InlineData(ScheduleKind.DualPipe, 2, 4)] [InlineData(ScheduleKind.DualPipe, 4, 10)] [InlineData(ScheduleKind.DualPipe, 6, 12)]
-    [InlineData(ScheduleKind.DualPipe, 8, 20)] [InlineData(ScheduleKind.DualPipe, 16, 34)]
-    [InlineData(ScheduleKind.DualPipeV, 1, 2)] [InlineData(ScheduleKind.DualPipeV, 3, 7)] [InlineData(ScheduleKind.DualPipeV, 4, 10)]
+    [InlineData(ScheduleKind.OneFOneB, 1, 3)]
+    [InlineData(ScheduleKind.OneFOneB, 4, 2)]
+    [InlineData(ScheduleKind.OneFOneB, 4, 9)]
+    [InlineData(ScheduleKind.DualPipe, 2, 4)]
+    [InlineData(ScheduleKind.DualPipe, 4, 10)]
+    [InlineData(ScheduleKind.DualPipe, 6, 12)]
+    [InlineData(ScheduleKind.DualPipe, 8, 20)]
+    [InlineData(ScheduleKind.DualPipe, 16, 34)]
+    [InlineData(ScheduleKind.DualPipeV, 1, 2)]
+    [InlineData(ScheduleKind.DualPipeV, 3, 7)]
+    [InlineData(ScheduleKind.DualPipeV, 4, 10)]
     [InlineData(ScheduleKind.DualPipeV, 8, 17)]
     public void Every_transfer_has_a_partner_and_the_exchanges_never_deadlock(ScheduleKind kind, int ranks, int microBatches)
     {
@@ -101,7 +126,7 @@ public class PipelineScheduleTests
         foreach (var program in schedule.Programs)
         {
             var parts = program.Ops.SelectMany(op => op is OverlappedOp o ? new PipelineOp[] { o.Forward, o.Backward } : [op]).ToList();
-            foreach (var d in schedule.Layout.DirectionsUsed)
+            foreach (var d in schedule.Layout.Directions)
             {
                 Assert.Equal(Enumerable.Range(0, schedule.MicroBatchesPerDirection), parts.OfType<ForwardOp>().Where(f => f.Direction == d).Select(f => f.MicroBatch));
                 Assert.Equal(Enumerable.Range(0, schedule.MicroBatchesPerDirection), parts.OfType<BackwardOp>().Where(b => b.Direction == d).Select(b => b.MicroBatch));

@@ -5,7 +5,11 @@ namespace DeepSeekV3.Tests.Distributed.Pipeline;
 public class ScheduleSimulationTests
 {
     [Theory]
-    [InlineData(2, 4, 1, 2)] [InlineData(4, 8, 1, 2)] [InlineData(4, 16, 1.5, 2.5)] [InlineData(8, 16, 1, 2)] [InlineData(8, 64, 2, 3)]
+    [InlineData(2, 4, 1, 2)]
+    [InlineData(4, 8, 1, 2)]
+    [InlineData(4, 16, 1.5, 2.5)]
+    [InlineData(8, 16, 1, 2)]
+    [InlineData(8, 64, 2, 3)]
     public void OneFOneB_every_rank_idles_the_reports_PP_minus_1_times_F_plus_B(int pp, int microBatches, double f, double b)
     {
         var simulation = ScheduleSimulation.Run(PipelineSchedule.Build(ScheduleKind.OneFOneB, pp, microBatches), new PipelineCosts(f, b, 0, f + b));
@@ -19,7 +23,13 @@ public class ScheduleSimulationTests
     // F&B = F + B every rank's busy time is the same and every rank idles exactly the formula (notes §2.8); with a
     // pair cheaper than its parts the end ranks (more pairs) idle less and the middle ranks exactly the formula.
     [Theory]
-    [InlineData(2, 4)] [InlineData(4, 8)] [InlineData(4, 20)] [InlineData(8, 16)] [InlineData(8, 20)] [InlineData(16, 32)] [InlineData(16, 64)]
+    [InlineData(2, 4)]
+    [InlineData(4, 8)]
+    [InlineData(4, 20)]
+    [InlineData(8, 16)]
+    [InlineData(8, 20)]
+    [InlineData(16, 32)]
+    [InlineData(16, 64)]
     public void DualPipe_bubble_is_the_reports_formula_and_peak_activations_PP_plus_1(int pp, int microBatches)
     {
         var schedule = PipelineSchedule.Build(ScheduleKind.DualPipe, pp, microBatches);
@@ -38,7 +48,12 @@ public class ScheduleSimulationTests
     }
 
     [Theory]
-    [InlineData(1, 2)] [InlineData(2, 4)] [InlineData(4, 8)] [InlineData(4, 10)] [InlineData(8, 16)] [InlineData(8, 64)]
+    [InlineData(1, 2)]
+    [InlineData(2, 4)]
+    [InlineData(4, 8)]
+    [InlineData(4, 10)]
+    [InlineData(8, 16)]
+    [InlineData(8, 64)]
     public void DualPipeV_bubble_is_the_formula_with_PP_twice_the_ranks(int ranks, int microBatches)
     {
         var simulation = ScheduleSimulation.Run(PipelineSchedule.Build(ScheduleKind.DualPipeV, ranks, microBatches), PipelineCosts.Default);

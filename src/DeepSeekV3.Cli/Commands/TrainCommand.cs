@@ -6,7 +6,7 @@ using DeepSeekV3.Training;
 using DeepSeekV3.Training.Data;
 using DeepSeekV3.Training.Objectives;
 using DeepSeekV3.Training.Optimization;
-using DeepSeekV3.Training.Pipeline;
+using DeepSeekV3.Distributed.Pipeline;
 
 namespace DeepSeekV3.Cli.Commands;
 
@@ -67,7 +67,7 @@ internal static class TrainCommand
             bool verbose = result.GetValue<bool>("--verbose") || Environment.GetEnvironmentVariable(CliApp.VerboseVariable) is "1" or "true";
             return Distributed.FailFast.Run(world, () =>
             {
-                using var parallel = new Distributed.ParallelContext(world, result.GetValue(ep), result.GetValue(ranksPerNode));
+                using var parallel = new Distributed.ParallelContext(world, result.GetValue(ep), result.GetValue(ranksPerNode), result.GetValue(pp));
                 return Train(result, parallel);
             }, result.InvocationConfiguration.Error, verbose);
         });
@@ -160,18 +160,12 @@ internal static class TrainCommand
     };
 
     /// <summary>The pipeline schedule of --schedule / --pp over <paramref name="ranks"/> ranks (null: no pipeline).</summary>
-    internal static PipelineKind? ParseSchedule(string? value, int pipelineRanks, int ranks)
+    internal static ScheduleKind? ParseSchedule(string? value, int pipelineRanks, int ranks)
     {
         if (pipelineRanks < 1 || ranks % pipelineRanks != 0)
             throw new InvalidArgumentException($"--pp {pipelineRanks}: must be at least 1 and divide the {ranks} ranks of the job");
-        if (value is null) return pipelineRanks > 1 ? PipelineKind.OneFOneB : null;
-        return value.ToLowerInvariant() switch
-        {
-            "1f1b" => PipelineKind.OneFOneB,
-            "dualpipe" => PipelineKind.DualPipe,
-            "dualpipev" => PipelineKind.DualPipeV,
-            _ => throw new InvalidArgumentException($"--schedule \"{value}\": expected 1f1b, dualpipe or dualpipev"),
-        };
+        if (value is null) return pipelineRanks > 1 ? ScheduleKind.OneFOneB : null;
+        return PipelineSchedule.ParseKind(value);
     }
 
     internal static RecomputeMode ParseRecompute(string value) => value.ToLowerInvariant() switch

@@ -18,6 +18,8 @@ internal sealed class DeferrableLinear : autograd.SingleTensorFunction<Deferrabl
         var weight = (Tensor)vars[1];
         ctx.save_for_backward([x, weight]);
         ctx.save_data("queue", vars[2]);
+        // The module's own parameter object: saved-variable handles belong to the backward call's dispose scope.
+        ctx.save_data("parameter", new Owner(weight));
         return nn.functional.linear(x, weight);
     }
 
@@ -30,7 +32,8 @@ internal sealed class DeferrableLinear : autograd.SingleTensorFunction<Deferrabl
         var gradInput = gradOutput.matmul(weight).DetachFromDisposeScope();
         if (!queue.Deferring)
             return [gradInput, WeightGradient(gradOutput, x).DetachFromDisposeScope(), null!];
-        var (g, input, parameter) = (gradOutput.detach().DetachFromDisposeScope(), x.detach().DetachFromDisposeScope(), weight);
+        var parameter = ((Owner)ctx.get_data("parameter")).Weight;
+        var (g, input) = (gradOutput.detach().DetachFromDisposeScope(), x.detach().DetachFromDisposeScope());
         queue.Add(() =>
         {
             using (g)
@@ -47,6 +50,9 @@ internal sealed class DeferrableLinear : autograd.SingleTensorFunction<Deferrabl
         });
         return [gradInput, null!, null!];
     }
+
+    /// <summary>The weight as its module holds it (TorchSharp wants tensors in the context only as saved variables).</summary>
+    private sealed record Owner(Tensor Weight);
 
     /// <summary>gᵀ·x over every leading dimension: [out, in].</summary>
     private static Tensor WeightGradient(Tensor gradOutput, Tensor x) =>

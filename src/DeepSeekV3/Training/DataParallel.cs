@@ -42,30 +42,36 @@ public sealed class DataParallel : IDisposable
     }
 
     /// <summary>
-    /// Under pipeline parallelism (<paramref name="pipeline"/>, P ranks per pipeline, world rank = replica·P +
-    /// pipeline rank) a parameter lives on the pipeline ranks whose stages use it (<see
-    /// cref="PipelineStageMap.Holders"/>: one, or two for DualPipe's copies and the embedding the MTP modules share) in
-    /// every one of the world / P pipeline replicas. Parameters held by the same ranks form one group, summed and
-    /// ZeRO-1 sharded over those ranks; the groups are made in one order on every rank. Expert parallelism is not
-    /// combined with a pipeline yet.
+    /// Under pipeline parallelism (<paramref name="pipeline"/>; world rank = replica · P + pipeline rank) a parameter
+    /// lives on the pipeline ranks whose stages use it (<see cref="PipelineStageMap.Holders"/>: one, or two for
+    /// DualPipe's copies and for the embedding the MTP modules share) in every data-parallel replica — routed experts
+    /// only in the replicas at their expert-parallel position. Parameters held by the same ranks form one group,
+    /// summed and ZeRO-1 sharded over those ranks; every rank makes the groups in one order (the expert groups for
+    /// every expert-parallel position, since each rank sees only its own experts' names).
     /// </summary>
     public DataParallel(DeepSeekV3ForCausalLM model, ParallelContext context, PipelineStageMap pipeline, long bucketElements = 1 << 22)
     {
-        if (context.Layout.ExpertParallel > 1)
-            throw new InvalidArgumentException("--pp with --ep > 1: expert parallelism inside pipeline stages is not built yet");
-        if (context.World.Size % pipeline.Ranks != 0)
-            throw new InvalidArgumentException($"--pp {pipeline.Ranks} does not divide the {context.World.Size} ranks");
+        if (context.PipelineParallel != pipeline.Ranks)
+            throw new InvalidOperationException($"a context of {context.PipelineParallel} pipeline ranks for a {pipeline.Ranks}-rank pipeline");
         _context = context;
         BucketElements = bucketElements;
         var world = context.World;
-        int me = world.Rank % pipeline.Ranks;
-        _pipelineGroup = world.Split(world.Rank / pipeline.Ranks, world.Rank);
+        var layout = context.Layout;
+        int me = context.PipelineRank, position = layout.ExpertRank;
+        _pipelineGroup = world.Split(layout.Rank, world.Rank);
+        // The gradient norm adds each parameter once: its first pipeline holder counts it (dense ones at expert
+        // position 0 only), summed over the pipeline and the expert-parallel group.
+        _normGroup = layout.ExpertParallel == 1 ? _pipelineGroup : world.Split(layout.ExpertGroup, world.Rank);
         var named = model.named_parameters().Where(p => p.parameter.requires_grad)
-            .Select(p => (p.name, p.parameter, Holders: pipeline.Holders(p.name))).ToList();
-        foreach (var set in named.GroupBy(p => string.Join(',', p.Holders)).OrderBy(g => g.Key, StringComparer.Ordinal))
+            .Select(p => (p.name, p.parameter, Holders: string.Join(',', pipeline.Holders(p.name)),
+                          Position: ExpertParallel.IsRoutedExpertParameter(p.name) ? position : -1)).ToList();
+        var keys = named.Where(p => p.Position < 0).Select(p => (p.Holders, Position: -1))
+            .Concat(named.Where(p => p.Position >= 0).SelectMany(p => Enumerable.Range(0, layout.ExpertParallel).Select(e => (p.Holders, Position: e))))
+            .Distinct().OrderBy(k => k.Holders, StringComparer.Ordinal).ThenBy(k => k.Position).ToList();
+        foreach (var key in keys)
         {
-            int[] holders = set.First().Holders;
-            bool member = holders.Contains(me);
+            int[] holders = key.Holders.Split(',').Select(int.Parse).ToArray();
+            bool member = holders.Contains(me) && (key.Position < 0 || key.Position == position);
             var replicas = world.Split(member ? 1 : 0, world.Rank);
             if (!member)
             {
@@ -73,13 +79,15 @@ public sealed class DataParallel : IDisposable
                 continue;
             }
             _owned.Add(replicas);
-            _groups.Add(new Group($"pipeline ranks {set.Key}", set.Select(p => (p.name, p.parameter)).ToList(), replicas, spread: null,
-                countsInNorm: holders[0] == me));
+            var parameters = named.Where(p => p.Holders == key.Holders && p.Position == key.Position).Select(p => (p.name, p.parameter)).ToList();
+            string label = key.Position < 0 ? $"pipeline ranks {key.Holders}" : $"pipeline ranks {key.Holders}, experts at position {key.Position}";
+            _groups.Add(new Group(label, parameters, replicas, spread: null,
+                countsInNorm: holders[0] == me && (key.Position >= 0 || position == 0)));
         }
         OptimizerSlices = _groups.SelectMany(g => g.Slices()).ToList();
     }
 
-    private readonly ICommunicator? _pipelineGroup;
+    private readonly ICommunicator? _pipelineGroup, _normGroup;
     private readonly List<ICommunicator> _owned = [];
 
     public ParallelContext Context => _context;
@@ -120,8 +128,8 @@ public sealed class DataParallel : IDisposable
                 pipelinePart[0] += squares[0];
         }
         // Under a pipeline each rank holds some stages: the first holder of each group counts it, once.
-        if (_pipelineGroup is { Size: > 1 } pipeline)
-            Time(() => pipeline.AllReduce<double>(pipelinePart));
+        if (_normGroup is { Size: > 1 } norm)
+            Time(() => norm.AllReduce<double>(pipelinePart));
         return Math.Sqrt(total + pipelinePart[0]);
     }
 
@@ -155,6 +163,7 @@ public sealed class DataParallel : IDisposable
     public void Dispose()
     {
         foreach (var communicator in _owned) communicator.Dispose();
+        if (_normGroup != _pipelineGroup) _normGroup?.Dispose();
         _pipelineGroup?.Dispose();
     }
 

@@ -35,7 +35,7 @@ public sealed record RunOptions
     public int PipelineParallel { get; init; } = 1;
 
     /// <summary>The pipeline schedule (with <see cref="PipelineParallel"/> &gt; 1, or 1 to run a schedule in one process).</summary>
-    public Pipeline.PipelineKind? Schedule { get; init; }
+    public Distributed.Pipeline.ScheduleKind? Schedule { get; init; }
 
     /// <summary>Measure the machine's peak matmul FLOP/s at start (for MFU).</summary>
     public bool MeasurePeak { get; init; } = true;

@@ -211,17 +211,9 @@ public sealed class Trainer : IDisposable
     private TimeSpan CommunicationTime => _parallel.CommunicationTime + TimeSpan.FromSeconds(ExpertCommunication?.BlockedSeconds ?? 0)
         + (_executor?.CommunicationTime ?? TimeSpan.Zero);
 
-    /// <summary>This rank's data-parallel replica and their number: under a pipeline the P ranks of one pipeline
-    /// share a replica.</summary>
-    private (int Index, int Count) Replica
-    {
-        get
-        {
-            var layout = _parallel.Context.Layout;
-            int p = Pipeline?.Map.Ranks ?? 1;
-            return (layout.Rank / p, layout.WorldSize / p);
-        }
-    }
+    /// <summary>This rank's data-parallel replica and their number (under a pipeline the P ranks of one pipeline
+    /// share a replica; the context's layout already counts replicas, not ranks).</summary>
+    private (int Index, int Count) Replica => (_parallel.Context.Layout.Rank, _parallel.Context.Layout.WorldSize);
 
     /// <summary>This rank's share [first, first + count) of a global batch of <paramref name="sequences"/>. Under
     /// expert parallelism every rank must run the same number of forward passes (each one's dispatch is a

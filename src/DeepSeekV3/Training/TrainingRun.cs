@@ -3,6 +3,7 @@ using System.Globalization;
 using DeepSeekV3.Checkpoints;
 using DeepSeekV3.Configuration;
 using DeepSeekV3.Distributed;
+using DeepSeekV3.Distributed.Pipeline;
 using DeepSeekV3.Modeling;
 using DeepSeekV3.Training.Checkpointing;
 using DeepSeekV3.Training.Data;
@@ -47,14 +48,17 @@ public static class TrainingRun
             TrainingCheckpoint.CleanUpInterrupted(output);
         }
         world.Barrier();
-        if (world.Size > 1) log.WriteLine($"parallel: {context.Layout} over {world.Description}");
+        if (world.Size > 1)
+            log.WriteLine(context.PipelineParallel == 1
+                ? $"parallel: {context.Layout} over {world.Description}"
+                : $"parallel: {context.PipelineParallel} pipeline ranks × ({context.Layout} at each pipeline position) over {world.Description}");
 
         var (model, state, checkpoint, experts) = StartOrResume(options, encoder, log, context);
         using var _ = model;
         var pipelineMap = options.Schedule is { } kind ? new PipelineStageMap(kind, options.PipelineParallel, model.Config) : null;
         using var dataParallel = pipelineMap is null ? new DataParallel(model, context) : new DataParallel(model, context, pipelineMap);
         if (pipelineMap is not null)
-            log.WriteLine($"pipeline: {PipelineStageMap.Name(pipelineMap.Kind)} over {pipelineMap.Ranks} rank(s) per pipeline, {pipelineMap.Stages} stages of blocks " +
+            log.WriteLine($"pipeline: {PipelineSchedule.KindName(pipelineMap.Kind)} over {pipelineMap.Ranks} rank(s) per pipeline, {pipelineMap.Stages} stages of blocks " +
                           string.Join(" ", Enumerable.Range(0, pipelineMap.Stages).Select(s => $"[{pipelineMap.BlocksOf(s).From},{pipelineMap.BlocksOf(s).To})")) +
                           $", {world.Size / pipelineMap.Ranks} data-parallel replica(s)");
         var optimizer = new Optimization.AdamW(dataParallel.OptimizerSlices, options.Trainer.Adam);
@@ -68,7 +72,7 @@ public static class TrainingRun
         {
             ExpertCommunication = experts?.Timer,
             Pipeline = pipelineMap is null ? null
-                : new PipelineSetup(pipelineMap, dataParallel.PipelineGroup!, m => PipelinePrograms.For(pipelineMap, m, dataParallel.PipelineGroup!.Rank)),
+                : new PipelineSetup(pipelineMap, dataParallel.PipelineGroup!),
         };
         using var metrics = context.IsMain ? new MetricsLog(output, trainer.State.Step) : null;
         var opts = options.Trainer;

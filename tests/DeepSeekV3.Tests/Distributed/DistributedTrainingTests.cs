@@ -3,6 +3,8 @@ using DeepSeekV3.Tests.Checkpoints;
 using DeepSeekV3.Training.Metrics;
 using static TorchSharp.torch;
 
+using static DeepSeekV3.Tests.Distributed.RunComparison;
+
 namespace DeepSeekV3.Tests.Distributed;
 
 /// <summary>
@@ -12,9 +14,6 @@ namespace DeepSeekV3.Tests.Distributed;
 /// </summary>
 public sealed class DistributedTrainingTests(DistributedTrainingTests.Runs runs) : IClassFixture<DistributedTrainingTests.Runs>
 {
-    /// <summary>fp32 reduction order only (the bound).</summary>
-    private const double Tolerance = 1e-5;
-
     [Theory]
     [InlineData("dp2", 2)]
     [InlineData("dp4", 4)]
@@ -56,18 +55,8 @@ public sealed class DistributedTrainingTests(DistributedTrainingTests.Runs runs)
     [Fact]
     public void ZeRO_1_gives_each_of_2_ranks_half_of_the_optimizer_state_and_together_all_of_it()
     {
-        string checkpoint = Path.Combine(runs.RunDirectory("dp2"), "checkpoints", "step-00000005");
-        long Elements(string file)
-        {
-            using var f = SafetensorsFile.Open(file);
-            return f.Tensors.Where(t => t.Key.StartsWith("exp_avg.", StringComparison.Ordinal))
-                .Sum(t => t.Value.Shape.Aggregate(1L, (a, b) => a * b));
-        }
-        long first = Elements(Path.Combine(checkpoint, "optimizer-00001-of-00002.safetensors"));
-        long second = Elements(Path.Combine(checkpoint, "optimizer-00002-of-00002.safetensors"));
-        long whole = Elements(Path.Combine(runs.RunDirectory("single"), "checkpoints", "step-00000005", "optimizer.safetensors"));
-        Assert.Equal(whole, first + second);
-        Assert.InRange(first, whole / 2 - 1, whole / 2 + 1);
+        AssertHalvesOfTheOptimizerState(Path.Combine(runs.RunDirectory("dp2"), "checkpoints", "step-00000005"),
+            Path.Combine(runs.RunDirectory("single"), "checkpoints", "step-00000005"));
     }
 
     [Theory]
@@ -105,19 +94,6 @@ public sealed class DistributedTrainingTests(DistributedTrainingTests.Runs runs)
         var result = MpiJob.Run(2, [.. runs.Arguments(dir.File("run")), "--ep", "3"]);
         Assert.NotEqual(0, result.ExitCode);
         Assert.Contains("--ep 3: must divide the number of ranks (2)", result.Stderr);
-    }
-
-    private static void AssertClose(double expected, double actual, string what) =>
-        Assert.True(Math.Abs(expected - actual) <= Tolerance * Math.Max(1, Math.Abs(expected)),
-            $"{what}: one process {expected:R}, parallel {actual:R}");
-
-    private static void CopyDirectory(string from, string to)
-    {
-        foreach (string dir in Directory.EnumerateDirectories(from, "*", SearchOption.AllDirectories))
-            Directory.CreateDirectory(dir.Replace(from, to, StringComparison.Ordinal));
-        Directory.CreateDirectory(to);
-        foreach (string file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
-            File.Copy(file, file.Replace(from, to, StringComparison.Ordinal));
     }
 
     /// <summary>Runs of the same 5-step job: one process; data parallel on 2 and 4 ranks (4 oversubscribe the 2

@@ -83,8 +83,12 @@ public sealed record StageLayout
         int shortStages = stages - units % stages;
         if (units % stages == 0) shortStages = 0;
         var sizes = Enumerable.Repeat(units / stages + (shortStages == 0 ? 0 : 1), stages).ToArray();
-        for (int i = 0; i < shortStages; i++)
-            sizes[i % 2 == 0 ? i / 2 : stages - 1 - i / 2]--;
+        // Ends first, in turn (front, back, front, …), skipping the last stage when shortening it would leave it only
+        // the MTP modules.
+        var ends = Enumerable.Range(0, stages).Select(i => i % 2 == 0 ? i / 2 : stages - 1 - i / 2)
+            .Where(s => stages == 1 || s != stages - 1 || sizes[s] - 1 > mtp);
+        foreach (int s in ends.Take(shortStages).ToList())
+            sizes[s]--;
         if (sizes[^1] <= mtp && stages > 1)
             throw new ScheduleLayoutException("every stage holds a decoder layer",
                 $"{stages} pipeline stages leave the last stage only the {mtp} MTP module(s)");

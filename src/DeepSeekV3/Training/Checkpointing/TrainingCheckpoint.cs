@@ -87,22 +87,21 @@ public static partial class TrainingCheckpoint
             if (context.IsMain) ModelCheckpoint.Save(model, directory, options);
             return;
         }
-        // Shard s of n, written by the first replica: which tensors a rank writes, and the shard of any rank.
-        int shards = pipeline?.Ranks ?? layout.ExpertParallel;
-        int ShardOf(int rank) => pipeline is not null
-            ? rank % pipeline.Ranks
-            : new ParallelLayout(layout.WorldSize, rank, layout.ExpertParallel, layout.RanksPerNode).ExpertRank;
-        bool firstReplica = layout.Rank < shards;
-        bool Writes(string name) => pipeline is not null
-            ? pipeline.Holders(name)[0] == ShardOf(layout.Rank)
-            : context.IsMain || ExpertParallel.IsRoutedExpertParameter(name);
+        // Shard s of n, written by the first expert replica: which tensors a rank writes, and the shard of any rank.
+        int experts = layout.ExpertParallel, stages = pipeline?.Ranks ?? 1;
+        int shards = stages * experts;
+        int ShardOf(int rank) => rank % stages * experts + rank / stages % experts;
+        bool firstReplica = layout.ExpertGroup == 0;
+        bool Writes(string name) => ExpertParallel.IsRoutedExpertParameter(name)
+            ? pipeline is null || pipeline.Holders(name)[0] == context.PipelineRank
+            : layout.ExpertRank == 0 && (pipeline is null ? context.IsMain : pipeline.Holders(name)[0] == context.PipelineRank);
 
         using var scope = NewDisposeScope();
         IReadOnlyList<(string Name, long Bytes)> written = [];
         if (firstReplica)
         {
             var tensors = ModelCheckpoint.Tensors(model, options).Where(t => Writes(t.Name)).ToList();
-            written = CheckpointWriter.WriteShard(directory, ShardOf(layout.Rank) + 1, shards, tensors, ModelCheckpoint.Metadata);
+            written = CheckpointWriter.WriteShard(directory, ShardOf(context.World.Rank) + 1, shards, tensors, ModelCheckpoint.Metadata);
         }
         var all = GatherLists(context.World, written.Select(w => $"{w.Name}\t{w.Bytes}").ToList());
         if (!context.IsMain) return;

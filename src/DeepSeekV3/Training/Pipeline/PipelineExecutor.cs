@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using DeepSeekV3.Distributed;
+using DeepSeekV3.Distributed.Pipeline;
 using DeepSeekV3.Modeling;
 using DeepSeekV3.Training.Objectives;
 using static TorchSharp.torch;
@@ -22,11 +23,11 @@ public sealed class PipelineExecutor
     private readonly DeepSeekV3ForCausalLM _model;
     private readonly TrainingObjective _objective;
     private readonly ICommunicator _pipeline;
-    private readonly Func<int, IReadOnlyList<PipelineInstruction>> _program;
+    private readonly Func<int, IReadOnlyList<PipelineOp>> _program;
     private readonly Stopwatch _communication = new();
 
     public PipelineExecutor(DeepSeekV3ForCausalLM model, TrainingObjective objective, PipelineStageMap map,
-        ICommunicator pipeline, Func<int, IReadOnlyList<PipelineInstruction>> program)
+        ICommunicator pipeline, Func<int, IReadOnlyList<PipelineOp>> program)
     {
         if (pipeline.Size != map.Ranks)
             throw new InvalidArgumentException($"a pipeline of {map.Ranks} stages' ranks got a communicator of {pipeline.Size}");
@@ -55,15 +56,26 @@ public sealed class PipelineExecutor
         Action<RoutingTrace> routed)
     {
         var step = new StepState(this, microBatches, shares, mtpWeight, routed);
-        foreach (var instruction in _program(microBatches.Count))
+        foreach (var op in _program(microBatches.Count))
         {
-            if (instruction.WeightStep)
+            switch (op)
             {
-                WeightGradients.RunNext();
-                continue;
+                case WeightStepOp:
+                    WeightGradients.RunNext();
+                    break;
+                case ForwardOp f:
+                    step.Forward(f.Direction, f.MicroBatch);
+                    break;
+                case BackwardOp b:
+                    step.Backward(b.Direction, b.MicroBatch, b.DeferWeightGrad);
+                    break;
+                case OverlappedOp pair:                                                      // on a CPU: one, then the other
+                    step.Forward(pair.Forward.Direction, pair.Forward.MicroBatch);
+                    step.Backward(pair.Backward.Direction, pair.Backward.MicroBatch, pair.Backward.DeferWeightGrad);
+                    break;
+                default:
+                    throw new InvalidOperationException($"unknown pipeline op {op}");
             }
-            if (instruction.Forward is { } f) step.Forward(f);
-            if (instruction.Backward is { } b) step.Backward(b, instruction.DeferWeights);
         }
         WeightGradients.RunAll();
         step.Finish();
@@ -125,10 +137,10 @@ public sealed class PipelineExecutor
 
         public PipelineLosses Losses { get; private set; } = new(0, 0, 0, 0);
 
-        public void Forward(PipelineChunk op)
+        public void Forward(PipelineDirection direction, int microBatch)
         {
-            int flow = _map.FlowOf(op.Direction), stage = _map.StageOf(_rank, op.Direction);
-            int index = _map.MicroBatchOf(op.Direction, op.MicroBatch, microBatches.Count);
+            int flow = _map.FlowOf(direction), stage = _map.StageOf(_rank, direction);
+            int index = _map.MicroBatchOf(direction, microBatch, microBatches.Count);
             var windows = microBatches[index];
             double share = shares[index];
             using var scope = NewDisposeScope();
@@ -157,10 +169,10 @@ public sealed class PipelineExecutor
                 input?.MoveToOuterDisposeScope(), isLast ? null : h.MoveToOuterDisposeScope(), loss.MoveToOuterDisposeScope());
         }
 
-        public void Backward(PipelineChunk op, bool deferWeights)
+        public void Backward(PipelineDirection direction, int microBatch, bool deferWeights)
         {
-            int flow = _map.FlowOf(op.Direction), stage = _map.StageOf(_rank, op.Direction);
-            int index = _map.MicroBatchOf(op.Direction, op.MicroBatch, microBatches.Count);
+            int flow = _map.FlowOf(direction), stage = _map.StageOf(_rank, direction);
+            int index = _map.MicroBatchOf(direction, microBatch, microBatches.Count);
             if (!_chunks.Remove((index, stage), out var chunk))
                 throw new InvalidOperationException($"backward of micro-batch {index} stage {stage} before its forward");
             using var scope = NewDisposeScope();

@@ -1,74 +1,57 @@
 using DeepSeekV3.Configuration;
+using DeepSeekV3.Distributed.Pipeline;
 
 namespace DeepSeekV3.Training.Pipeline;
 
 /// <summary>
-/// Where each part of the model lives in a pipeline of P ranks: the model's main blocks cut into K stages (K = P, or
-/// 2P for DualPipeV) of consecutive blocks, as even as the block count allows (earlier stages take the remainder);
-/// the embedding on the first stage, the final norm, head and MTP modules on the last — and, since the MTP modules
-/// embed their input tokens, a copy of the embedding there too (DualPipeV holds first and last stage on rank 0, so
-/// it keeps one). A micro-batch's flow is the sequence of ranks its stages run on; an op's direction names the flow
-/// (DualPipe) or the leg of the V (DualPipeV).
+/// Where each part of the model lives in a pipeline of P ranks, for the executor: the stages of the schedule's
+/// <see cref="StageLayout"/> (the model's main blocks cut into P, or 2P for DualPipeV, stages; the embedding on the
+/// first, the final norm, head and MTP modules on the last — and, since the MTP modules embed their input tokens, a
+/// copy of the embedding there too; DualPipeV holds first and last stage on rank 0, so it keeps one). A micro-batch's
+/// flow is the sequence of ranks its stages run on; an op's direction names the flow (DualPipe) or the leg of the V
+/// (DualPipeV).
 /// </summary>
 public sealed class PipelineStageMap
 {
-    public PipelineStageMap(PipelineKind kind, int ranks, ModelConfig config)
+    private readonly IReadOnlyList<StageModules> _stages;
+
+    public PipelineStageMap(ScheduleKind kind, int ranks, ModelConfig config)
     {
-        if (ranks < 1) throw new InvalidArgumentException($"--pp {ranks}: a pipeline needs at least 1 rank");
-        Kind = kind;
-        Ranks = ranks;
-        Stages = kind == PipelineKind.DualPipeV ? 2 * ranks : ranks;
-        Blocks = config.NumHiddenLayers;
+        Layout = new StageLayout(kind, ranks);
+        _stages = StageLayout.SplitModel(config, Layout.Stages);
         MtpModules = config.NumNextnPredictLayers;
-        if (Blocks < Stages)
-            throw new InvalidArgumentException(
-                $"--pp {ranks} --schedule {Name(kind)}: {Stages} stages need at least {Stages} main blocks, the model has {Blocks}");
+        Blocks = config.NumHiddenLayers;
     }
 
-    public PipelineKind Kind { get; }
-    public int Ranks { get; }
-    public int Stages { get; }
+    public StageLayout Layout { get; }
+    public ScheduleKind Kind => Layout.Kind;
+    public int Ranks => Layout.Ranks;
+    public int Stages => Layout.Stages;
     public int Blocks { get; }
     public int MtpModules { get; }
 
-    public static string Name(PipelineKind kind) => kind switch
-    {
-        PipelineKind.OneFOneB => "1f1b",
-        PipelineKind.DualPipe => "dualpipe",
-        _ => "dualpipev",
-    };
-
-    /// <summary>The stage rank <paramref name="rank"/> runs for ops of <paramref name="direction"/> (0 = a, 1 = b).</summary>
-    public int StageOf(int rank, int direction) => (Kind, direction) switch
-    {
-        (PipelineKind.DualPipe, 1) => Ranks - 1 - rank,
-        (PipelineKind.DualPipeV, 1) => 2 * Ranks - 1 - rank,
-        _ => rank,
-    };
+    /// <summary>The stage rank <paramref name="rank"/> runs for ops of <paramref name="direction"/>.</summary>
+    public int StageOf(int rank, PipelineDirection direction) => Layout.StageOf(rank, direction);
 
     /// <summary>The flow a micro-batch of ops in <paramref name="direction"/> belongs to: DualPipe has two, the others
     /// one (DualPipeV's legs are one flow).</summary>
-    public int FlowOf(int direction) => Kind == PipelineKind.DualPipe ? direction : 0;
+    public int FlowOf(PipelineDirection direction) => Kind == ScheduleKind.DualPipe && direction == PipelineDirection.B ? 1 : 0;
 
     /// <summary>The rank that runs <paramref name="stage"/> of a micro-batch in <paramref name="flow"/>.</summary>
     public int RankOf(int stage, int flow) => Kind switch
     {
-        PipelineKind.DualPipe => flow == 0 ? stage : Ranks - 1 - stage,
-        PipelineKind.DualPipeV => stage < Ranks ? stage : 2 * Ranks - 1 - stage,
+        ScheduleKind.DualPipe => flow == 0 ? stage : Ranks - 1 - stage,
+        ScheduleKind.DualPipeV => stage < Ranks ? stage : 2 * Ranks - 1 - stage,
         _ => stage,
     };
 
     /// <summary>Micro-batch <paramref name="index"/> of <paramref name="direction"/> as a position in a step of
     /// <paramref name="microBatches"/>: DualPipe's direction b takes the second half.</summary>
-    public int MicroBatchOf(int direction, int index, int microBatches) =>
-        Kind == PipelineKind.DualPipe && direction == 1 ? microBatches / 2 + index : index;
+    public int MicroBatchOf(PipelineDirection direction, int index, int microBatches) =>
+        Kind == ScheduleKind.DualPipe && direction == PipelineDirection.B ? microBatches / 2 + index : index;
 
     /// <summary>Main blocks [From, To) of <paramref name="stage"/>.</summary>
-    public (int From, int To) BlocksOf(int stage)
-    {
-        int Start(int s) => s * (Blocks / Stages) + Math.Min(s, Blocks % Stages);
-        return (Start(stage), Start(stage + 1));
-    }
+    public (int From, int To) BlocksOf(int stage) => (_stages[stage].FirstLayer, _stages[stage].FirstLayer + _stages[stage].LayerCount);
 
     /// <summary>The stages that use the parameter named <paramref name="name"/> (HF checkpoint name).</summary>
     public IEnumerable<int> StagesUsing(string name)
@@ -91,7 +74,7 @@ public sealed class PipelineStageMap
     /// <summary>The pipeline ranks holding the parameter named <paramref name="name"/>, ascending.</summary>
     public int[] Holders(string name)
     {
-        int flows = Kind == PipelineKind.DualPipe ? 2 : 1;
+        int flows = Kind == ScheduleKind.DualPipe ? 2 : 1;
         return StagesUsing(name).SelectMany(s => Enumerable.Range(0, flows).Select(f => RankOf(s, f))).Distinct().Order().ToArray();
     }
 }

@@ -97,9 +97,10 @@ public sealed class ExpertParallelInference
     }
 
     /// <summary>
-    /// Collective: re-plans from the loads observed since the last re-plan and moves the experts. A layer that carried
-    /// no load in the window (the MTP module's, without speculative decoding) keeps its placement: nothing was learnt
-    /// about it, and moving it would cost transfers for nothing.
+    /// Collective: re-plans from the loads observed since the last re-plan and moves the experts. A layer keeps its
+    /// placement when EPLB's would not be more balanced on the same loads (EPLB plans from scratch, so it would often
+    /// move experts for nothing), among them every layer that carried no load in the window (the MTP module's without
+    /// speculative decoding).
     /// </summary>
     public ExpertReplan Rebalance()
     {
@@ -107,8 +108,9 @@ public sealed class ExpertParallelInference
         var (loads, rankLoads) = _executor.Loads.Gather(Group);
         var old = Placement;
         var planned = ExpertLoadBalancer.Rebalance(loads, old.PhysicalExperts, Model.Config.NGroup, Nodes, Group.Size);
+        double[] oldBalance = old.Balancedness(loads), plannedBalance = planned.Balancedness(loads);
         var phy2log = Enumerable.Range(0, old.Layers)
-            .Select(l => (loads[l].Sum() > 0 ? planned : old).Phy2Log[l].ToArray()).ToArray();
+            .Select(l => (plannedBalance[l] > oldBalance[l] ? planned : old).Phy2Log[l].ToArray()).ToArray();
         var next = ExpertPlacement.FromSlots(phy2log, old.LogicalExperts, old.Ranks);
         var (transfers, bytes) = ExpertMover.Move(Group, old, next, _layers, Model.Config);
         _executor.Placement = next;

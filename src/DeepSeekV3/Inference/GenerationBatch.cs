@@ -22,11 +22,13 @@ public sealed class GenerationBatch : IDisposable
     /// <param name="fused">Run passes on the fused decoder where the model allows it (false: LibTorch only, the
     /// reference path).</param>
     /// <param name="speculative">MTP speculative decoding (the model needs an MTP module) instead of plain steps.</param>
+    /// <param name="backend">Makes the backend instead of <see cref="ForwardBackend.Create"/> (expert-parallel inference
+    /// has its own); the batch owns and disposes what it returns.</param>
     public GenerationBatch(Modeling.DeepSeekV3ForCausalLM model, Modeling.AttentionMode mode = Modeling.AttentionMode.Absorbed,
-        int blockSize = 64, bool fused = true, bool speculative = false)
+        int blockSize = 64, bool fused = true, bool speculative = false, Func<ForwardBackend>? backend = null)
     {
         Config = model.Config;
-        _backend = ForwardBackend.Create(model, mode, fused);
+        _backend = backend?.Invoke() ?? ForwardBackend.Create(model, mode, fused);
         try
         {
             _strategy = speculative ? new MtpSpeculativeDecoding(_backend) : new PlainDecoding(_backend);

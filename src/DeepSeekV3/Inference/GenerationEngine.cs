@@ -16,12 +16,15 @@ public sealed class GenerationEngine
     private readonly AttentionMode _mode;
     private readonly int _blockSize;
     private readonly bool _fused, _speculative;
+    private readonly Func<ForwardBackend>? _backend;
 
     /// <param name="fused">Run passes on the <see cref="FusedDecoder"/> where it applies (false: LibTorch only, the
     /// reference path the benchmarks and tests compare against).</param>
     /// <param name="speculative">MTP speculative decoding (<see cref="MtpSpeculativeDecoding"/>).</param>
+    /// <param name="backend">Makes each batch's backend instead of <see cref="ForwardBackend.Create"/> (see
+    /// <see cref="GenerationBatch"/>).</param>
     public GenerationEngine(DeepSeekV3ForCausalLM model, AttentionMode mode = AttentionMode.Absorbed, int blockSize = 64,
-        bool fused = true, bool speculative = false)
+        bool fused = true, bool speculative = false, Func<ForwardBackend>? backend = null)
     {
         if (speculative) MtpSpeculativeDecoding.RequireDrafter(model.Config);         // fail here, not at the first request
         _model = model;
@@ -29,6 +32,7 @@ public sealed class GenerationEngine
         _blockSize = blockSize;
         _fused = fused;
         _speculative = speculative;
+        _backend = backend;
     }
 
     public ModelConfig Config => _model.Config;
@@ -61,5 +65,5 @@ public sealed class GenerationEngine
         return sequence.Result();
     }
 
-    private GenerationBatch NewBatch() => new(_model, _mode, _blockSize, _fused, _speculative);
+    private GenerationBatch NewBatch() => new(_model, _mode, _blockSize, _fused, _speculative, _backend);
 }

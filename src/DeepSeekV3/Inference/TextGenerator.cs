@@ -9,9 +9,11 @@ public sealed record TextResult(string Text, GenerationResult Result);
 /// <summary>
 /// Text in, text out: encodes the prompt (BOS as the tokenizer's config says), generates with plain or MTP
 /// speculative decoding, streams whole UTF-8 characters, and applies stop strings. Chat renders the tokenizer's
-/// DeepSeek-V3 chat template with the generation prompt.
+/// DeepSeek-V3 chat template with the generation prompt. <c>backend</c>, when given, makes each generation's forward
+/// backend (see <see cref="GenerationBatch"/>).
 /// </summary>
-public sealed class TextGenerator(DeepSeekV3ForCausalLM model, ByteLevelBpeTokenizer tokenizer, AttentionMode mode = AttentionMode.Absorbed)
+public sealed class TextGenerator(DeepSeekV3ForCausalLM model, ByteLevelBpeTokenizer tokenizer, AttentionMode mode = AttentionMode.Absorbed,
+    Func<ForwardBackend>? backend = null)
 {
     public ByteLevelBpeTokenizer Tokenizer => tokenizer;
 
@@ -48,7 +50,7 @@ public sealed class TextGenerator(DeepSeekV3ForCausalLM model, ByteLevelBpeToken
             return !matcher.Stopped;
         }
         var request = new GenerationRequest(prompt.Select(i => (long)i).ToArray(), sampling);
-        var engine = new GenerationEngine(model, mode, speculative: speculative);
+        var engine = new GenerationEngine(model, mode, speculative: speculative, backend: backend);
         var result = session is not null && !speculative
             ? engine.Generate(request, session, OnToken)
             : engine.Generate([request], (_, token) => OnToken(token))[0];

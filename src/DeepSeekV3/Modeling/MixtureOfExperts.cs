@@ -29,7 +29,6 @@ public sealed class MixtureOfExperts : nn.Module
         Gate = new Router(config);
         _experts = new RoutedExpertSet(Enumerable.Range(0, config.NRoutedExperts)
             .Select(i => (i, new SwiGluMlp(config.HiddenSize, config.MoeIntermediateSize))));
-        LocalExperts = (0, config.NRoutedExperts);
         register_module("gate", Gate);
         register_module("experts", _experts);
         if (config.NSharedExperts > 0)
@@ -48,8 +47,22 @@ public sealed class MixtureOfExperts : nn.Module
     /// <summary>n_routed_experts: the experts the router chooses from, wherever they live.</summary>
     public int RoutedExperts { get; }
 
-    /// <summary>The routed experts this process holds: [First, First + Count) of the global indices.</summary>
-    public (int First, int Count) LocalExperts { get; private set; }
+    /// <summary>The routed experts this process holds: [First, First + Count) of the global indices. A set that is not
+    /// one range (expert-parallel inference with EPLB placements, see <see cref="HoldExperts"/>) has no such form.</summary>
+    public (int First, int Count) LocalExperts
+    {
+        get
+        {
+            var held = HeldExperts;
+            int first = held.Count == 0 ? 0 : held.Min();
+            if (held.Count > 0 && held.Max() - first + 1 != held.Count)
+                throw new InvalidOperationException($"layer {_layer}: holds experts {{{string.Join(", ", held)}}}, not one range");
+            return (first, held.Count);
+        }
+    }
+
+    /// <summary>The global indices of the routed experts this process holds, ascending.</summary>
+    public IReadOnlyCollection<int> HeldExperts => _experts.Indices;
 
     public IRoutedExpertExecutor Executor => _executor;
 
@@ -61,7 +74,7 @@ public sealed class MixtureOfExperts : nn.Module
         if (_experts.TryGet(expert, out var mlp)) return mlp;
         throw new InvalidOperationException(
             $"layer {_layer}: routed expert {expert} is not held by this process " +
-            $"(it holds experts [{LocalExperts.First}, {LocalExperts.First + LocalExperts.Count}) of {RoutedExperts})");
+            $"(it holds experts {{{string.Join(", ", HeldExperts)}}} of {RoutedExperts})");
     }
 
     /// <summary>Replaces how the routed sum is computed (an expert-parallel executor, say).</summary>
@@ -73,16 +86,24 @@ public sealed class MixtureOfExperts : nn.Module
     /// </summary>
     public void RetainExperts(int first, int count)
     {
-        var (heldFirst, heldCount) = LocalExperts;
-        if (first < heldFirst || count < 0 || first + count > heldFirst + heldCount)
+        if (count < 0 || Enumerable.Range(first, count).Any(i => !HasExpert(i)))
             throw new ArgumentOutOfRangeException(nameof(first),
-                $"layer {_layer}: experts [{first}, {first + count}) are not all held (held: [{heldFirst}, {heldFirst + heldCount}))");
-        var kept = new RoutedExpertSet(Enumerable.Range(first, count).Select(i => (i, Expert(i))));
-        var dropped = Enumerable.Range(heldFirst, heldCount).Where(i => i < first || i >= first + count).Select(Expert).ToList();
+                $"layer {_layer}: experts [{first}, {first + count}) are not all held (held: {{{string.Join(", ", HeldExperts)}}})");
+        HoldExperts(Enumerable.Range(first, count).Select(i => (i, Expert(i))));
+    }
+
+    /// <summary>
+    /// Holds exactly <paramref name="experts"/> (global index, module): the ones already held are passed as
+    /// <see cref="Expert"/> returns them, new ones (weights received from another rank, say) are adopted, and every
+    /// held expert not listed is disposed. Names stay <c>experts.{i}</c>.
+    /// </summary>
+    public void HoldExperts(IEnumerable<(int Index, SwiGluMlp Expert)> experts)
+    {
+        var kept = new RoutedExpertSet(experts);
+        var dropped = HeldExperts.Where(i => !kept.TryGet(i, out var mlp) || !ReferenceEquals(mlp, Expert(i))).Select(Expert).ToList();
         register_module("experts", null!);       // unregisters the old set
         register_module("experts", kept);
         _experts = kept;
-        LocalExperts = (first, count);
         foreach (var mlp in dropped) mlp.Dispose();
     }
 

@@ -25,6 +25,9 @@ public sealed class RoutedExpertSet : nn.Module
 
     public int Count => _experts.Count;
 
+    /// <summary>The global indices held, ascending.</summary>
+    public IReadOnlyCollection<int> Indices => _experts.Keys;
+
     public bool Contains(int index) => _experts.ContainsKey(index);
 
     public bool TryGet(int index, out SwiGluMlp expert) => _experts.TryGetValue(index, out expert!);

@@ -38,6 +38,22 @@ public class MixtureOfExpertsTests
     }
 
     [Fact]
+    public void Holding_a_set_of_experts_keeps_the_listed_ones_adopts_new_ones_and_names_them_by_index()
+    {
+        using var shard = TinyModels.Create();
+        var moe = shard.Model.Layers[1].Moe!;
+        var kept = moe.Expert(6);
+        var adopted = new SwiGluMlp(ModelPresets.Tiny.HiddenSize, ModelPresets.Tiny.MoeIntermediateSize);
+        moe.HoldExperts([(1, adopted), (6, kept)]);
+
+        Assert.Equal([1, 6], moe.HeldExperts);
+        Assert.Same(adopted, moe.Expert(1));
+        Assert.Same(kept, moe.Expert(6));
+        Assert.Throws<InvalidOperationException>(() => moe.LocalExperts);                   // not one range
+        Assert.Contains("model.layers.1.mlp.experts.1.gate_proj.weight", shard.state_dict().Keys);
+    }
+
+    [Fact]
     public void The_default_executor_is_the_local_one()
     {
         using var model = TinyModels.Create();

@@ -63,6 +63,46 @@ public sealed class ExpertPlacement
             slots.Select(_ => Enumerable.Repeat(1, experts).ToArray()).ToArray(), ranks);
     }
 
+    /// <summary>
+    /// The placement expert-parallel inference starts from, before any load is observed: <see cref="Identity"/>'s
+    /// slots on every rank (its <c>experts / ranks</c> own experts first, as training shards them), then
+    /// <paramref name="redundantPerRank"/> redundant slots holding replicas of the next rank's first experts (rank r's
+    /// k-th redundant slot: expert ((r + 1)·experts/ranks + k) mod experts). Without load statistics every expert is
+    /// as likely to be busy as any other, so which ones get replicas is arbitrary; this choice keeps the identity in
+    /// place and never puts a replica beside its original while the redundancy is below the other ranks' experts. The
+    /// first re-plan from observed load (<see cref="ExpertLoadBalancer.Rebalance"/>) replaces it.
+    /// </summary>
+    public static ExpertPlacement Initial(int layers, int experts, int ranks, int redundantPerRank)
+    {
+        var identity = Identity(layers, experts, ranks);
+        if (redundantPerRank < 0)
+            throw new InvalidArgumentException($"redundant experts per rank {redundantPerRank}: must be at least 0");
+        if (redundantPerRank == 0) return identity;
+        int own = experts / ranks;
+        int[] slots = Enumerable.Range(0, ranks).SelectMany(r => Enumerable.Range(r * own, own)
+            .Concat(Enumerable.Range(0, redundantPerRank).Select(k => ((r + 1) * own + k) % experts))).ToArray();
+        var phy2log = Enumerable.Range(0, layers).Select(_ => slots.ToArray()).ToArray();
+        return FromSlots(phy2log, experts, ranks);
+    }
+
+    /// <summary>A placement from each slot's expert alone: replica ranks follow slot order.</summary>
+    internal static ExpertPlacement FromSlots(int[][] phy2log, int experts, int ranks)
+    {
+        var phyRank = new int[phy2log.Length][];
+        var logcnt = new int[phy2log.Length][];
+        for (int l = 0; l < phy2log.Length; l++)
+        {
+            logcnt[l] = new int[experts];
+            phyRank[l] = phy2log[l].Select(e => logcnt[l][e]++).ToArray();
+        }
+        return FromReplicas(phy2log, phyRank, logcnt, ranks);
+    }
+
+    /// <summary>The logical experts rank <paramref name="rank"/> holds on <paramref name="layer"/>, ascending, each once
+    /// (EPLB may pack two replicas of one expert onto one rank; the rank needs its weights once).</summary>
+    public int[] ExpertsOnRank(int layer, int rank) =>
+        phy2log[layer].Skip(rank * SlotsPerRank).Take(SlotsPerRank).Distinct().Order().ToArray();
+
     /// <summary>Builds log2phy from each slot's expert and replica rank (reference <c>rebalance_experts</c>, last step).</summary>
     internal static ExpertPlacement FromReplicas(int[][] phy2log, int[][] phyRank, int[][] logcnt, int ranks)
     {

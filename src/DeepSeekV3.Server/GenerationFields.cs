@@ -5,7 +5,7 @@ namespace DeepSeekV3.Server;
 
 /// <summary>
 /// The fields of /v1/chat/completions and /v1/completions that say how to generate, checked: sampling (temperature,
-/// top_p, top_k, seed), length (max_tokens or max_completion_tokens), stop strings, n, stream and
+/// top_p, top_k, seed, vLLM's ignore_eos), length (max_tokens or max_completion_tokens), stop strings, n, stream and
 /// stream_options.include_usage, logprobs. Fields that would change the output in ways this server does not
 /// implement (penalties, logit_bias, tools, structured output, echo, suffix, best_of) are refused rather than ignored;
 /// unknown fields are ignored, as vLLM and OpenAI's own clients expect.
@@ -41,6 +41,7 @@ internal sealed record GenerationFields(
             TopK = (int)Math.Max(0, JsonFields.Integer(body, "top_k", -1, int.MaxValue) ?? 0),   // -1 and 0: off (vLLM)
             Seed = seed,
             Logprobs = logprobs,
+            IgnoreEos = JsonFields.Bool(body, "ignore_eos") ?? false,     // vLLM's extra field
         };
         return new GenerationFields(sampling, (int?)maxTokens, JsonFields.Strings(body, "stop", MaxStopStrings),
             (int)(JsonFields.Integer(body, "n", 1, MaxChoices) ?? 1), stream, includeUsage);

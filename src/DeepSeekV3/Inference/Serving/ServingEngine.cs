@@ -83,13 +83,13 @@ public sealed class ServingEngine : IDisposable
     public RequestStream Submit(TextRequest request, CancellationToken cancellation = default)
     {
         var generation = new GenerationRequest(request.Prompt, request.Sampling);
-        _batch.Validate(generation);
         int prompt = request.Prompt.Count, completion = request.Sampling.MaxTokens;
         if ((long)prompt + completion > MaxContext)
             throw new InvalidArgumentException($"This model's maximum context length is {MaxContext} tokens. However, you requested " +
-                $"{prompt + completion} tokens ({prompt} in the prompt, {completion} in the completion). " +
+                $"{(long)prompt + completion} tokens ({prompt} in the prompt, {completion} in the completion). " +
                 "Please reduce the length of the prompt or of the completion (max_tokens).");
-        long blocks = (prompt + completion + Options.BlockSize - 1) / Options.BlockSize;
+        _batch.Validate(generation);
+        long blocks = ((long)prompt + completion + Options.BlockSize - 1) / Options.BlockSize;
         if (blocks > _budgetBlocks)
             throw new InvalidArgumentException($"the request needs {blocks * Options.BlockSize} KV-cache tokens ({prompt} in the prompt, " +
                 $"{completion} in the completion, in {Options.BlockSize}-token blocks); the server's whole KV budget is {KvCacheTokens}");
@@ -212,7 +212,7 @@ public sealed class ServingEngine : IDisposable
         else Metrics.TimeToFirstToken.Observe(now);
         entry.LastTokenSeconds = now;
         entry.PendingText.Append(entry.Text.Push(token));
-        return !entry.Text.Stopped && !entry.CancelRequested;
+        return !entry.Text.Stopped;                         // a cancelled request leaves at the next turn (DropCancelled)
     }
 
     /// <summary>Sends what a request produced since the last call; a finished request leaves.</summary>

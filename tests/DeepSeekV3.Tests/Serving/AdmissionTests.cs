@@ -17,7 +17,11 @@ public class AdmissionTests(SmallBudgetFixture server) : IClassFixture<SmallBudg
 {
     private static JsonObject Completion(string prompt, int maxTokens) => new()
     {
-        ["model"] = "default", ["prompt"] = prompt, ["max_tokens"] = maxTokens, ["temperature"] = 0, ["ignore_eos"] = true,
+        ["model"] = "default",
+        ["prompt"] = prompt,
+        ["max_tokens"] = maxTokens,
+        ["temperature"] = 0,
+        ["ignore_eos"] = true,
     };
 
     private async Task<(HttpStatusCode Status, JsonElement Json)> Send(JsonObject body)

@@ -20,7 +20,9 @@ public class ChatClientTests(ServerFixture server) : IClassFixture<ServerFixture
         var response = await client.GetResponseAsync(Question, new ChatOptions { Temperature = 0, MaxOutputTokens = 20 });
         var http = await server.PostJson("/v1/chat/completions", new
         {
-            messages = new[] { new { role = "user", content = "Tell me about the jury" } }, temperature = 0, max_tokens = 20,
+            messages = new[] { new { role = "user", content = "Tell me about the jury" } },
+            temperature = 0,
+            max_tokens = 20,
         });
         Assert.Equal(http.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString(), response.Text);
         Assert.Equal(http.GetProperty("usage").GetProperty("completion_tokens").GetInt32(), response.Usage!.OutputTokenCount);

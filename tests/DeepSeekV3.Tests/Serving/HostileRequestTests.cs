@@ -11,8 +11,10 @@ public class HostileRequestTests(ServerFixture server) : IClassFixture<ServerFix
 {
     private static readonly JsonObject Chat = new()
     {
-        ["model"] = "default", ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "Hi" }),
-        ["max_tokens"] = 4, ["temperature"] = 0,
+        ["model"] = "default",
+        ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "Hi" }),
+        ["max_tokens"] = 4,
+        ["temperature"] = 0,
     };
 
     private static readonly JsonObject Completion = new() { ["model"] = "default", ["prompt"] = "The jury", ["max_tokens"] = 4, ["temperature"] = 0 };

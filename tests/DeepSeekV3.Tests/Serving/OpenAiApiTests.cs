@@ -71,7 +71,11 @@ public class OpenAiApiTests(ServerFixture server) : IClassFixture<ServerFixture>
     {
         var json = await server.PostJson("/v1/completions", new
         {
-            model = "default", prompt = "The jury said", max_tokens = 7, temperature = 0, ignore_eos = true,
+            model = "default",
+            prompt = "The jury said",
+            max_tokens = 7,
+            temperature = 0,
+            ignore_eos = true,
         });
         Assert.Equal("text_completion", json.GetProperty("object").GetString());
         var choice = json.GetProperty("choices")[0];

@@ -14,6 +14,7 @@ internal static class CommandCatalog
         yield return LogitsCommand.Create();
         yield return GenerateCommand.Create();
         yield return ChatCommand.Create(input);
+        yield return ServeCommand.Create();
         yield return TokenizeCommand.Create();
         yield return DetokenizeCommand.Create();
         yield return TrainTokenizerCommand.Create();

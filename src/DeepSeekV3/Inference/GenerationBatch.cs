@@ -56,15 +56,24 @@ public sealed class GenerationBatch : IDisposable
     /// </summary>
     public GenerationSequence Add(GenerationRequest request, Func<long, bool>? onToken = null, PromptCache? session = null)
     {
-        Validate(request.Prompt);
+        Validate(request);
         if (session is not null && _strategy is MtpSpeculativeDecoding)
             throw new InvalidArgumentException("speculative decoding keeps its own cache: its MTP entries pair each position " +
                                                "with the next token, so a conversation's prompt cache does not apply");
         var sequence = session is null
             ? new GenerationSequence(Config, request, _cache, _cache.AddSequence(), _clock, onToken, session: null, cachedPromptTokens: 0)
             : new GenerationSequence(Config, request, session.Cache, session.SequenceId, _clock, onToken, session, session.Reuse(request.Prompt));
-        using (no_grad())
-            _strategy.Prefill(sequence);
+        try
+        {
+            using (no_grad())
+                _strategy.Prefill(sequence);
+        }
+        catch
+        {
+            sequence.Cancel();                         // gives its cache entries back
+            _strategy.Forget(sequence);
+            throw;
+        }
         _running.Add(sequence);
         Leave();
         return sequence;
@@ -81,6 +90,21 @@ public sealed class GenerationBatch : IDisposable
         return _running.Count > 0;
     }
 
+    /// <summary>Ends a running sequence now (a client went away): it emits nothing more, gives its cache blocks back
+    /// (unless a session keeps them) and leaves. Does nothing to a sequence that already finished.</summary>
+    public void Cancel(GenerationSequence sequence)
+    {
+        if (sequence.Finished is not null) return;
+        sequence.Cancel();
+        _strategy.Forget(sequence);
+        Leave();
+    }
+
+    /// <summary>Cache blocks the running sequences hold (of <see cref="CacheBlockSize"/> tokens each).</summary>
+    public int CacheBlocksInUse => _cache.BlocksInUse;
+
+    public int CacheBlockSize => _cache.BlockSize;
+
     /// <summary>Finished sequences leave; a session's records what its cache now holds.</summary>
     private void Leave()
     {
@@ -89,6 +113,17 @@ public sealed class GenerationBatch : IDisposable
             _running.Remove(done);
             done.Session?.Hold(done.Request.Prompt.Skip(done.CachedPromptTokens).Concat(done.Tokens.SkipLast(1)));
         }
+    }
+
+    /// <summary>Checks a request before anything runs: its prompt (<see cref="Validate(IReadOnlyList{long})"/>), its
+    /// sampling parameters, and that this batch's decoding can give what it asks for. Safe from any thread.</summary>
+    public void Validate(GenerationRequest request)
+    {
+        Validate(request.Prompt);
+        request.Sampling.Validated();
+        if (request.Sampling.Logprobs is not null && _strategy is MtpSpeculativeDecoding)
+            throw new InvalidArgumentException("log-probabilities are not available with speculative decoding: accepted " +
+                                               "draft tokens are not sampled from the main model's logits");
     }
 
     /// <summary>Checks a prompt before anything runs: not empty, inside the context and the vocabulary.</summary>

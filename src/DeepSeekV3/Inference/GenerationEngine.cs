@@ -44,7 +44,7 @@ public sealed class GenerationEngine
     public IReadOnlyList<GenerationResult> Generate(IReadOnlyList<GenerationRequest> requests, Func<int, long, bool>? onToken = null)
     {
         using var batch = NewBatch();
-        foreach (var request in requests) batch.Validate(request.Prompt);
+        foreach (var request in requests) batch.Validate(request);
         var sequences = requests
             .Select((request, i) => batch.Add(request, onToken is null ? null : token => onToken(i, token)))
             .ToList();

@@ -10,6 +10,9 @@ public enum FinishReason
 
     /// <summary>EOS or a stop token was generated (it is included in the tokens), or a stop string matched.</summary>
     Stop,
+
+    /// <summary>The caller cancelled the request (<see cref="GenerationBatch.Cancel"/>: a client went away).</summary>
+    Cancelled,
 }
 
 /// <summary>What a request produced. Speculative counts are zero unless MTP speculative decoding ran.</summary>

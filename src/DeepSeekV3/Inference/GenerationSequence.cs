@@ -14,6 +14,7 @@ public sealed class GenerationSequence
     private readonly Func<long, bool>? _onToken;
     private readonly Stopwatch _clock;
     private readonly List<long> _tokens = [];
+    private readonly List<TokenLogprobs> _logprobs = [];
 
     internal GenerationSequence(ModelConfig config, GenerationRequest request, PagedLatentCache cache, int cacheId,
         Stopwatch clock, Func<long, bool>? onToken, PromptCache? session, int cachedPromptTokens)
@@ -32,6 +33,10 @@ public sealed class GenerationSequence
     public GenerationRequest Request { get; }
 
     public IReadOnlyList<long> Tokens => _tokens;
+
+    /// <summary>Each token's log-probabilities when the request asks for them (<see cref="SamplingParams.Logprobs"/>),
+    /// else empty.</summary>
+    public IReadOnlyList<TokenLogprobs> Logprobs => _logprobs;
 
     /// <summary>Null while the sequence runs.</summary>
     public FinishReason? Finished { get; private set; }
@@ -64,13 +69,28 @@ public sealed class GenerationSequence
         if (Finished is not null)
             throw new InvalidOperationException("a finished sequence emitted a token");
         _tokens.Add(token);
+        if (Request.Sampling.Logprobs is not null)
+            _logprobs.Add(Sampler.LastLogprobs ?? throw new InvalidOperationException("a token was emitted without its log-probabilities"));
         _lastToken = _clock.Elapsed;
         if (_tokens.Count == 1) _firstToken = _lastToken;
         bool keepGoing = _onToken?.Invoke(token) ?? true;
         Finished = keepGoing ? StopRule.Check(_config, Request.Sampling, token, _tokens.Count, Length) : FinishReason.Stop;
-        if (Finished is not null && Session is null)
-            Cache.RemoveSequence(CacheId);
+        if (Finished is not null) ReleaseCache();
         return Finished is null;
+    }
+
+    /// <summary>Ends a running sequence without another token (<see cref="FinishReason.Cancelled"/>).</summary>
+    internal void Cancel()
+    {
+        if (Finished is not null) return;
+        Finished = FinishReason.Cancelled;
+        ReleaseCache();
+    }
+
+    /// <summary>A finished sequence gives its cache entries back unless a session keeps them.</summary>
+    private void ReleaseCache()
+    {
+        if (Session is null) Cache.RemoveSequence(CacheId);
     }
 
     /// <summary>What the request produced (once <see cref="Finished"/>).</summary>

@@ -15,4 +15,7 @@ internal interface IDecodingStrategy : IDisposable
 
     /// <summary>One token boundary for running sequences that share a cache: each emits one or more tokens.</summary>
     void Step(IReadOnlyList<GenerationSequence> running);
+
+    /// <summary>Drops what the strategy keeps for a sequence that was cancelled between steps.</summary>
+    void Forget(GenerationSequence sequence);
 }

@@ -103,6 +103,11 @@ internal sealed class MtpSpeculativeDecoding : IDecodingStrategy
         _drafts[sequence] = new Draft(nextTokens[^1], token, distribution.DetachFromDisposeScope());
     }
 
+    public void Forget(GenerationSequence sequence)
+    {
+        if (_drafts.Remove(sequence, out var draft)) draft.Distribution.Dispose();
+    }
+
     /// <summary>Frees the drafts of sequences that stopped early.</summary>
     public void Dispose()
     {

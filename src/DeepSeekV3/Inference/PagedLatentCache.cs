@@ -50,8 +50,11 @@ public sealed class PagedLatentCache : ILatentKvCache, IDisposable
     /// <summary>Bytes the pools really allocate, all layers.</summary>
     public long AllocatedBytes => _pools.Sum(t => t.NumberOfElements * t.ElementSize);
 
+    /// <summary>Blocks sequences currently hold.</summary>
+    public int BlocksInUse => _sequences.Values.Sum(s => s.Blocks.Count);
+
     /// <summary>Bytes of the blocks sequences currently hold, all layers.</summary>
-    public long BytesInUse => (long)_sequences.Values.Sum(s => s.Blocks.Count) * BlockBytes;
+    public long BytesInUse => BlocksInUse * BlockBytes;
 
     private long BlockBytes => (long)BlockSize * (_latentDim + _ropeDim) * _layers * _pools[0].ElementSize;
 

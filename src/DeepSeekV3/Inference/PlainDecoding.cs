@@ -30,5 +30,7 @@ internal sealed class PlainDecoding(ForwardBackend backend) : IDecodingStrategy
         }
     }
 
+    public void Forget(GenerationSequence sequence) { }
+
     public void Dispose() { }
 }

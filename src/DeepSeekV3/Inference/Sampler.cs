@@ -15,7 +15,7 @@ namespace DeepSeekV3.Inference;
 public sealed class Sampler
 {
     private SplitMix64 _random;   // a mutable struct: not readonly, or every draw would advance a copy
-    private float[] _row = [], _scratch = [];   // reused per call: a 129K vocabulary row would otherwise be a large-object allocation
+    private float[] _row = [], _scratch = [], _raw = [];   // reused per call: a 129K vocabulary row would otherwise be a large-object allocation
 
     public Sampler(SamplingParams parameters)
     {
@@ -36,13 +36,56 @@ public sealed class Sampler
         return tensor(probabilities.ToArray());
     }
 
-    /// <summary>Draws one token id from <paramref name="logits"/> [vocab].</summary>
+    /// <summary>Draws one token id from <paramref name="logits"/> [vocab]; with <see cref="SamplingParams.Logprobs"/>
+    /// set, also records <see cref="LastLogprobs"/>.</summary>
     public long Sample(Tensor logits)
     {
         var values = Row(logits);
+        if (Parameters.Logprobs is not int top) return Pick(values);
+        var raw = KeepRaw(values);                       // Pick filters the row in place
+        long token = Pick(values);
+        LastLogprobs = Logprobs(raw, token, top);
+        return token;
+    }
+
+    /// <summary>The log-probabilities of the token <see cref="Sample"/> returned last (null unless
+    /// <see cref="SamplingParams.Logprobs"/> is set).</summary>
+    public TokenLogprobs? LastLogprobs { get; private set; }
+
+    private long Pick(Span<float> values)
+    {
         if (Parameters.IsGreedy) return ArgMax(values);
         Probabilities(values);
         return Draw(values);
+    }
+
+    private ReadOnlySpan<float> KeepRaw(ReadOnlySpan<float> values)
+    {
+        if (_raw.Length < values.Length) _raw = new float[values.Length];
+        values.CopyTo(_raw);
+        return _raw.AsSpan(0, values.Length);
+    }
+
+    /// <summary>log-softmax of <paramref name="logits"/> at <paramref name="token"/> and at the <paramref name="top"/>
+    /// largest logits (lower ids first among ties).</summary>
+    private static TokenLogprobs Logprobs(ReadOnlySpan<float> logits, long token, int top)
+    {
+        float max = float.NegativeInfinity;
+        foreach (float v in logits) max = MathF.Max(max, v);
+        double sum = 0;
+        foreach (float v in logits) sum += Math.Exp(v - max);
+        float logNormalizer = max + (float)Math.Log(sum);
+        var best = new List<TokenLogprob>(top + 1);      // descending; a new value goes after its equals
+        for (int i = 0; i < logits.Length && top > 0; i++)
+        {
+            if (best.Count == top && !(logits[i] > best[^1].Logprob)) continue;
+            int at = best.Count;
+            while (at > 0 && best[at - 1].Logprob < logits[i]) at--;
+            best.Insert(at, new TokenLogprob(i, logits[i]));
+            if (best.Count > top) best.RemoveAt(top);
+        }
+        return new TokenLogprobs(new TokenLogprob(token, logits[(int)token] - logNormalizer),
+            best.Select(t => t with { Logprob = t.Logprob - logNormalizer }).ToArray());
     }
 
     /// <summary>Draws from a probability vector with this sampler's generator.</summary>

@@ -13,6 +13,13 @@ public sealed record SamplingParams
     public int MaxTokens { get; init; } = 128;
     public IReadOnlyList<long> StopTokenIds { get; init; } = [];
 
+    /// <summary>Log-probabilities to record for each token (<see cref="GenerationSequence.Logprobs"/>): null for none;
+    /// n ≥ 0 for the chosen token's and the n most likely tokens' (OpenAI's logprobs and top_logprobs).</summary>
+    public int? Logprobs { get; init; }
+
+    /// <summary>OpenAI's limit on top_logprobs.</summary>
+    public const int MaxTopLogprobs = 20;
+
     /// <summary>Keep generating past EOS (benchmarks that need a fixed token count).</summary>
     public bool IgnoreEos { get; init; }
 
@@ -25,6 +32,8 @@ public sealed record SamplingParams
         if (TopK < 0) throw new InvalidArgumentException($"top_k = {TopK} must be >= 0 (0 = off)");
         if (!(TopP > 0 && TopP <= 1)) throw new InvalidArgumentException($"top_p = {TopP} must be in (0, 1]");
         if (MaxTokens < 1) throw new InvalidArgumentException($"max_tokens = {MaxTokens} must be >= 1");
+        if (Logprobs is < 0 or > MaxTopLogprobs)
+            throw new InvalidArgumentException($"top_logprobs = {Logprobs} must be in [0, {MaxTopLogprobs}]");
         return this;
     }
 }

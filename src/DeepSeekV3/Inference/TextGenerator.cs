@@ -25,18 +25,13 @@ public sealed class TextGenerator(DeepSeekV3ForCausalLM model, ByteLevelBpeToken
 
     /// <inheritdoc cref="Generate" path="/param[@name='session']"/>
     public TextResult Chat(IReadOnlyList<ChatMessage> messages, SamplingParams sampling, IReadOnlyList<string>? stopStrings = null,
-        bool speculative = false, Action<string>? onText = null, PromptCache? session = null)
-    {
-        string bos = tokenizer.BosId is { } id ? tokenizer.IdToToken(id) ?? ChatTemplate.DefaultBosToken : ChatTemplate.DefaultBosToken;
-        string rendered = ChatTemplate.Render(messages, addGenerationPrompt: true, bos);
-        return GenerateFromIds(tokenizer.Encode(rendered, addSpecialTokens: false), sampling, stopStrings, speculative, onText, session);
-    }
+        bool speculative = false, Action<string>? onText = null, PromptCache? session = null) =>
+        GenerateFromIds(ChatTemplate.Encode(tokenizer, messages), sampling, stopStrings, speculative, onText, session);
 
     private TextResult GenerateFromIds(int[] prompt, SamplingParams sampling, IReadOnlyList<string>? stopStrings,
         bool speculative, Action<string>? onText, PromptCache? session)
     {
-        var decoder = tokenizer.CreateStreamingDecoder(skipSpecialTokens: true);
-        var matcher = new StopStringMatcher(stopStrings ?? []);
+        var stream = new TextStream(tokenizer, stopStrings);
         var text = new System.Text.StringBuilder();
         void Show(string piece)
         {
@@ -46,16 +41,15 @@ public sealed class TextGenerator(DeepSeekV3ForCausalLM model, ByteLevelBpeToken
         }
         bool OnToken(long token)
         {
-            Show(matcher.Push(decoder.Push((int)token)));
-            return !matcher.Stopped;
+            Show(stream.Push(token));
+            return !stream.Stopped;
         }
         var request = new GenerationRequest(prompt.Select(i => (long)i).ToArray(), sampling);
         var engine = new GenerationEngine(model, mode, speculative: speculative, backend: backend);
         var result = session is not null && !speculative
             ? engine.Generate(request, session, OnToken)
             : engine.Generate([request], (_, token) => OnToken(token))[0];
-        if (!matcher.Stopped)
-            Show(matcher.Push(decoder.Flush()) + matcher.Flush());
+        Show(stream.Finish());
         return new TextResult(text.ToString(), result);
     }
 }

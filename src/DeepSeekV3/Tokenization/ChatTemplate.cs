@@ -66,6 +66,14 @@ public static class ChatTemplate
         return text.ToString();
     }
 
+    /// <summary>The prompt ids for <paramref name="messages"/> with the generation prompt, BOS spelled as
+    /// <paramref name="tokenizer"/> spells it.</summary>
+    public static int[] Encode(ByteLevelBpeTokenizer tokenizer, IReadOnlyList<ChatMessage> messages)
+    {
+        string bos = tokenizer.BosId is { } id ? tokenizer.IdToToken(id) ?? DefaultBosToken : DefaultBosToken;
+        return tokenizer.Encode(Render(messages, addGenerationPrompt: true, bos), addSpecialTokens: false);
+    }
+
     /// <summary>The Jinja source DeepSeek-V3 ships; written into tokenizer_config.json by the trainer so that
     /// transformers' <c>apply_chat_template</c> renders our tokenizers the same way.</summary>
     public const string Jinja = ChatTemplateJinja.DeepSeekV3;

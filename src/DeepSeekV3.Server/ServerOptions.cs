@@ -1,0 +1,32 @@
+using DeepSeekV3.Inference.Serving;
+
+namespace DeepSeekV3.Server;
+
+/// <summary>How <c>dsv3 serve</c> runs: the model, where to listen, the API key, the engine's limits.</summary>
+public sealed record ServerOptions
+{
+    /// <summary>config.json + safetensors + tokenizer.</summary>
+    public required string ModelDirectory { get; init; }
+
+    /// <summary>The id clients name in "model"; null: the model directory's name.</summary>
+    public string? ModelName { get; init; }
+
+    /// <summary>Loopback unless told otherwise: the server has no TLS.</summary>
+    public string Host { get; init; } = "127.0.0.1";
+
+    /// <summary>0: any free port (<see cref="OpenAiServer.Address"/> says which).</summary>
+    public int Port { get; init; } = 8000;
+
+    /// <summary>When set, every /v1, /tokenize and /detokenize request needs "Authorization: Bearer KEY".</summary>
+    public string? ApiKey { get; init; }
+
+    public ServingOptions Serving { get; init; } = new();
+
+    /// <summary>Request bodies larger than this get 413.</summary>
+    public long MaxBodyBytes { get; init; } = 4 << 20;
+
+    /// <summary>Log each request to the console.</summary>
+    public bool LogRequests { get; init; } = true;
+
+    public string ServedModelName => ModelName ?? new DirectoryInfo(ModelDirectory).Name;
+}

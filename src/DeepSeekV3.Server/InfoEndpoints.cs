@@ -33,7 +33,8 @@ internal sealed class InfoEndpoints(ModelHost host, CompletionEndpoints completi
     {
         var engine = host.Ready();
         context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
-        return context.Response.WriteAsync(PrometheusText.Render(engine, modelName), context.RequestAborted);
+        string text = PrometheusText.Render(engine, modelName) + (host.Parallel?.Metrics(modelName) ?? "");
+        return context.Response.WriteAsync(text, context.RequestAborted);
     }
 
     /// <summary>{"prompt": text, "add_special_tokens": true} or {"messages": [...]} (the chat template with the

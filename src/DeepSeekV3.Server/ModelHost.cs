@@ -20,7 +20,8 @@ internal sealed class ModelHost : IDisposable
         {
             Tokenizer = ByteLevelBpeTokenizer.Load(options.ModelDirectory);
             _model = ModelCheckpoint.Load(options.ModelDirectory);
-            _engine = new ServingEngine(_model, Tokenizer, options.Serving);
+            Parallel = options.Parallel?.Invoke(_model);
+            _engine = new ServingEngine(_model, Tokenizer, options.Serving, Parallel?.Backend, Parallel?.Lockstep);
         });
     }
 
@@ -28,6 +29,9 @@ internal sealed class ModelHost : IDisposable
     public Task Loading { get; }
 
     public ByteLevelBpeTokenizer? Tokenizer { get; private set; }
+
+    /// <summary>The engine's parallel parts (null in one process or while loading).</summary>
+    public ParallelServing? Parallel { get; private set; }
 
     /// <summary>Null while loading.</summary>
     public ServingEngine? Engine => _engine;

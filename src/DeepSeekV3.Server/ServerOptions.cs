@@ -28,5 +28,9 @@ public sealed record ServerOptions
     /// <summary>Log each request to the console.</summary>
     public bool LogRequests { get; init; } = true;
 
+    /// <summary>Rank 0 of a multi-rank job: the engine's parallel parts, made from the loaded model (null: one
+    /// process).</summary>
+    public Func<Modeling.DeepSeekV3ForCausalLM, ParallelServing>? Parallel { get; init; }
+
     public string ServedModelName => ModelName ?? new DirectoryInfo(ModelDirectory).Name;
 }

@@ -1,10 +1,18 @@
 using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using DeepSeekV3.Checkpoints;
+using DeepSeekV3.Distributed;
+using DeepSeekV3.Inference;
+using DeepSeekV3.Inference.Parallel;
 using DeepSeekV3.Inference.Serving;
 using DeepSeekV3.Server;
 
 namespace DeepSeekV3.Cli.Commands;
 
-/// <summary>`dsv3 serve`: the OpenAI-compatible HTTP server (DeepSeekV3.Server) until Ctrl+C or SIGTERM.</summary>
+/// <summary>`dsv3 serve`: the OpenAI-compatible HTTP server (DeepSeekV3.Server) until Ctrl+C or SIGTERM. Under
+/// mpiexec with --ep N, rank 0 serves HTTP and every rank holds its share of the routed experts: the other ranks'
+/// batches follow rank 0's decisions step by step (<see cref="BatchLockstep"/>).</summary>
 internal static class ServeCommand
 {
     /// <summary>Where the API key comes from when --api-key is not given.</summary>
@@ -21,26 +29,35 @@ internal static class ServeCommand
         var kvTokens = new Option<long?>("--kv-cache-tokens") { Description = "KV-cache tokens all running requests may reserve (default: max batch × context)" };
         var threads = new Option<int>("--threads") { Description = "Compute threads (0: LibTorch's default)", DefaultValueFactory = _ => 0 };
         var sampling = new SamplingOptions();
+        var experts = new ExpertParallelOptions();
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API")
         {
             model, host, port, apiKey, maxBatch, maxContext, kvTokens, threads, sampling.Speculative,
         };
+        experts.AddTo(command);
         command.SetAction(async (result, cancellation) =>
         {
             if (result.GetValue(threads) is > 0 and int n) TorchSharp.torch.set_num_threads(n);
+            using var world = Communicators.FromEnvironment();
+            var parallel = experts.Read(result, world);
+            var serving = new ServingOptions
+            {
+                MaxBatch = result.GetValue(maxBatch),
+                MaxContext = result.GetValue(maxContext),
+                KvCacheTokens = result.GetValue(kvTokens),
+                Speculative = sampling.ReadSpeculative(result),
+            };
+            string modelDirectory = result.GetValue(model) ?? CliOptions.DefaultModelDirectory();
+            if (parallel is not null && world.Rank != 0)
+                return FailFast.Run(world, () => Follow(modelDirectory, world, parallel, serving), result.InvocationConfiguration.Error, verbose: false);
             var options = new ServerOptions
             {
-                ModelDirectory = result.GetValue(model) ?? CliOptions.DefaultModelDirectory(),
+                ModelDirectory = modelDirectory,
                 Host = result.GetValue(host)!,
                 Port = result.GetValue(port),
                 ApiKey = result.GetValue(apiKey) ?? Environment.GetEnvironmentVariable(ApiKeyVariable),
-                Serving = new ServingOptions
-                {
-                    MaxBatch = result.GetValue(maxBatch),
-                    MaxContext = result.GetValue(maxContext),
-                    KvCacheTokens = result.GetValue(kvTokens),
-                    Speculative = sampling.ReadSpeculative(result),
-                },
+                Serving = serving,
+                Parallel = parallel is null ? null : loaded => Lead(loaded, world, parallel, result.InvocationConfiguration.Error),
             };
             var log = result.InvocationConfiguration.Error;
             await using var server = await OpenAiServer.StartAsync(options, cancellation);
@@ -55,5 +72,48 @@ internal static class ServeCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>Rank 0 of an expert-parallel server: its share of the experts, the lockstep the other ranks follow,
+    /// and the expert balance in /metrics.</summary>
+    private static ParallelServing Lead(Modeling.DeepSeekV3ForCausalLM model, ICommunicator world, ExpertParallelInferenceOptions options,
+        TextWriter log)
+    {
+        var inference = new ExpertParallelInference(model, world, options);
+        log.WriteLine("dsv3 serve: " + ExpertParallelOptions.Describe(inference, options, torchAsked: false));
+        inference.Replanned += replan => log.WriteLine($"dsv3 serve: [eplb] {replan}");
+        return new ParallelServing(() => inference.CreateBackend(), new BatchLockstep(world), name => BalanceMetrics(inference, name));
+    }
+
+    /// <summary>Every other rank: its share of the experts, and rank 0's batch decisions carried out until it stops.</summary>
+    private static int Follow(string modelDirectory, ICommunicator world, ExpertParallelInferenceOptions options, ServingOptions serving)
+    {
+        using var model = ModelCheckpoint.Load(modelDirectory);
+        var inference = new ExpertParallelInference(model, world, options);
+        using var batch = new GenerationBatch(model, blockSize: serving.BlockSize, fused: false, speculative: serving.Speculative,
+            backend: () => inference.CreateBackend());
+        new BatchLockstep(world).Follow(batch);
+        return 0;
+    }
+
+    /// <summary>dsv3:expert_balancedness (mean / max rank load) before and as planned by the last re-plan, and the
+    /// re-plans so far (SGLang exposes its EPLB balancedness the same way).</summary>
+    private static string BalanceMetrics(ExpertParallelInference inference, string modelName)
+    {
+        var text = new StringBuilder();
+        string label = $"model_name=\"{modelName.Replace("\\", "\\\\").Replace("\"", "\\\"")}\"";
+        void Sample(string name, string type, string help, double value, string labels = "") =>
+            text.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} {type}\n{name}{{{label}{labels}}} {value}\n");
+        var metrics = inference.Metrics;
+        Sample("dsv3:eplb_replans_total", "counter", "EPLB re-plans carried out.", metrics.Replans.Count);
+        Sample("dsv3:eplb_experts_moved_total", "counter", "Experts moved between ranks by re-plans.", metrics.Replans.Sum(r => r.ExpertsMoved));
+        if (metrics.LastReplan is { } last)
+        {
+            Sample("dsv3:expert_balancedness", "gauge", "Mean / max rank load of the routed experts (1 = even).",
+                last.Before.Balancedness, ",when=\"before_last_replan\"");
+            Sample("dsv3:expert_balancedness_planned", "gauge", "Mean / max rank load the last re-plan planned on the same loads.",
+                last.After.Balancedness);
+        }
+        return text.ToString();
     }
 }

@@ -26,10 +26,16 @@ public sealed class ServingEngine : IDisposable
     private long _reservedBlocks;
     private bool _stopping;
     private volatile int _runningCount, _cacheBlocksInUse;
+    private readonly BatchLockstep? _lockstep;
+    private int _admitted;
 
-    /// <summary>Starts the generation loop on <paramref name="model"/>, which the engine uses alone from now on.</summary>
-    public ServingEngine(DeepSeekV3ForCausalLM model, ByteLevelBpeTokenizer tokenizer, ServingOptions? options = null)
+    /// <summary>Starts the generation loop on <paramref name="model"/>, which the engine uses alone from now on.
+    /// <paramref name="backend"/> makes the batch's backend (e.g. expert-parallel passes); with
+    /// <paramref name="lockstep"/> every decision is announced first, for ranks whose batches must follow.</summary>
+    public ServingEngine(DeepSeekV3ForCausalLM model, ByteLevelBpeTokenizer tokenizer, ServingOptions? options = null,
+        Func<ForwardBackend>? backend = null, BatchLockstep? lockstep = null)
     {
+        _lockstep = lockstep;
         Options = options ?? new ServingOptions();
         int modelContext = model.Config.MaxPositionEmbeddings;
         MaxContext = Options.MaxContext ?? modelContext;
@@ -40,7 +46,8 @@ public sealed class ServingEngine : IDisposable
         if (budgetTokens < 1) throw new InvalidArgumentException($"KV cache budget {budgetTokens} tokens must be >= 1");
         _budgetBlocks = budgetTokens / Options.BlockSize;
         _tokenizer = tokenizer;
-        _batch = new GenerationBatch(model, blockSize: Options.BlockSize, fused: Options.Fused, speculative: Options.Speculative);
+        _batch = new GenerationBatch(model, blockSize: Options.BlockSize, fused: Options.Fused, speculative: Options.Speculative,
+            backend: backend);
         _loop = new Thread(Run) { Name = "dsv3 generation loop", IsBackground = true };
         _loop.Start();
     }
@@ -135,6 +142,7 @@ public sealed class ServingEngine : IDisposable
                 Admit();
                 if (_running.Count > 0)
                 {
+                    _lockstep?.AnnounceStep();
                     _batch.Step();
                     foreach (var entry in _running.ToList()) Publish(entry);
                 }
@@ -191,6 +199,8 @@ public sealed class ServingEngine : IDisposable
             _running.Add(entry);
             try
             {
+                entry.Id = ++_admitted;
+                _lockstep?.AnnounceAdd(entry.Id, entry.Request);
                 entry.Sequence = _batch.Add(entry.Request, token => OnToken(entry, token));
             }
             catch (Exception e)
@@ -233,6 +243,7 @@ public sealed class ServingEngine : IDisposable
 
     private void Finish(ServingEntry entry, Exception? error)
     {
+        if (entry.Id > 0) _lockstep?.AnnounceDrop(entry.Id);
         _running.Remove(entry);
         _reservedBlocks -= entry.ReservedBlocks;
         if (entry.Sequence is { Finished: not null } sequence)
@@ -268,6 +279,7 @@ public sealed class ServingEngine : IDisposable
         }
         foreach (var entry in waiting) entry.Fail(shutdown);     // outside the lock: a cancellation callback takes it
         UpdateGauges();
+        _lockstep?.AnnounceStop();
         _batch.Dispose();
     }
 

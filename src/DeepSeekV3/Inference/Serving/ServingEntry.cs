@@ -37,6 +37,9 @@ internal sealed class ServingEntry
     /// <summary>Null until admitted.</summary>
     public GenerationSequence? Sequence { get; set; }
 
+    /// <summary>The engine's number for it once admitted (0 before), as announced to lockstep followers.</summary>
+    public int Id { get; set; }
+
     /// <summary>Tokens sent to the caller so far.</summary>
     public int Published { get; set; }
 

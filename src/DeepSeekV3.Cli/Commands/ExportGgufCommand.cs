@@ -12,7 +12,7 @@ internal static class ExportGgufCommand
         var output = new Option<string>("--out", "-o") { Description = "Output .gguf file", Required = true };
         var type = new Option<string>("--type")
         {
-            Description = "Tensor type: f32 (exact) or f16 (half the size; vectors and the router stay f32)",
+            Description = "Tensor type: f32 (exact), f16 (half the size) or q8_0 (blocks of 32 int8 with an f16 scale, 8.5 bits per weight); vectors and the router stay f32",
             DefaultValueFactory = _ => "f32",
         };
         var tokenizer = new Option<string?>("--tokenizer")
@@ -38,6 +38,7 @@ internal static class ExportGgufCommand
     {
         "f32" => GgufTensorType.F32,
         "f16" => GgufTensorType.F16,
-        _ => throw new InvalidArgumentException($"--type \"{value}\": expected f32 or f16"),
+        "q8_0" => GgufTensorType.Q8_0,
+        _ => throw new InvalidArgumentException($"--type \"{value}\": expected f32, f16 or q8_0"),
     };
 }

@@ -75,7 +75,10 @@ public static class DeepSeek2Tensors
 
     private sealed class Mapper(GgufWriter writer, CheckpointReader reader, GgufTensorType type)
     {
-        private GgufTensorType TypeFor(long[] shape, bool forceF32) => shape.Length == 1 || forceF32 ? GgufTensorType.F32 : type;
+        // Q8_0 needs rows of whole 32-value blocks; a matrix whose rows are not falls back to F16, as llama.cpp's
+        // quantizer does.
+        private GgufTensorType TypeFor(long[] shape, bool forceF32) =>
+            shape.Length == 1 || forceF32 ? GgufTensorType.F32 : type.Fits(shape[^1]) ? type : GgufTensorType.F16;
 
         private Tensor Read(string name) => reader.ReadDequantized(name, out _);
 

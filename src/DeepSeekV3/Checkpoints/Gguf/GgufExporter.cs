@@ -24,8 +24,8 @@ public static class GgufExporter
             writer.Add(key, value);
         writer.Add("general.name", GgufValue.String(Path.GetFileName(Path.GetFullPath(modelDir).TrimEnd(Path.DirectorySeparatorChar))));
         writer.Add("general.alignment", GgufValue.UInt32(GgufWriter.Alignment));
-        // llama_ftype: 0 = all F32, 1 = mostly F16 (vectors and the router stay F32).
-        writer.Add("general.file_type", GgufValue.UInt32(type == GgufTensorType.F16 ? 1u : 0u));
+        // llama_ftype: 0 = all F32, 1 = mostly F16, 7 = mostly Q8_0 (vectors and the router stay F32).
+        writer.Add("general.file_type", GgufValue.UInt32(type switch { GgufTensorType.F16 => 1u, GgufTensorType.Q8_0 => 7u, _ => 0u }));
         foreach (var (key, value) in vocabulary.Metadata(config))
             writer.Add(key, value);
 

@@ -86,6 +86,7 @@ public sealed class GgufFile
         {
             GgufTensorType.F32 => Enumerable.Range(0, bytes.Length / 4).Select(i => BitConverter.ToSingle(bytes, 4 * i)).ToArray(),
             GgufTensorType.F16 => Enumerable.Range(0, bytes.Length / 2).Select(i => (float)BitConverter.ToHalf(bytes, 2 * i)).ToArray(),
+            GgufTensorType.Q8_0 => Q8Blocks.Dequantize(bytes),
             _ => throw new GgufException(Path, $"tensor '{name}': cannot read type {info.Type}"),
         };
     }

@@ -9,7 +9,7 @@ public sealed record GgufTensorInfo(string Name, long[] Dimensions, GgufTensorTy
 {
     public long ElementCount => Dimensions.Aggregate(1L, (n, d) => n * d);
 
-    public long ByteLength => ElementCount * Type.ElementSize();
+    public long ByteLength => Type.ByteLength(ElementCount);
 
     /// <summary>The PyTorch (row-major) shape of the same data: <see cref="Dimensions"/> reversed.</summary>
     public long[] TorchShape => Dimensions.Reverse().ToArray();

@@ -38,6 +38,8 @@ public sealed class GgufWriter
     /// </summary>
     public void AddTensor(string name, long[] shape, GgufTensorType type, Func<Tensor> produce)
     {
+        if (!type.Fits(shape[^1]))
+            throw new ArgumentException($"tensor '{name}': rows of {shape[^1]} values cannot be stored as {type}", nameof(type));
         if (!_tensorNames.Add(name))
             throw new ArgumentException($"tensor '{name}' added twice", nameof(name));
         _tensors.Add(new PendingTensor(name, shape.ToArray(), type, produce));
@@ -65,7 +67,7 @@ public sealed class GgufWriter
                 output.Write((ulong)ne);
             output.Write((uint)tensor.Type);
             output.Write((ulong)offset);
-            offset = AlignUp(offset + tensor.Shape.Aggregate(1L, (n, d) => n * d) * tensor.Type.ElementSize());
+            offset = AlignUp(offset + tensor.Type.ByteLength(tensor.Shape.Aggregate(1L, (n, d) => n * d)));
         }
         output.Flush();
         Pad(stream, stream.Position);
@@ -85,8 +87,16 @@ public sealed class GgufWriter
         if (!value.shape.SequenceEqual(pending.Shape))
             throw new InvalidOperationException(
                 $"tensor '{pending.Name}': declared shape [{string.Join(", ", pending.Shape)}], produced [{string.Join(", ", value.shape)}]");
+        if (pending.Type == GgufTensorType.Q8_0)
+        {
+            float[] values = value.to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
+            byte[] blocks = new byte[pending.Type.ByteLength(values.Length)];
+            Q8Blocks.Quantize(values, blocks);
+            stream.Write(blocks);
+            return;
+        }
         var stored = value.to(pending.Type == GgufTensorType.F16 ? ScalarType.Float16 : ScalarType.Float32);
-        TensorBytes.WriteTo(stored, stream, pending.Type.ElementSize());
+        TensorBytes.WriteTo(stored, stream, pending.Type == GgufTensorType.F16 ? 2 : 4);
     }
 
     private static long AlignUp(long n) => (n + Alignment - 1) / Alignment * Alignment;

@@ -205,6 +205,29 @@ public sealed class GgufExportTests : IDisposable
     }
 
     [Fact]
+    public void Q8_0_export_stores_whole_block_rows_as_q8_0_within_half_a_step_and_falls_back_to_f16_elsewhere()
+    {
+        var file = Export(GgufTensorType.Q8_0);
+        using var reader = CheckpointReader.Open(_modelDir);
+        Assert.Equal(7u, file.Metadata["general.file_type"].AsUInt32());
+        var info = file.Tensor("blk.0.attn_q_a.weight");                                  // rows of 64: two blocks each
+        Assert.Equal(GgufTensorType.Q8_0, info.Type);
+        Assert.Equal(info.ElementCount / 32 * 34, info.ByteLength);
+        using var qa = reader.Read("model.layers.0.self_attn.q_a_proj.weight");
+        float[] original = qa.data<float>().ToArray(), stored = file.ReadFloats("blk.0.attn_q_a.weight");
+        for (int b = 0; b < original.Length / 32; b++)
+        {
+            // |x − d·q| ≤ d/2 for the unrounded scale d = max|x|/127, plus 127·|d − f16(d)| ≤ 127·d·2⁻¹¹ for storing d.
+            double d = original.Skip(b * 32).Take(32).Max(Math.Abs) / 127;
+            for (int i = b * 32; i < b * 32 + 32; i++)
+                Assert.True(Math.Abs(original[i] - stored[i]) <= d * (0.5 + 127.0 / 2048) + 1e-12, $"element {i}: {original[i]} stored as {stored[i]}");
+        }
+        // attn_output's rows are H · v_head_dim = 48 values, not whole blocks: F16, as llama.cpp's quantizer falls back.
+        Assert.Equal(GgufTensorType.F16, file.Tensor("blk.0.attn_output.weight").Type);
+        Assert.Equal(GgufTensorType.F32, file.Tensor("blk.1.ffn_gate_inp.weight").Type);
+    }
+
+    [Fact]
     public void Fp8_checkpoint_is_dequantized_with_its_block_scales()
     {
         using var model = GgufTestModels.Create(Config);

@@ -68,12 +68,8 @@ public sealed class LlamaCppPeerTests(ITestOutputHelper log) : IDisposable
     public void Llama_cpp_on_an_f16_export_matches_our_engine_on_half_rounded_weights()
     {
         const double f16Tolerance = 1e-2;
-        var (model, gguf) = ExportRandomModel(GgufTensorType.F16);
+        var (model, tokens, prefill, decode) = RunPeerOnExport(GgufTensorType.F16);
         using var _ = model;
-        long[] tokens = Tokens();
-        float[][] prefill, decode;
-        using (var peer = new LlamaCppPeer(gguf, threads: 1))
-            (prefill, decode) = (peer.Prefill(tokens), peer.DecodeStepwise(tokens));
 
         float[][] unrounded = OurPrefill(model, tokens);
         RoundExportedWeights(model, ScalarType.Float16);
@@ -107,12 +103,8 @@ public sealed class LlamaCppPeerTests(ITestOutputHelper log) : IDisposable
     public void Llama_cpp_on_a_q8_0_export_matches_our_engine_on_q8_rounded_weights()
     {
         const double typicalBound = 0.1;
-        var (model, gguf) = ExportRandomModel(GgufTensorType.Q8_0);
+        var (model, tokens, prefill, decode) = RunPeerOnExport(GgufTensorType.Q8_0);
         using var _ = model;
-        long[] tokens = Tokens();
-        float[][] prefill, decode;
-        using (var peer = new LlamaCppPeer(gguf, threads: 1))
-            (prefill, decode) = (peer.Prefill(tokens), peer.DecodeStepwise(tokens));
 
         float[][] unrounded = OurPrefill(model, tokens);
         RoundQ8ExportedWeights(model);
@@ -131,6 +123,16 @@ public sealed class LlamaCppPeerTests(ITestOutputHelper log) : IDisposable
         Assert.InRange(slope, 0.8, 1.2);
         Assert.True(Median(unroundedDiffs) > Median(prefillDiffs),
             $"the unrounded weights are as close (median {Median(unroundedDiffs):E3}) as the Q8_0-rounded ones ({Median(prefillDiffs):E3})");
+    }
+
+    /// <summary>Exports the random model as <paramref name="type"/> and runs llama.cpp on it: its prefill logits and
+    /// its stepwise cached-decode logits at every position. The caller owns the model.</summary>
+    private (DeepSeekV3ForCausalLM Model, long[] Tokens, float[][] Prefill, float[][] Decode) RunPeerOnExport(GgufTensorType type)
+    {
+        var (model, gguf) = ExportRandomModel(type);
+        long[] tokens = Tokens();
+        using var peer = new LlamaCppPeer(gguf, threads: 1);
+        return (model, tokens, peer.Prefill(tokens), peer.DecodeStepwise(tokens));
     }
 
     private static double[] PositionDiffs(float[][] a, float[][] b) =>

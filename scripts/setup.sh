@@ -10,6 +10,10 @@ dpkg -s libgomp1 >/dev/null 2>&1 || (apt-get update && apt-get install -y libgom
 # and Cray MPICH share. One implementation only: with both installed, Debian's alternatives point `mpiexec` at Open
 # MPI, so we always call `mpiexec.mpich` explicitly. --no-install-recommends skips the compilers libmpich-dev pulls in.
 dpkg -s mpich >/dev/null 2>&1 || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends mpich)
+# Chromium, headless, for the test that drives the chat page `dsv3 serve` shows at "/" (Serving/ChatPageTests). Only
+# Chromium: the test speaks the Chrome DevTools Protocol, which Chromium implements natively (Firefox's partial CDP
+# support is deprecated in favour of WebDriver BiDi), and one browser keeps the install small.
+dpkg -s chromium >/dev/null 2>&1 || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
 command -v dotnet >/dev/null || { echo "setup: the .NET 10 SDK (dotnet) is required on PATH" >&2; exit 1; }
 dotnet restore DeepSeekV3.slnx -v q -nologo
 bash scripts/fetch-tokenizer.sh

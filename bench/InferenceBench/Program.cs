@@ -11,7 +11,7 @@ using static TorchSharp.torch;
 //     [--prompt N] [--work DIR] [--engines ours,torch,llama] [--model DIR] [--batch N]
 // ours = LibTorch prefill + fused decode (what GenerationEngine runs); torch = LibTorch forward for every step.
 // --model benchmarks an existing model directory (e.g. models/default) instead of the random 276M one.
-var options = ParseArgs(args);
+var options = BenchArgs.Parse(args);
 int threads = Int("threads", 2), repeats = Int("repeats", 3), decodeSteps = Int("decode-steps", 64), promptLength = Int("prompt", 512);
 const int warmupSteps = 2;
 string workDir = options.GetValueOrDefault("work", Path.Combine(Path.GetTempPath(), "dsv3-inference-bench"));
@@ -98,15 +98,3 @@ Console.WriteLine($"wrote {jsonPath}");
 return 0;
 
 int Int(string name, int fallback) => options.TryGetValue(name, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
-
-static Dictionary<string, string> ParseArgs(string[] args)
-{
-    var map = new Dictionary<string, string>();
-    for (int i = 0; i < args.Length; i++)
-    {
-        if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
-            throw new ArgumentException($"expected --name value pairs, found \"{args[i]}\"");
-        map[args[i][2..]] = args[++i];
-    }
-    return map;
-}

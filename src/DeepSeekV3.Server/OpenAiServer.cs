@@ -13,7 +13,7 @@ using Microsoft.Extensions.Logging;
 namespace DeepSeekV3.Server;
 
 /// <summary>
-/// The OpenAI-compatible server on Kestrel: /v1/models, /v1/chat/completions, /v1/completions (plain and streamed),
+/// The OpenAI-compatible server on Kestrel: the chat page at /, /v1/models, /v1/chat/completions, /v1/completions (plain and streamed),
 /// /health, /metrics, /tokenize, /detokenize. It listens at once and loads the model in the background (/health
 /// answers 503 until it is ready). Every error is an OpenAI-style JSON body: 4xx for what the client sent, 503 while
 /// loading or when the queue is full, 500 only for a fault of the server. Stopping lets requests in flight finish
@@ -92,6 +92,7 @@ public sealed class OpenAiServer : IAsyncDisposable
                 log.LogInformation("{Method} {Path} {Status} {Milliseconds:F0} ms", context.Request.Method, context.Request.Path,
                     context.Response.StatusCode, clock.Elapsed.TotalMilliseconds);
         });
+        _app.MapGet("/", Guard(new ChatPage(needsKey: key is not null).Serve, log));
         _app.MapGet("/health", Guard(info.Health, log));
         _app.MapGet("/metrics", Guard(info.Metrics, log));
         _app.MapGet("/v1/models", Guard(info.Models, log));

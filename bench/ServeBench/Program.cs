@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using DeepSeekV3.Bench;
+using DeepSeekV3.Inference.Serving;
+using DeepSeekV3.Server;
+
+// The HTTP server under load: 1, 8 and 32 concurrent clients, each sending streamed greedy chat completions one after
+// another (ignore_eos, so every request generates --max-tokens tokens), against the real server (Kestrel on a
+// loopback port, in this process) with the bundled model; once with continuous batching (--max-batch 32) and once
+// one request at a time (--max-batch 1). Client-side measures: total generated tokens/s over the wall time, time to
+// first token and the gap between streamed chunks (≈ inter-token latency: a chunk is a token unless a UTF-8
+// character or a held-back stop string spans tokens), p50/p99. Usage:
+//   dotnet run -c Release --project bench/ServeBench -- [--threads N] [--clients 1,8,32] [--requests-per-client N]
+//     [--max-tokens N] [--batches 32,1] [--model DIR]
+var options = BenchArgs.Parse(args);
+int threads = Int("threads", 2), requestsPerClient = Int("requests-per-client", 4), maxTokens = Int("max-tokens", 64);
+int[] clientCounts = Ints("clients", "1,8,32"), batches = Ints("batches", "32,1");
+string modelDir = options.GetValueOrDefault("model", Path.Combine(BenchPaths.RepoRoot(), "models", "default"));
+const string Key = "bench";
+string[] questions =
+[
+    "Tell me about the jury", "What did the committee say?", "Describe the election", "Who was the mayor?",
+    "What happened in the city?", "Write about the weather", "What is the news today?", "Explain the vote",
+];
+
+var recorder = new BenchResults();
+TorchSharp.torch.set_num_threads(threads);
+var runs = new List<object>();
+Console.WriteLine($"{"max batch",9} {"clients",7} {"requests",8} {"tokens/s",9} {"TTFT p50",9} {"TTFT p99",9} {"ITL p50",8} {"ITL p99",8}  (ms)");
+foreach (int maxBatch in batches)
+{
+    await using var server = await OpenAiServer.StartAsync(new ServerOptions
+    {
+        ModelDirectory = modelDir,
+        Port = 0,
+        ApiKey = Key,
+        LogRequests = false,
+        Serving = new ServingOptions { MaxBatch = maxBatch },
+    });
+    await server.ModelLoaded;
+    using var http = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromMinutes(10) };
+    http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Key);
+    await StreamedRequest.Run(http, questions[0], maxTokens);            // warm-up: kernels, allocators, the JIT
+    foreach (int clients in clientCounts)
+    {
+        var clock = Stopwatch.StartNew();
+        var results = (await Task.WhenAll(Enumerable.Range(0, clients).Select(async client =>
+        {
+            var mine = new List<StreamedRequest>();
+            for (int r = 0; r < requestsPerClient; r++)
+                mine.Add(await StreamedRequest.Run(http, questions[(client + r) % questions.Length], maxTokens));
+            return mine;
+        }))).SelectMany(r => r).ToList();
+        double wall = clock.Elapsed.TotalSeconds;
+        int tokens = results.Sum(r => r.CompletionTokens);
+        var ttft = results.Select(r => r.TtftSeconds).ToArray();
+        var itl = results.SelectMany(r => r.InterTokenSeconds).ToArray();
+        var run = new
+        {
+            max_batch = maxBatch,
+            clients,
+            requests = results.Count,
+            wall_seconds = wall,
+            generated_tokens = tokens,
+            tokens_per_second = tokens / wall,
+            ttft_seconds = new { p50 = Percentile(ttft, 50), p99 = Percentile(ttft, 99), mean = ttft.Average() },
+            inter_token_seconds = new { p50 = Percentile(itl, 50), p99 = Percentile(itl, 99), mean = itl.Average() },
+        };
+        runs.Add(run);
+        Console.WriteLine($"{maxBatch,9} {clients,7} {results.Count,8} {tokens / wall,9:F1} {1000 * run.ttft_seconds.p50,9:F1} {1000 * run.ttft_seconds.p99,9:F1} " +
+                          $"{1000 * run.inter_token_seconds.p50,8:F2} {1000 * run.inter_token_seconds.p99,8:F2}");
+    }
+}
+Console.WriteLine($"load average before/after: {recorder.LoadBefore} / {BenchResults.LoadAverage()} (the machine is shared)");
+string modelName = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelDir))).ToLowerInvariant();
+string path = recorder.Save($"serve-{modelName}-{threads}t", new
+{
+    model = modelDir,
+    settings = new { threads, requests_per_client = requestsPerClient, max_tokens = maxTokens, temperature = 0, ignore_eos = true, stream = true },
+    runs,
+});
+Console.WriteLine($"wrote {path}");
+return 0;
+
+// Nearest-rank percentile.
+static double Percentile(double[] values, double p)
+{
+    if (values.Length == 0) return double.NaN;
+    var sorted = values.Order().ToArray();
+    return sorted[Math.Clamp((int)Math.Ceiling(p / 100 * sorted.Length) - 1, 0, sorted.Length - 1)];
+}
+
+int Int(string name, int fallback) => options.TryGetValue(name, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+
+int[] Ints(string name, string fallback) =>
+    options.GetValueOrDefault(name, fallback).Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();

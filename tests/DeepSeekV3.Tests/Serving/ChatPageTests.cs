@@ -1,0 +1,102 @@
+using System.Text.Json;
+
+namespace DeepSeekV3.Tests.Serving;
+
+/// <summary>The chat page at "/" in real headless chromium (<see cref="HeadlessChromium"/>) against the real server:
+/// what the page shows must be what the API returns for the same request.</summary>
+public class ChatPageTests(ServerFixture server) : IClassFixture<ServerFixture>
+{
+    private const int MaxTokens = 20;
+
+    [Fact]
+    public async Task Chat_page_is_served_at_root_without_a_key_and_loads_nothing_from_elsewhere()
+    {
+        using var anonymous = new HttpClient { BaseAddress = server.Server.Address };
+        using var response = await anonymous.GetAsync("/");
+        string html = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {html}");
+        Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("default-src 'none'", response.Headers.GetValues("Content-Security-Policy").Single());
+        Assert.Contains("<meta name=\"dsv3-api-key\" content=\"required\">", html);   // the fixture's server has a key
+        Assert.DoesNotContain(" src=", html);
+        Assert.DoesNotContain("<link", html);
+        Assert.DoesNotContain("innerHTML", html);
+    }
+
+    [Fact]
+    public async Task Page_streams_the_greedy_reply_and_sends_the_history_the_next_turn()
+    {
+        await using var page = await HeadlessChromium.OpenAsync(server.Server.Address);
+        Assert.True((await page.EvaluateAsync("!document.getElementById('api-key-field').hidden")).GetBoolean(), "no API key field");
+
+        // Without the key: the server's 401 is shown, and the failed turn is not kept.
+        var refused = await Turn(page, "Tell me about the jury");
+        Assert.Equal("msg error", refused.GetProperty("class").GetString());
+        Assert.Equal("Incorrect API key provided.", refused.GetProperty("text").GetString());
+        Assert.Equal(0, refused.GetProperty("history").GetInt32());
+
+        await page.EvaluateAsync($$"""
+            document.getElementById('api-key').value = {{JsonSerializer.Serialize(ServerFixture.Key)}};
+            document.getElementById('temperature').value = '0';
+            document.getElementById('max-tokens').value = '{{MaxTokens}}';
+            """);
+        var history = new List<object> { new { role = "user", content = "Tell me about the jury" } };
+        var first = await Turn(page, "Tell me about the jury");
+        Assert.Equal("msg assistant", first.GetProperty("class").GetString());
+        Assert.Equal(await ApiReply(history), first.GetProperty("text").GetString());
+        Assert.Equal(2, first.GetProperty("history").GetInt32());
+        Assert.True(first.GetProperty("updates").GetInt32() > 1, "the reply was not shown as it streamed");
+
+        // The second turn is sent with the first: its prompt is the whole conversation, and its reply the API's for it.
+        // Markup in the message is shown as text.
+        const string second = "<b>And the judge?</b> <img src=x onerror=alert(1)>";
+        history.Add(new { role = "assistant", content = first.GetProperty("text").GetString() });
+        history.Add(new { role = "user", content = second });
+        double promptTokens = await server.Metric("vllm:prompt_tokens_total");
+        var reply = await Turn(page, second);
+        double sent = await server.Metric("vllm:prompt_tokens_total") - promptTokens;
+        Assert.Equal((await server.PostJson("/tokenize", new { messages = history })).GetProperty("count").GetInt32(), sent);
+        Assert.Equal(await ApiReply(history), reply.GetProperty("text").GetString());
+        var user = await page.EvaluateAsync("(() => { const u = [...document.querySelectorAll('#log .msg.user')].pop(); return { text: u.textContent, children: u.childElementCount }; })()");
+        Assert.Equal(second, user.GetProperty("text").GetString());
+        Assert.Equal(0, user.GetProperty("children").GetInt32());
+        Assert.Equal(0, reply.GetProperty("children").GetInt32());
+
+        // The metrics panel (polled every 3 s) catches up with the server's count.
+        string generated = (await server.Metric("vllm:generation_tokens_total")).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(generated, (await page.EvaluateAsync($$"""
+            (async () => {
+              for (let i = 0; i < 100 && document.getElementById('m-tokens').textContent !== '{{generated}}'; i++)
+                await new Promise(r => setTimeout(r, 50));
+              return document.getElementById('m-tokens').textContent;
+            })()
+            """)).GetString());
+
+        var reset = await page.EvaluateAsync("document.getElementById('reset').click(); ({ shown: document.querySelectorAll('#log .msg').length, history: messages.length })");
+        Assert.Equal(0, reset.GetProperty("shown").GetInt32());
+        Assert.Equal(0, reset.GetProperty("history").GetInt32());
+    }
+
+    /// <summary>Types <paramref name="text"/>, clicks Send, waits until the page is idle again, and returns the last
+    /// message shown (class, text, child elements), the length of the page's conversation, and how many times the
+    /// reply's text changed while it streamed.</summary>
+    private static Task<JsonElement> Turn(HeadlessChromium page, string text) => page.EvaluateAsync($$"""
+        (async () => {
+          let updates = 0;
+          const log = document.getElementById('log');
+          const observer = new MutationObserver(changes => { updates += changes.filter(c => c.target.classList?.contains('assistant')).length; });
+          observer.observe(log, { subtree: true, childList: true, characterData: true });
+          document.getElementById('input').value = {{JsonSerializer.Serialize(text)}};
+          document.getElementById('send').click();
+          if (document.body.dataset.state !== 'streaming') throw new Error('send did not start a request');
+          while (document.body.dataset.state !== 'idle') await new Promise(r => setTimeout(r, 20));
+          observer.disconnect();
+          const last = [...document.querySelectorAll('#log .msg')].pop();
+          return { class: last.className, text: last.textContent, children: last.childElementCount, history: messages.length, updates };
+        })()
+        """);
+
+    private async Task<string> ApiReply(List<object> messages) =>
+        (await server.PostJson("/v1/chat/completions", new { messages, temperature = 0, max_tokens = MaxTokens }))
+            .GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString()!;
+}

@@ -1,7 +1,9 @@
 // Training benchmark: tokens/s and MFU for the tiny and small presets (MFU against the peak FP32 matmul FLOP/s
 // measured in this process), the time and peak-memory cost of --recompute, and aux-free vs aux-loss balancing on
 // the same data, seed and steps (final validation loss, MaxVio, PNG of both curves).
-// Usage: dotnet run -c Release --project bench/TrainBench -- [--part all|throughput|balance|replot|parallel|pipeline] [--steps N] [--rounds R] [DATA...]
+// Usage: dotnet run -c Release --project bench/TrainBench -- [--part all|throughput|balance|replot|parallel|pipeline|fp8] [--steps N] [--rounds R] [DATA...]
+// (fp8: `small` trained with BF16 and with the emulated FP8 recipe on the same data, seed and N steps (default 140),
+// smoothed final losses and their relative gap, tokens/s of FP32, BF16 and FP8; bench/results/fp8-vs-bf16.json + PNGs)
 // (replot: redraw the balance PNGs from bench/results/runs/*/metrics.jsonl; parallel: one process vs data parallel
 // vs expert parallel over MPI on the small preset, R rounds (default 3) of N steps (default 6) each; pipeline: one
 // process vs 1F1B vs DualPipeV on 2 and 4 ranks, small with 8 blocks, N steps (default 4) — neither in "all")
@@ -58,6 +60,19 @@ if (part == "parallel")
     Console.WriteLine($"share of expert-parallel communication hidden by the overlap, per round: {string.Join(", ", hidden.Select(h => $"{h * 100:F0}%"))}");
     string written = recorder.Save("train-bench-parallel", new { runs, summary, hidden_share_per_round = hidden });
     Console.WriteLine($"\nwrote {written}");
+    return 0;
+}
+
+if (part == "fp8")
+{
+    // Steps chosen so the whole part fits in ~40 minutes on this shared 2-core machine (FP8 emulation ~3x slower
+    // than BF16); the report-shaped LR decay flattens the loss by the end.
+    int fp8Steps = stepsGiven ?? 140;
+    var result = Fp8Comparison.Run(data, encoder, tokenCache, results, fp8Steps, shards);
+    string written = recorder.Save("fp8-vs-bf16", result);
+    Console.WriteLine();
+    Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(result, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+    Console.WriteLine($"\nwrote {written}, {Path.Combine(results, "fp8-vs-bf16.png")} and {Path.Combine(results, "fp8-vs-bf16-gap.png")}");
     return 0;
 }
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using DeepSeekV3.Modeling;
+using DeepSeekV3.Precision;
 using DeepSeekV3.Tokenization;
 using DeepSeekV3.Training;
 using DeepSeekV3.Training.Data;
@@ -39,7 +40,10 @@ internal static class TrainCommand
         var evalWindows = new Option<int>("--eval-windows") { Description = "Validation windows per evaluation", DefaultValueFactory = _ => 16 };
         var valFraction = new Option<double>("--val-fraction") { Description = "Share held out for validation: whole documents (seeded draw), or, when no held-out document fills a window (e.g. one text file), the last share of the token stream; 0: no validation", DefaultValueFactory = _ => 0.02 };
         var fimRate = new Option<double>("--fim-rate") { Description = "Share of documents rearranged in PSM fill-in-the-middle form", DefaultValueFactory = _ => 0.1 };
-        var moments = new Option<string>("--moments") { Description = "AdamW moment storage: f32 or bf16 (report)", DefaultValueFactory = _ => "f32" };
+        var moments = new Option<string?>("--moments") { Description = "AdamW moment storage: f32 or bf16 (report; default bf16 with --precision bf16/fp8, else f32)" };
+        var precision = new Option<string>("--precision") { Description = "Matmul precision: fp32, bf16 (bf16 matmuls, fp32 master weights and gradients) or fp8 (the report's FP8 recipe on an emulated FP8 GEMM)", DefaultValueFactory = _ => "fp32" };
+        var fp8Promotion = new Option<int>("--fp8-promotion") { Description = "FP8: elements of K between promotions of the ~14-bit tensor-core accumulator to FP32 (N_C; 0: never)", DefaultValueFactory = _ => 128 };
+        var fp8Scales = new Option<string>("--fp8-scales") { Description = "FP8 scales: report (FP32, power-of-2 where the report uses them), fp32 (everywhere) or ue8m0 (power-of-2 everywhere)", DefaultValueFactory = _ => "report" };
         var noRamp = new Option<bool>("--no-batch-ramp") { Description = "Use the full batch from step 1" };
         var tokenizer = new Option<string>("--tokenizer") { Description = "\"bytes\" (UTF-8 bytes + EOS/FIM ids 256-259) or a byte-level BPE tokenizer.json / directory (copied beside the model)", DefaultValueFactory = _ => "bytes" };
         var tokenCache = new Option<string>("--token-cache") { Description = "Folder for cached token shards", DefaultValueFactory = _ => Path.Combine(".data", "tokens") };
@@ -57,7 +61,7 @@ internal static class TrainCommand
         var command = new Command("train", "Pre-train a model: MTP, auxiliary-loss-free balancing, AdamW, report-shaped schedules")
         {
             preset, config, data, output, steps, seqLen, batchTokens, microBatch, lr, warmup, seed, saveEvery, keep, resume,
-            balance, auxAlpha, biasSpeed, mtpDepth, recompute, evalEvery, evalWindows, valFraction, fimRate, moments, noRamp, tokenizer, tokenCache,
+            balance, auxAlpha, biasSpeed, mtpDepth, recompute, evalEvery, evalWindows, valFraction, fimRate, moments, precision, fp8Promotion, fp8Scales, noRamp, tokenizer, tokenCache,
             threads, logEvery, noPlots, ep, ranksPerNode, noOverlap, pp, schedule,
         };
         command.SetAction(result =>
@@ -85,6 +89,8 @@ internal static class TrainCommand
                 modelConfig = modelConfig with { NumNextnPredictLayers = depth.Value };
             int sequenceLength = result.GetValue(seqLen);
             var balanceMode = ParseBalance(result.GetValue(balance)!);
+            var matmuls = ParsePrecision(result.GetValue(precision)!);
+            string momentDtype = result.GetValue(moments) ?? (matmuls == TrainingPrecision.Float32 ? "f32" : "bf16");
             var options = new RunOptions
             {
                 OutputDirectory = result.GetValue(output)!,
@@ -118,7 +124,9 @@ internal static class TrainCommand
                     EvalEvery = result.GetValue(evalEvery),
                     EvalWindows = result.GetValue(evalWindows),
                     BiasUpdateSpeed = result.GetValue(biasSpeed),
-                    Adam = new AdamWOptions { MomentDtype = TensorSettings.ParseDtype(result.GetValue(moments)!) },
+                    Adam = new AdamWOptions { MomentDtype = TensorSettings.ParseDtype(momentDtype) },
+                    Precision = matmuls,
+                    Fp8 = ParseFp8(result.GetValue(fp8Promotion), result.GetValue(fp8Scales)!),
                     Objective = new ObjectiveOptions
                     {
                         MtpDepth = depth,
@@ -166,6 +174,29 @@ internal static class TrainCommand
             throw new InvalidArgumentException($"--pp {pipelineRanks}: must be at least 1 and divide the {ranks} ranks of the job");
         if (value is null) return pipelineRanks > 1 ? ScheduleKind.OneFOneB : null;
         return PipelineSchedule.ParseKind(value);
+    }
+
+    internal static TrainingPrecision ParsePrecision(string value) => value.ToLowerInvariant() switch
+    {
+        "fp32" or "f32" => TrainingPrecision.Float32,
+        "bf16" => TrainingPrecision.BFloat16,
+        "fp8" => TrainingPrecision.Fp8,
+        _ => throw new InvalidArgumentException($"--precision \"{value}\": expected fp32, bf16 or fp8"),
+    };
+
+    /// <summary>The FP8 recipe of --fp8-promotion and --fp8-scales (checked even when --precision is not fp8).</summary>
+    internal static Fp8Recipe ParseFp8(int promotion, string scales)
+    {
+        var accumulation = new Fp8Accumulation { PromotionInterval = promotion };
+        try { accumulation.Validate(); }
+        catch (QuantizationException e) { throw new InvalidArgumentException($"--fp8-promotion {promotion}: {e.Message}"); }
+        return scales.ToLowerInvariant() switch
+        {
+            "report" => new Fp8Recipe { Gemm = new EmulatedFp8Gemm(accumulation) },
+            "fp32" => new Fp8Recipe { Gemm = new EmulatedFp8Gemm(accumulation), PowerOfTwoWhereReportDoes = false },
+            "ue8m0" => new Fp8Recipe { Gemm = new EmulatedFp8Gemm(accumulation), Scaling = Fp8Scaling.PowerOfTwoScales },
+            _ => throw new InvalidArgumentException($"--fp8-scales \"{scales}\": expected report, fp32 or ue8m0"),
+        };
     }
 
     internal static RecomputeMode ParseRecompute(string value) => value.ToLowerInvariant() switch

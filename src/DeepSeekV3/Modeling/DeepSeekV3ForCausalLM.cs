@@ -81,6 +81,11 @@ public sealed class DeepSeekV3ForCausalLM : nn.Module
             layer.Recompute = mode;
     }
 
+    /// <summary>Sets what the matmuls compute in for training (<see cref="PrecisionPlan"/>): float32, bfloat16, or the
+    /// report's FP8 recipe (<paramref name="fp8"/>, default <see cref="Fp8Recipe.Report"/>). Weights stay float32.</summary>
+    public void SetPrecision(Precision.TrainingPrecision precision, Precision.Fp8Recipe? fp8 = null) =>
+        PrecisionPlan.Apply(this, precision, fp8 ?? Precision.Fp8Recipe.Report);
+
     /// <summary>Distinct parameters (the MTP modules share embedding and head, counted once).</summary>
     public long ParameterCount => parameters().Sum(p => p.NumberOfElements);
 }

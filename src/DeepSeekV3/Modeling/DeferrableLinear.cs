@@ -4,42 +4,44 @@ using static TorchSharp.torch;
 namespace DeepSeekV3.Modeling;
 
 /// <summary>
-/// y = x·Wᵀ whose backward can leave the weight gradient for later (<see cref="WeightGradientQueue"/>). Backward
-/// always returns dL/dx = g·W; dL/dW = gᵀ·x is either returned (the queue is not deferring) or queued, keeping x and
-/// g alive until it runs and is added to W's grad.
+/// y = x·Wᵀ as one autograd function over a precision's three GEMMs (<see cref="ILinearGemms"/>: float32, bfloat16 or
+/// FP8), whose backward can leave the weight gradient for later (<see cref="WeightGradientQueue"/>). Backward always
+/// returns dL/dx; dL/dW is either returned (no queue, or the queue is not deferring) or queued, keeping what the
+/// GEMMs saved and g alive until it runs and is added to W's grad.
 /// </summary>
 internal sealed class DeferrableLinear : autograd.SingleTensorFunction<DeferrableLinear>
 {
     public override string Name => nameof(DeferrableLinear);
 
+    /// <summary>vars: x [..., in], weight [out, in], <see cref="ILinearGemms"/>, <see cref="WeightGradientQueue"/> or null.</summary>
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
         var x = (Tensor)vars[0];
         var weight = (Tensor)vars[1];
-        ctx.save_for_backward([x, weight]);
-        ctx.save_data("queue", vars[2]);
+        var gemms = (ILinearGemms)vars[2];
+        var y = gemms.Forward(x.reshape(-1, x.shape[^1]), weight, out var saved);         // [T, out]
+        ctx.save_for_backward([.. saved]);
         // The module's own parameter object: saved-variable handles belong to the backward call's dispose scope.
-        ctx.save_data("parameter", new Owner(weight));
-        return nn.functional.linear(x, weight);
+        ctx.save_data("state", new State(gemms, vars[3] as WeightGradientQueue, weight, x.shape));
+        return y.view([.. x.shape[..^1], weight.shape[0]]);
     }
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
     {
         var saved = ctx.get_saved_variables();
-        var (x, weight) = (saved[0], saved[1]);
-        var queue = (WeightGradientQueue)ctx.get_data("queue");
+        var (gemms, queue, parameter, inputShape) = (State)ctx.get_data("state");
+        var g = gradOutput.reshape(-1, gradOutput.shape[^1]);                                // [T, out]
         // The native side takes the returned handles after this method returns: keep them out of every scope.
-        var gradInput = gradOutput.matmul(weight).DetachFromDisposeScope();
-        if (!queue.Deferring)
-            return [gradInput, WeightGradient(gradOutput, x).DetachFromDisposeScope(), null!];
-        var parameter = ((Owner)ctx.get_data("parameter")).Weight;
-        var (g, input) = (gradOutput.detach().DetachFromDisposeScope(), x.detach().DetachFromDisposeScope());
+        var gradInput = gemms.InputGradient(g, saved).view(inputShape).DetachFromDisposeScope();
+        if (queue is not { Deferring: true })
+            return [gradInput, gemms.WeightGradient(g, saved).DetachFromDisposeScope(), null!, null!];
+        var kept = saved.Select(t => t.detach().DetachFromDisposeScope()).ToList();
+        var gradient = g.detach().DetachFromDisposeScope();
         queue.Add(() =>
         {
-            using (g)
-            using (input)
+            try
             {
-                var dw = WeightGradient(g, input);
+                var dw = gemms.WeightGradient(gradient, kept);
                 if (parameter.grad is { } existing)
                     using (existing)
                     using (dw)
@@ -47,14 +49,16 @@ internal sealed class DeferrableLinear : autograd.SingleTensorFunction<Deferrabl
                 else
                     parameter.grad = dw;
             }
+            finally
+            {
+                gradient.Dispose();
+                kept.ForEach(t => t.Dispose());
+            }
         });
-        return [gradInput, null!, null!];
+        return [gradInput, null!, null!, null!];
     }
 
-    /// <summary>The weight as its module holds it (TorchSharp wants tensors in the context only as saved variables).</summary>
-    private sealed record Owner(Tensor Weight);
-
-    /// <summary>gᵀ·x over every leading dimension: [out, in].</summary>
-    private static Tensor WeightGradient(Tensor gradOutput, Tensor x) =>
-        gradOutput.reshape(-1, gradOutput.shape[^1]).t().matmul(x.reshape(-1, x.shape[^1]));
+    /// <summary>What backward needs besides saved tensors; the weight as its module holds it (TorchSharp wants tensors
+    /// in the context only as saved variables).</summary>
+    private sealed record State(ILinearGemms Gemms, WeightGradientQueue? Queue, Tensor Parameter, long[] InputShape);
 }

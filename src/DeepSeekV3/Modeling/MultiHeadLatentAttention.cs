@@ -66,6 +66,10 @@ public sealed class MultiHeadLatentAttention : nn.Module
     public Projection KvBProj { get; }
     public Projection OProj { get; }
 
+    /// <summary>The dtype of the attention products in training's naive evaluation (bfloat16 under mixed precision,
+    /// with the softmax in float32); null: the input's.</summary>
+    internal ScalarType? CoreDtype { get; set; }
+
     /// <summary>x: [batch, seq, hidden] (already normalized) → [batch, seq, hidden].</summary>
     public Tensor Forward(Tensor x, ForwardContext context)
     {
@@ -108,9 +112,12 @@ public sealed class MultiHeadLatentAttention : nn.Module
         var value = kv.narrow(-1, _nopeDim, _vDim);                                         // [b, t, h, d_v]
         var key = cat([kNope, kPe.unsqueeze(2).expand(batch, tokens, _heads, _ropeDim)], -1);  // [b, t, h, d_qk]
         var query = cat([qNope, qPe], -1);                                                  // [b, s, h, d_qk]
+        var dtype = query.dtype;
+        if (CoreDtype is { } core)
+            (query, key, value, mask) = (query.to_type(core), key.to_type(core), value.to_type(core), mask.to_type(core));
         var scores = einsum("bshd,bthd->bhst", query, key) * _rope.SoftmaxScale + mask;    // [b, h, s, t]
         var probabilities = scores.softmax(-1, ScalarType.Float32).to(value.dtype);
-        return einsum("bhst,bthd->bshd", probabilities, value);                            // [b, s, h, d_v]
+        return einsum("bhst,bthd->bshd", probabilities, value).to_type(dtype);             // [b, s, h, d_v]
     }
 
     /// <summary>

@@ -6,8 +6,8 @@ namespace DeepSeekV3.Modeling;
 
 /// <summary>
 /// A bias-free linear map y = x·Wᵀ, W [out, in] (every DeepSeek projection, the router aside). Checkpoint name:
-/// <c>weight</c>. Always LibTorch's linear: this is the reference path; the fused decoder has its own kernels and is
-/// tested against it.
+/// <c>weight</c>. LibTorch's linear unless training set a lower precision (<see cref="DeepSeekV3ForCausalLM.SetPrecision"/>):
+/// this is the reference path; the fused decoder has its own kernels and is tested against it.
 /// </summary>
 public sealed class Projection : nn.Module<Tensor, Tensor>
 {
@@ -26,9 +26,19 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     /// everywhere else, where this is LibTorch's linear and nothing more.</summary>
     public WeightGradientQueue? WeightGradients { get; set; }
 
+    /// <summary>The precision of the three GEMMs (bfloat16 or FP8); null: float32, LibTorch's linear.</summary>
+    internal ILinearGemms? Gemms { get; set; }
+
     /// <summary>x: [..., in] → [..., out].</summary>
-    public override Tensor forward(Tensor x) =>
-        WeightGradients is { } queue && is_grad_enabled() && Weight.requires_grad
-            ? DeferrableLinear.apply(x, Weight, queue)
-            : nn.functional.linear(x, Weight);
+    public override Tensor forward(Tensor x)
+    {
+        bool graph = is_grad_enabled() && (Weight.requires_grad || x.requires_grad);
+        if (Gemms is null && !(graph && WeightGradients is not null))
+            return nn.functional.linear(x, Weight);
+        if (graph)
+            return DeferrableLinear.apply(x, Weight, Gemms ?? Float32Gemms.Instance, WeightGradients!);
+        using var scope = NewDisposeScope();
+        var y = Gemms!.Forward(x.reshape(-1, x.shape[^1]), Weight, out _);                 // [T, out]
+        return y.view([.. x.shape[..^1], Weight.shape[0]]).MoveToOuterDisposeScope();
+    }
 }

@@ -27,21 +27,10 @@ public static class BlockQuantization
     {
         RequireBlockSize(blockSize);
         RequireMatrix(weight, "weight", null);
-        long rows = weight.shape[0], cols = weight.shape[1];
-        long rowBlocks = CeilDiv(rows, blockSize), colBlocks = CeilDiv(cols, blockSize);
-
         using var scope = NewDisposeScope();
-        var w = weight.to_type(ScalarType.Float32);                                   // [out, in]
-        var padded = nn.functional.pad(w, new[] { 0, colBlocks * blockSize - cols, 0, rowBlocks * blockSize - rows });
-        var amax = padded.abs()
-            .view(rowBlocks, blockSize, colBlocks, blockSize)                        // [R, B, C, B]
-            .amax(new long[] { 1, 3 });                                               // [R, C]
+        var amax = TileQuantization.Amax(weight, blockSize, blockSize);                   // [R, C]
         var scaleInv = where(amax > 0, amax / Float8E4M3.MaxValue, ones_like(amax));   // [R, C]
-
-        // The division can land a hair above 448 because amax/448 was rounded to float32; clamp keeps it finite.
-        var quantized = (w / ExpandScaleGrid(scaleInv, rows, cols, blockSize))
-            .clamp(-Float8E4M3.MaxValue, Float8E4M3.MaxValue)
-            .to_type(Float8E4M3.TorchType);                                           // [out, in] fp8
+        var quantized = TileQuantization.Encode(weight, scaleInv, blockSize, blockSize, Float8Format.E4M3); // [out, in] fp8
         return (quantized.MoveToOuterDisposeScope(), scaleInv.MoveToOuterDisposeScope());
     }
 
@@ -67,17 +56,9 @@ public static class BlockQuantization
                 $"[{rows}, {cols}] with block {blockSize}, found [{string.Join(", ", scaleInv.shape)}]");
 
         using var scope = NewDisposeScope();
-        var scales = ExpandScaleGrid(scaleInv.to_type(ScalarType.Float32), rows, cols, blockSize); // [out, in]
-        var result = (fp8Weight.to_type(ScalarType.Float32) * scales).to_type(dtype);             // [out, in]
+        var result = TileQuantization.Decode(fp8Weight, scaleInv, blockSize, blockSize).to_type(dtype); // [out, in]
         return result.MoveToOuterDisposeScope();
     }
-
-    /// <summary>[R, C] block grid → [rows, cols]: each scale repeated B times along both axes, edge blocks cut.</summary>
-    private static Tensor ExpandScaleGrid(Tensor grid, long rows, long cols, int blockSize) =>
-        grid.repeat_interleave(blockSize, 0)
-            .repeat_interleave(blockSize, 1)
-            .narrow(0, 0, rows)
-            .narrow(1, 0, cols);
 
     private static long CeilDiv(long n, int d) => (n + d - 1) / d;
 

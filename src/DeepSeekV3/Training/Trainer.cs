@@ -63,6 +63,7 @@ public sealed class Trainer : IDisposable
             throw new InvalidArgumentException(
                 $"--seq-len {data.SequenceLength}: the checkpoint was trained with {resumeFrom.SequenceLength}");
         _cursor = new DataCursor(data, State.DataSeed, State.DataEpoch, State.DataPosition);
+        _model.SetPrecision(options.Precision, options.Fp8);
         _model.train();
     }
 

@@ -1,3 +1,4 @@
+using DeepSeekV3.Precision;
 using DeepSeekV3.Training.Objectives;
 using DeepSeekV3.Training.Optimization;
 
@@ -39,6 +40,17 @@ public sealed record TrainerOptions
     public int KeepLast { get; init; } = 3;
 
     public long Seed { get; init; }
+
+    /// <summary>What the matmuls compute in (report §3.3); master weights and gradients are float32 in every mode.</summary>
+    public TrainingPrecision Precision { get; init; } = TrainingPrecision.Float32;
+
+    /// <summary>The FP8 recipe when <see cref="Precision"/> is FP8.</summary>
+    public Fp8Recipe Fp8 { get; init; } = Fp8Recipe.Report;
+
+    /// <summary>The dtype whose measured matmul peak is MFU's denominator: bfloat16 for bfloat16 training, float32
+    /// otherwise (the FP8 emulation's GEMMs run in float32 on the CPU).</summary>
+    public TorchSharp.torch.ScalarType PeakDtype =>
+        Precision == TrainingPrecision.BFloat16 ? TorchSharp.torch.ScalarType.BFloat16 : TorchSharp.torch.ScalarType.Float32;
 
     public LearningRateSchedule LearningRate() => LearningRateSchedule.ReportShaped(PeakLearningRate, Steps, WarmupSteps);
 

@@ -65,8 +65,12 @@ public static class TrainingRun
         if (checkpoint is not null)
             TrainingCheckpoint.LoadOptimizer(checkpoint, optimizer, state!.OptimizerSteps);
         // Every rank measures its own share of the machine; the job's peak is their sum.
-        double peak = options.MeasurePeak ? TrainingFlops.MeasurePeakMatmul() * world.Size : 0;
-        if (peak > 0) log.WriteLine($"peak fp32 matmul: {peak / 1e9:F1} GFLOP/s (measured now, {get_num_threads()} threads × {world.Size} ranks)");
+        var peakDtype = options.Trainer.PeakDtype;
+        double peak = options.MeasurePeak ? TrainingFlops.MeasurePeakMatmul(dtype: peakDtype) * world.Size : 0;
+        if (peak > 0) log.WriteLine($"peak {(peakDtype == ScalarType.BFloat16 ? "bf16" : "fp32")} matmul: {peak / 1e9:F1} GFLOP/s " +
+                                    $"(measured now, {get_num_threads()} threads × {world.Size} ranks)");
+        if (options.Trainer.Precision != Precision.TrainingPrecision.Float32)
+            log.WriteLine($"precision: {PrecisionName(options.Trainer)}");
 
         using var trainer = new Trainer(model, data, options.Trainer, optimizer, state, peak, dataParallel)
         {
@@ -89,7 +93,7 @@ public static class TrainingRun
                 step = step with { ValidationLoss = validation = trainer.Evaluate() };
                 // Other processes share the cores: the peak seen so far is the fairest MFU denominator.
                 if (options.MeasurePeak)
-                    trainer.PeakFlops = Math.Max(trainer.PeakFlops, TrainingFlops.MeasurePeakMatmul() * world.Size);
+                    trainer.PeakFlops = Math.Max(trainer.PeakFlops, TrainingFlops.MeasurePeakMatmul(dtype: peakDtype) * world.Size);
             }
             metrics?.Write(step);
             last = step;
@@ -164,6 +168,20 @@ public static class TrainingRun
         if (!resume && TrainingCheckpoint.Latest(output) is { } checkpoint)
             throw new InvalidArgumentException(
                 $"--out \"{output}\" already holds a run ({Path.GetFileName(checkpoint)}): add --resume to continue it, or choose another --out");
+    }
+
+    private static string PrecisionName(TrainerOptions options)
+    {
+        if (options.Precision != Precision.TrainingPrecision.Fp8)
+            return "bf16 matmuls (fp32 master weights and gradients)";
+        var recipe = options.Fp8;
+        string gemm = recipe.Gemm is Precision.EmulatedFp8Gemm emulated
+            ? $"emulated, {emulated.Accumulation.AccumulatorBits}-bit accumulator, promotion every " +
+              (emulated.Accumulation.PromotionInterval == 0 ? "never" : $"{emulated.Accumulation.PromotionInterval}")
+            : recipe.Gemm.GetType().Name;
+        return $"fp8 e4m3 projections ({gemm}; 1x128 activation tiles, 128x128 weight blocks, " +
+               $"{(recipe.Scaling.PowerOfTwo ? "ue8m0" : "fp32")} scales{(recipe.PowerOfTwoWhereReportDoes && !recipe.Scaling.PowerOfTwo ? ", ue8m0 where the report uses them" : "")}); " +
+               "head and attention core bf16";
     }
 
     private static string ValidationSource(PackedDataset data, double fraction) => data switch

@@ -31,22 +31,23 @@ public static class TrainingFlops
         6.0 * config.NumAttentionHeads * (config.QkHeadDim + config.VHeadDim) * (sequenceLength + 1) / 2;
 
     /// <summary>
-    /// Measured peak FP32 matmul throughput of this machine now (FLOP/s): the best of several timed square GEMMs
-    /// of size <paramref name="n"/>, run with the process's torch threads. On a shared machine this is a lower bound
+    /// Measured peak matmul throughput of this machine now (FLOP/s) in <paramref name="dtype"/> (float32 unless
+    /// given; bfloat16 for bfloat16 training): the best of several timed square GEMMs of size <paramref name="n"/>,
+    /// run with the process's torch threads. On a shared machine this is a lower bound
     /// of the true peak, so MFU computed against it can read high; re-measuring and keeping the maximum helps.
     /// </summary>
-    public static double MeasurePeakMatmul(int n = 1024, int repeats = 8)
+    public static double MeasurePeakMatmul(int n = 1024, int repeats = 8, ScalarType dtype = ScalarType.Float32)
     {
         using var scope = NewDisposeScope();
-        var a = randn(n, n);
-        var b = randn(n, n);
+        var a = randn(n, n).to_type(dtype);
+        var b = randn(n, n).to_type(dtype);
         var c = a.matmul(b);                                                               // warm-up
         double best = 0;
         for (int i = 0; i < repeats; i++)
         {
             var clock = Stopwatch.StartNew();
             c = a.matmul(b);
-            c.sum().item<float>();
+            c.sum().to_type(ScalarType.Float32).item<float>();
             best = Math.Max(best, 2.0 * n * n * n / clock.Elapsed.TotalSeconds);
         }
         return best;

@@ -1,0 +1,50 @@
+using DeepSeekV3.Precision;
+using static TorchSharp.torch;
+
+namespace DeepSeekV3.Modeling;
+
+/// <summary>
+/// The one rule for which GEMMs each part of the model uses under a <see cref="TrainingPrecision"/> (report §3.3.1,
+/// Fig. 6; §3.3.3). FP8: every projection of attention (q/kv down- and up-projections, o_proj), of the dense MLPs,
+/// shared and routed experts and the MTP modules' eh_proj; UE8M0 scales (if the recipe wants them) for the input of
+/// o_proj and of the routed experts' up-projections and for the gradient into their down-projections. Kept in
+/// bfloat16: the output head and the attention core; in float32: the embedding, RMSNorms, the MoE gate and the
+/// combine (MoE gating and combine are tiny; the report names them as kept in higher precision).
+/// BFloat16: every projection, head and attention core in bfloat16.
+/// </summary>
+internal static class PrecisionPlan
+{
+    public static void Apply(DeepSeekV3ForCausalLM model, TrainingPrecision precision, Fp8Recipe recipe)
+    {
+        ILinearGemms? high = precision == TrainingPrecision.Float32 ? null : BFloat16Gemms.Instance;
+        bool fp8 = precision == TrainingPrecision.Fp8, pow2 = recipe.PowerOfTwoWhereReportDoes;
+        var plain = fp8 ? new Fp8LinearGemms(recipe) : high;
+        var pow2Input = fp8 ? new Fp8LinearGemms(recipe, powerOfTwoInput: pow2) : high;
+        var pow2Gradient = fp8 ? new Fp8LinearGemms(recipe, powerOfTwoGradient: pow2) : high;
+
+        model.LmHead.Gemms = high;
+        foreach (var layer in model.Model.Layers)
+        {
+            var attention = layer.SelfAttn;
+            attention.CoreDtype = high is null ? null : ScalarType.BFloat16;
+            foreach (var projection in new[] { attention.QAProj, attention.QBProj, attention.QProj, attention.KvAProjWithMqa, attention.KvBProj })
+                if (projection is not null) projection.Gemms = plain;
+            attention.OProj.Gemms = pow2Input;                                             // after attention, §3.3.3
+            if (layer.DenseMlp is { } dense) Use(dense, plain, plain);
+            if (layer.Moe is { } moe)
+            {
+                if (moe.SharedExperts is { } shared) Use(shared, plain, plain);
+                foreach (int expert in moe.HeldExperts)
+                    Use(moe.Expert(expert), pow2Input, pow2Gradient);                      // before dispatch / combine
+            }
+            if (layer is MtpLayer mtp) mtp.EhProj.Gemms = plain;
+        }
+    }
+
+    private static void Use(SwiGluMlp mlp, ILinearGemms? upProjections, ILinearGemms? downProjection)
+    {
+        mlp.GateProj.Gemms = upProjections;
+        mlp.UpProj.Gemms = upProjections;
+        mlp.DownProj.Gemms = downProjection;
+    }
+}

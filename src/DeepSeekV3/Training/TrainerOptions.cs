@@ -40,7 +40,10 @@ public sealed record TrainerOptions
 
     public long Seed { get; init; }
 
-    public LearningRateSchedule LearningRate() => LearningRateSchedule.ReportShaped(PeakLearningRate, Steps, WarmupSteps);
+    /// <summary>Replaces the report's pre-training shape (e.g. fine-tuning's cosine decay, <see cref="LearningRateSchedule.Cosine"/>).</summary>
+    public LearningRateSchedule? Schedule { get; init; }
+
+    public LearningRateSchedule LearningRate() => Schedule ?? LearningRateSchedule.ReportShaped(PeakLearningRate, Steps, WarmupSteps);
 
     public BatchSizeSchedule BatchSize() => BatchRamp
         ? BatchSizeSchedule.ReportShaped(BatchSequences, Steps)

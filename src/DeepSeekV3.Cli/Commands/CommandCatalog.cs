@@ -19,6 +19,8 @@ internal static class CommandCatalog
         yield return DetokenizeCommand.Create();
         yield return TrainTokenizerCommand.Create();
         yield return TrainCommand.Create();
+        yield return SftCommand.Create();
+        yield return EvalCommand.Create();
         yield return ExportGgufCommand.Create();
         yield return PlotCommand.Create();
         yield return MpiCheckCommand.Create();

@@ -7,10 +7,15 @@ namespace DeepSeekV3.Training;
 public sealed record RunOptions
 {
     public required string OutputDirectory { get; init; }
-    public required IReadOnlyList<string> DataPaths { get; init; }
+    /// <summary>Pre-training inputs (unused when the caller packs the data itself).</summary>
+    public IReadOnlyList<string> DataPaths { get; init; } = [];
 
     /// <summary>Where token shards are cached (reused by every run over the same files and tokenizer).</summary>
     public string TokenCache { get; init; } = Path.Combine(".data", "tokens");
+
+    /// <summary>Fine-tuning: the model directory to start from instead of a fresh <see cref="Config"/> (ignored when
+    /// resuming from a checkpoint).</summary>
+    public string? InitialModel { get; init; }
 
     /// <summary>The model to create; ignored when resuming (the checkpoint's config.json is used).</summary>
     public ModelConfig? Config { get; init; }

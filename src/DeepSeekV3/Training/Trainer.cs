@@ -120,6 +120,8 @@ public sealed class Trainer : IDisposable
         }
         if (Executor is { } pipeline)
         {
+            if (_data.HasLossMask)
+                throw new InvalidArgumentException("fine-tuning (loss on assistant tokens only) does not run on a pipeline yet; drop --pp");
             // The share in micro-batches of --micro-batch sequences; every stage sees all of them.
             using var scope = NewDisposeScope();
             var micro = new List<Tensor>();
@@ -138,9 +140,10 @@ public sealed class Trainer : IDisposable
             int micro = Math.Min(Options.MicroBatchSequences, count - done);
             using var scope = NewDisposeScope();
             using var trace = new RoutingTrace();
-            var windows = _data.Batch(batch.AsSpan(first + done, micro).ToArray(), validation: false);
+            var ids = batch.AsSpan(first + done, micro).ToArray();
+            var windows = _data.Batch(ids, validation: false);
             double share = (double)micro / sequences;
-            using var parts = _objective.Compute(windows, lambda, share, trace);
+            using var parts = _objective.Compute(windows, lambda, share, trace, _data.Labels(ids, validation: false));
             parts.Total.backward();
             Record(trace);
             main += parts.Main.item<float>() * share;
@@ -288,7 +291,12 @@ public sealed class Trainer : IDisposable
             }
             var output = _model.Forward(windows.narrow(1, 0, length), new ForwardContext { Mode = AttentionMode.Naive });
             if (real > 0)
-                sum[0] += TrainingObjective.CrossEntropy(output.Logits, windows.narrow(1, 1, length)).item<float>() * real;
+            {
+                var loss = _data.Labels(ids, validation: true) is { } labels
+                    ? TrainingObjective.MaskedCrossEntropy(output.Logits, labels.narrow(1, 1, length))
+                    : TrainingObjective.CrossEntropy(output.Logits, windows.narrow(1, 1, length));
+                sum[0] += loss.item<float>() * real;
+            }
         }
         _parallel.SumOverWorld<double>(sum);
         _model.train();

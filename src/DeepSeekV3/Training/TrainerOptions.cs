@@ -52,7 +52,10 @@ public sealed record TrainerOptions
     public TorchSharp.torch.ScalarType PeakDtype =>
         Precision == TrainingPrecision.BFloat16 ? TorchSharp.torch.ScalarType.BFloat16 : TorchSharp.torch.ScalarType.Float32;
 
-    public LearningRateSchedule LearningRate() => LearningRateSchedule.ReportShaped(PeakLearningRate, Steps, WarmupSteps);
+    /// <summary>Replaces the report's pre-training shape (e.g. fine-tuning's cosine decay, <see cref="LearningRateSchedule.Cosine"/>).</summary>
+    public LearningRateSchedule? Schedule { get; init; }
+
+    public LearningRateSchedule LearningRate() => Schedule ?? LearningRateSchedule.ReportShaped(PeakLearningRate, Steps, WarmupSteps);
 
     public BatchSizeSchedule BatchSize() => BatchRamp
         ? BatchSizeSchedule.ReportShaped(BatchSequences, Steps)

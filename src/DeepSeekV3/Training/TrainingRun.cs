@@ -40,6 +40,28 @@ public static class TrainingRun
         if (context.IsMain) world.Barrier();
         log.WriteLine($"data: {shards.Count:N0} documents, {shards.TotalTokens:N0} tokens ({(reused ? "cached" : "tokenized")}: {shards.Directory})");
         var data = PackedDataset.Build(shards, encoder, options.Data);
+        return Train(options, data, encoder, log, cancel, context);
+    }
+
+    /// <summary>
+    /// Fine-tuning: the same run on data packed by the caller (e.g. <see cref="PackedDataset.Pack"/> of chat examples
+    /// with a loss mask), from <see cref="RunOptions.InitialModel"/> or the newest checkpoint in the run directory.
+    /// </summary>
+    public static RunSummary Execute(RunOptions options, PackedDataset data, ITokenEncoder encoder, TextWriter log,
+        CancellationToken cancel = default, ParallelContext? parallel = null)
+    {
+        using var single = parallel is null ? ParallelContext.Single() : null;
+        var context = parallel ?? single!;
+        if (!context.IsMain) log = TextWriter.Null;
+        CheckOutputDirectory(options.OutputDirectory, options.Resume);
+        return Train(options, data, encoder, log, cancel, context);
+    }
+
+    private static RunSummary Train(RunOptions options, PackedDataset data, ITokenEncoder encoder, TextWriter log,
+        CancellationToken cancel, ParallelContext context)
+    {
+        var world = context.World;
+        string output = options.OutputDirectory;
         log.WriteLine($"packed: {data.TrainWindows:N0} train windows, {data.ValidationWindows:N0} validation windows of {data.SequenceLength + 1} tokens " +
                       $"({ValidationSource(data, options.Data.ValidationFraction)})");
         if (context.IsMain)
@@ -144,6 +166,13 @@ public static class TrainingRun
         }
         if (options.Resume)
             log.WriteLine($"--resume: no checkpoint in {options.OutputDirectory}; starting from scratch");
+        if (options.InitialModel is { } initial)
+        {
+            var loaded = ModelCheckpoint.Load(initial);
+            log.WriteLine($"model: {initial} ({ModelSummary.Count(loaded.ParameterCount)} parameters)");
+            CheckVocabulary(loaded.Config.VocabSize, encoder);
+            return (loaded, null, null, ShardExperts(loaded, context, options.OverlapExpertCommunication));
+        }
         var config = options.Config ?? throw new InvalidArgumentException("give --preset NAME or --config FILE");
         CheckVocabulary(config.VocabSize, encoder);
         var fresh = new DeepSeekV3ForCausalLM(config);

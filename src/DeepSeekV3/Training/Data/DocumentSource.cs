@@ -94,14 +94,7 @@ public static class DocumentSource
         }
     }
 
-    private static string Kind(JsonElement element) => element.ValueKind switch
-    {
-        JsonValueKind.Object => "an object",
-        JsonValueKind.Array => "an array",
-        JsonValueKind.Null => "null",
-        JsonValueKind.True or JsonValueKind.False => "a boolean",
-        var kind => $"a {kind.ToString().ToLowerInvariant()}",
-    };
+    private static string Kind(JsonElement element) => IO.JsonLinesRecord.Kind(element);
 
     private static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
 

@@ -12,17 +12,24 @@ namespace DeepSeekV3.Training.Data;
 /// than T + 1), the last ValidationFraction of the packed stream (at least one window) is held out instead, as
 /// nanoGPT's prepare scripts split one text into train and val. Both splits are views of one array in memory
 /// (4 bytes per token): training documents first, then validation documents.
+/// Fine-tuning data (<see cref="Pack"/>) also carries a loss mask per token: <see cref="Labels"/> then gives each
+/// window's targets with the untrained ones (prompts) replaced by <see cref="IgnoredLabel"/>.
 /// </summary>
 public sealed class PackedDataset
 {
+    /// <summary>The label of a token that is not a training target (PyTorch's cross-entropy ignore_index).</summary>
+    public const long IgnoredLabel = -100;
+
     private readonly int[] _stream;
+    private readonly bool[]? _trained;
     private readonly int _trainLength, _validationLength;
 
-    private PackedDataset(int sequenceLength, int[] stream, int trainLength, int validationLength,
+    private PackedDataset(int sequenceLength, int[] stream, bool[]? trained, int trainLength, int validationLength,
         long trainDocuments, long validationDocuments, bool validationFromTail)
     {
         SequenceLength = sequenceLength;
         _stream = stream;
+        _trained = trained;
         _trainLength = trainLength;
         _validationLength = validationLength;
         TrainDocuments = trainDocuments;
@@ -43,6 +50,9 @@ public sealed class PackedDataset
     public long ValidationTokens => _validationLength;
     public long TrainWindows => WindowCount(_trainLength);
     public long ValidationWindows => WindowCount(_validationLength);
+
+    /// <summary>True for fine-tuning data, where only some tokens are targets (see <see cref="Labels"/>).</summary>
+    public bool HasLossMask => _trained is not null;
 
     public static PackedDataset Build(IDocumentCollection documents, ITokenEncoder encoder, DataOptions options)
     {
@@ -76,18 +86,60 @@ public sealed class PackedDataset
             }
             if (!validation) trainLength = length;
         }
+        return Split(t, stream, trained: null, length, trainLength, documents.Count, validationDocuments, options.ValidationFraction);
+    }
+
+    /// <summary>
+    /// Fine-tuning sequences packed like documents (report §5.1: "packed sequences"): each example already holds BOS
+    /// and the EOS closing every assistant turn, so they are concatenated as they are; the loss mask travels with the
+    /// tokens. As in pre-training, no attention mask separates examples inside a window (the report's "sample
+    /// masking" is not implemented): an example may attend to the one before it.
+    /// </summary>
+    public static PackedDataset Pack(IReadOnlyList<SupervisedExample> examples, DataOptions options)
+    {
+        int t = options.SequenceLength;
+        if (t < 2)
+            throw new InvalidArgumentException($"sequence length {t}: expected at least 2");
+        var isValidation = ValidationSplit(examples.Count, options.ValidationFraction, options.Seed);
+        long capacity = examples.Sum(e => (long)e.Tokens.Length);
+        if (capacity > Array.MaxLength)
+            throw new InvalidArgumentException($"--data: {capacity:N0} tokens; in-memory packing holds at most {Array.MaxLength:N0}");
+        var stream = new int[capacity];
+        var trained = new bool[capacity];
+        int length = 0, trainLength = 0;
+        long validationExamples = 0;
+        foreach (bool validation in (ReadOnlySpan<bool>)[false, true])                    // training examples first
+        {
+            for (int e = 0; e < examples.Count; e++)
+            {
+                if (isValidation[e] != validation) continue;
+                examples[e].Tokens.CopyTo(stream, length);
+                examples[e].Trained.CopyTo(trained, length);
+                length += examples[e].Tokens.Length;
+                if (validation) validationExamples++;
+            }
+            if (!validation) trainLength = length;
+        }
+        return Split(t, stream, trained, length, trainLength, examples.Count, validationExamples, options.ValidationFraction);
+    }
+
+    /// <summary>The dataset over stream[0, length) with [trainLength, length) held out; when the held-out documents
+    /// fill no window, the stream's tail instead (if training keeps at least one window).</summary>
+    private static PackedDataset Split(int t, int[] stream, bool[]? trained, int length, int trainLength, long documents,
+        long validationDocuments, double fraction)
+    {
         bool fromTail = false;
-        if (options.ValidationFraction > 0 && WindowCount(length - trainLength, t) == 0)
+        if (fraction > 0 && WindowCount(length - trainLength, t) == 0)
         {
             // No whole-document validation window: hold out the stream's tail if training keeps at least one window.
-            int tail = (int)Math.Max(Math.Ceiling(options.ValidationFraction * length), t + 1);
+            int tail = (int)Math.Max(Math.Ceiling(fraction * length), t + 1);
             fromTail = length - tail > t;
             trainLength = fromTail ? length - tail : length;
             validationDocuments = 0;
         }
         int validationLength = length - trainLength;
-        var dataset = new PackedDataset(t, stream, trainLength, validationLength,
-                                        documents.Count - validationDocuments, validationDocuments, fromTail);
+        var dataset = new PackedDataset(t, stream, trained, trainLength, validationLength,
+                                        documents - validationDocuments, validationDocuments, fromTail);
         if (dataset.TrainWindows == 0)
             throw new InvalidArgumentException(
                 $"the training split has {trainLength} tokens: not enough for one window of {t + 1}");
@@ -120,8 +172,25 @@ public sealed class PackedDataset
         long count = validation ? ValidationWindows : TrainWindows;
         if (index < 0 || index >= count)
             throw new ArgumentOutOfRangeException(nameof(index), index, $"window not in [0, {count})");
-        int start = (validation ? _trainLength : 0) + (int)(index * SequenceLength);
-        return _stream.AsSpan(start, SequenceLength + 1);
+        return _stream.AsSpan(WindowStart(index, validation), SequenceLength + 1);
+    }
+
+    private int WindowStart(long index, bool validation) => (validation ? _trainLength : 0) + (int)(index * SequenceLength);
+
+    /// <summary>The given windows' labels, [n, T + 1] int64: each token where it is a training target, else
+    /// <see cref="IgnoredLabel"/>; null for pre-training data, where every token is a target (caller owns it).</summary>
+    public Tensor? Labels(IReadOnlyList<long> windows, bool validation)
+    {
+        if (_trained is null) return null;
+        var values = new long[windows.Count * (SequenceLength + 1)];
+        for (int i = 0; i < windows.Count; i++)
+        {
+            var window = Window(windows[i], validation);
+            int start = WindowStart(windows[i], validation);
+            for (int j = 0; j < window.Length; j++)
+                values[i * (SequenceLength + 1) + j] = _trained[start + j] ? window[j] : IgnoredLabel;
+        }
+        return tensor(values, [windows.Count, SequenceLength + 1], ScalarType.Int64);
     }
 
     /// <summary>The given windows as a [n, T + 1] int64 tensor (caller owns it).</summary>

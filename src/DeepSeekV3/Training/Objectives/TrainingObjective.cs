@@ -36,12 +36,14 @@ public sealed class TrainingObjective
     /// <param name="mtpWeight">λ of eq. (25) at this step.</param>
     /// <param name="scale">This micro-batch's share of the optimizer step (gradient accumulation).</param>
     /// <param name="trace">Receives every router decision (main and MTP layers) for loads and bias updates.</param>
-    public LossParts Compute(Tensor windows, double mtpWeight, double scale, RoutingTrace trace)
+    /// <param name="labels">Fine-tuning: the windows' targets, [b, T + 1], <see cref="Data.PackedDataset.IgnoredLabel"/>
+    /// where a token is not trained (null: every token is a target).</param>
+    public LossParts Compute(Tensor windows, double mtpWeight, double scale, RoutingTrace trace, Tensor? labels = null)
     {
         using var scope = NewDisposeScope();
         var context = Context(windows, scale, trace);
         var h = _model.Model.Run(_model.Model.EmbedTokens.forward(Inputs(windows)), 0, _model.Config.NumHiddenLayers, context);
-        var (main, mtp) = HeadLosses(h, windows, context);
+        var (main, mtp) = HeadLosses(h, windows, context, labels);
         var balance = Balance(trace, windows);
         var total = Combine(main, mtp, balance, mtpWeight, scale);
         return new LossParts(total.MoveToOuterDisposeScope(), main.detach().MoveToOuterDisposeScope(),
@@ -67,14 +69,17 @@ public sealed class TrainingObjective
     /// <summary>
     /// L_Main and the mean L_MTP over the depths (zero without MTP) from the last main block's output
     /// <paramref name="lastBlockOutput"/> [b, T, hidden]: the final norm, the head, and the MTP chain, whose routers
-    /// record into <paramref name="context"/>'s trace. A pipeline's last stage computes exactly this.
+    /// record into <paramref name="context"/>'s trace. A pipeline's last stage computes exactly this. With
+    /// <paramref name="labels"/>, each loss is the mean over the trained targets only.
     /// </summary>
-    public (Tensor Main, Tensor Mtp) HeadLosses(Tensor lastBlockOutput, Tensor windows, ForwardContext context)
+    public (Tensor Main, Tensor Mtp) HeadLosses(Tensor lastBlockOutput, Tensor windows, ForwardContext context, Tensor? labels = null)
     {
         using var scope = NewDisposeScope();
         long length = windows.shape[1] - 1;
+        var targets = labels ?? windows;
+        Func<Tensor, Tensor, Tensor> crossEntropy = labels is null ? CrossEntropy : MaskedCrossEntropy;
         var main = _model.Head(lastBlockOutput);
-        var mainLoss = CrossEntropy(main.Logits, windows.narrow(1, 1, length));           // L_Main
+        var mainLoss = crossEntropy(main.Logits, targets.narrow(1, 1, length));           // L_Main
 
         var mtpLosses = new List<Tensor>();
         var previous = main.Hidden;                                                       // h^0
@@ -82,7 +87,7 @@ public sealed class TrainingObjective
         {
             long s = length - k;
             var output = _model.ForwardMtp(k, previous.narrow(1, 0, s), windows.narrow(1, k, s), context);
-            mtpLosses.Add(CrossEntropy(output.Logits, windows.narrow(1, k + 1, s)));      // L_MTP^k, eq. (24)
+            mtpLosses.Add(crossEntropy(output.Logits, targets.narrow(1, k + 1, s)));      // L_MTP^k, eq. (24)
             previous = output.Hidden;                                                     // h^k
         }
         var mtp = mtpLosses.Count > 0 ? stack(mtpLosses).mean() : zeros([], ScalarType.Float32);
@@ -112,4 +117,16 @@ public sealed class TrainingObjective
     /// <summary>Mean next-token cross-entropy: logits [b, s, V], targets [b, s].</summary>
     public static Tensor CrossEntropy(Tensor logits, Tensor targets) =>
         nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]).to(ScalarType.Float32), targets.reshape(-1));
+
+    /// <summary>Mean next-token cross-entropy over the targets that are not <see cref="Data.PackedDataset.IgnoredLabel"/>:
+    /// logits [b, s, V], targets [b, s]; zero (not NaN) when every target is ignored, so a fine-tuning micro-batch of
+    /// prompt tokens only adds nothing.</summary>
+    public static Tensor MaskedCrossEntropy(Tensor logits, Tensor targets)
+    {
+        using var scope = NewDisposeScope();
+        var flat = targets.reshape(-1);
+        var sum = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]).to(ScalarType.Float32), flat,
+            ignore_index: Data.PackedDataset.IgnoredLabel, reduction: nn.Reduction.Sum);
+        return (sum / flat.ne(Data.PackedDataset.IgnoredLabel).sum().clamp_min(1)).MoveToOuterDisposeScope();
+    }
 }

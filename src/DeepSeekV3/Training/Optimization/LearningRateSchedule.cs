@@ -18,6 +18,11 @@ public sealed record LearningRateSchedule(
         return new LearningRateSchedule(peak, warmup, At(10.0), At(14.3), peak / 10, At(14.633), peak * 7.3 / 220);
     }
 
+    /// <summary>Linear warm-up to <paramref name="peak"/>, then cosine decay to <paramref name="final"/> at the last
+    /// step: the shape of the report's SFT (§5.1: 5e-6 → 1e-6 over 2 epochs).</summary>
+    public static LearningRateSchedule Cosine(double peak, double final, int totalSteps, int warmupSteps) =>
+        new(peak, warmupSteps, warmupSteps, Math.Max(warmupSteps, totalSteps), final, Math.Max(warmupSteps, totalSteps), final);
+
     /// <summary>Learning rate for the update that completes step <paramref name="step"/> + 1 (0-based step).</summary>
     public double At(long step)
     {

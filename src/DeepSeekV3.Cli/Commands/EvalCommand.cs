@@ -1,0 +1,83 @@
+using System.CommandLine;
+using System.Text.Json;
+using DeepSeekV3.Checkpoints;
+using DeepSeekV3.Evaluation;
+using DeepSeekV3.IO;
+using DeepSeekV3.Tokenization;
+
+namespace DeepSeekV3.Cli.Commands;
+
+/// <summary>`dsv3 eval`: score a model on a JSONL task (perplexity, multiple choice or exact match), printing a
+/// markdown table and optionally writing the results as JSON.</summary>
+internal static class EvalCommand
+{
+    public static Command Create()
+    {
+        var model = CliOptions.Model(required: false);
+        var task = new Option<string>("--task") { Description = "Task file, JSONL: {\"text\"} (perplexity), {\"question\",\"choices\",\"answer\": index} (choice) or {\"question\",\"answer\"} (exact-match)", Required = true };
+        var kind = new Option<string>("--kind") { Description = "perplexity, choice or exact-match", Required = true };
+        kind.AcceptOnlyFromAmong("perplexity", "choice", "exact-match");
+        var shots = new Option<int>("--shots") { Description = "Few-shot examples before each question (from the task's other items)", DefaultValueFactory = _ => 0 };
+        var limit = new Option<int?>("--limit") { Description = "Evaluate only the first N items" };
+        var json = new Option<string?>("--json") { Description = "Write the results (metrics, settings, generated answers) to this JSON file" };
+        var batch = new Option<int>("--batch-size") { Description = "Sequences per forward pass or generation batch", DefaultValueFactory = _ => 8 };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "exact-match: new tokens per answer at most", DefaultValueFactory = _ => 32 };
+        var maxLength = new Option<int>("--max-length") { Description = "perplexity: tokens per scored window", DefaultValueFactory = _ => 1024 };
+        var chat = new Option<bool>("--chat") { Description = "Ask through the model's chat template (for chat-tuned models)" };
+        var seed = new Option<long>("--seed") { Description = "Chooses the few-shot examples", DefaultValueFactory = _ => 1234 };
+        var threads = new Option<int>("--threads") { Description = "Torch CPU threads (0: library default)", DefaultValueFactory = _ => 1 };
+        var command = new Command("eval", "Evaluate a model on a task: perplexity, multiple choice or exact match")
+        {
+            model, task, kind, shots, limit, json, batch, maxTokens, maxLength, chat, seed, threads,
+        };
+        command.SetAction(result =>
+        {
+            if (result.GetValue(threads) is > 0 and int n) TorchSharp.torch.set_num_threads(n);
+            string dir = result.GetValue(model) ?? CliOptions.DefaultModelDirectory();
+            var evalTask = EvalTask.Load(result.GetValue(task)!, ParseKind(result.GetValue(kind)!));
+            var options = new EvalOptions
+            {
+                Shots = result.GetValue(shots),
+                Limit = result.GetValue(limit),
+                BatchSize = result.GetValue(batch),
+                MaxNewTokens = result.GetValue(maxTokens),
+                MaxLength = result.GetValue(maxLength),
+                Chat = result.GetValue(chat),
+                Seed = result.GetValue(seed),
+            };
+            if (options.Shots < 0 || options.Limit < 1 || options.BatchSize < 1 || options.MaxNewTokens < 1 || options.MaxLength < 1)
+                throw new InvalidArgumentException("--shots must be ≥ 0; --limit, --batch-size, --max-tokens and --max-length ≥ 1");
+            using var network = ModelCheckpoint.Load(dir);
+            var evaluator = new Evaluator(network, ByteLevelBpeTokenizer.Load(dir), options);
+            var error = result.InvocationConfiguration.Error;
+            var report = evaluator.Run(evalTask, dir, new ProgressBar(error, evalTask.Name));
+            error.WriteLine();
+            var output = result.InvocationConfiguration.Output;
+            output.Write(EvalReport.Markdown([report]));
+            output.WriteLine($"{report.Items} items in {report.Seconds:F1} s");
+            if (result.GetValue(json) is { } path)
+                AtomicFile.WriteAllText(path, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }) + "\n");
+            return 0;
+        });
+        return command;
+    }
+
+    internal static EvalKind ParseKind(string value) => value switch
+    {
+        "perplexity" => EvalKind.Perplexity,
+        "choice" => EvalKind.Choice,
+        "exact-match" => EvalKind.ExactMatch,
+        _ => throw new InvalidArgumentException($"--kind \"{value}\": expected perplexity, choice or exact-match"),
+    };
+
+    /// <summary>A one-line progress bar redrawn in place: <c>task [#####-----] 40/100</c>.</summary>
+    private sealed class ProgressBar(TextWriter writer, string label) : IProgress<(int Done, int Total)>
+    {
+        public void Report((int Done, int Total) value)
+        {
+            int filled = value.Total == 0 ? 0 : 30 * value.Done / value.Total;
+            writer.Write($"\r{label} [{new string('#', filled)}{new string('-', 30 - filled)}] {value.Done}/{value.Total}");
+            writer.Flush();
+        }
+    }
+}

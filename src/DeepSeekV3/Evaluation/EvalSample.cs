@@ -1,0 +1,12 @@
+using System.Text.Json.Serialization;
+
+namespace DeepSeekV3.Evaluation;
+
+/// <summary>One exact-match item's outcome: the line in the task file, the generated text, the extracted answer and
+/// the reference's.</summary>
+public sealed record EvalSample(
+    [property: JsonPropertyName("line")] long Line,
+    [property: JsonPropertyName("generated")] string Generated,
+    [property: JsonPropertyName("extracted")] string? Extracted,
+    [property: JsonPropertyName("reference")] string? Reference,
+    [property: JsonPropertyName("correct")] bool Correct);

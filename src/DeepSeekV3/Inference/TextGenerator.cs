@@ -27,7 +27,7 @@ public sealed class TextGenerator(DeepSeekV3ForCausalLM model, ByteLevelBpeToken
     public TextResult Chat(IReadOnlyList<ChatMessage> messages, SamplingParams sampling, IReadOnlyList<string>? stopStrings = null,
         bool speculative = false, Action<string>? onText = null, PromptCache? session = null)
     {
-        string bos = tokenizer.BosId is { } id ? tokenizer.IdToToken(id) ?? ChatTemplate.DefaultBosToken : ChatTemplate.DefaultBosToken;
+        string bos = ChatTemplate.BosToken(tokenizer);
         string rendered = ChatTemplate.Render(messages, addGenerationPrompt: true, bos);
         return GenerateFromIds(tokenizer.Encode(rendered, addSpecialTokens: false), sampling, stopStrings, speculative, onText, session);
     }

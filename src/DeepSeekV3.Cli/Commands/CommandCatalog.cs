@@ -20,6 +20,7 @@ internal static class CommandCatalog
         yield return TrainTokenizerCommand.Create();
         yield return TrainCommand.Create();
         yield return SftCommand.Create();
+        yield return GrpoCommand.Create();
         yield return EvalCommand.Create();
         yield return ExportGgufCommand.Create();
         yield return PlotCommand.Create();

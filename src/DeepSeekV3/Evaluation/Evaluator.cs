@@ -16,7 +16,7 @@ public sealed class Evaluator(DeepSeekV3ForCausalLM model, ByteLevelBpeTokenizer
 {
     private readonly LogLikelihood _scorer = new(model, Math.Max(1, options.BatchSize));
     private readonly EvalPrompt _prompt = new(options,
-        tokenizer.BosId is { } bos ? tokenizer.IdToToken(bos) ?? ChatTemplate.DefaultBosToken : ChatTemplate.DefaultBosToken);
+        ChatTemplate.BosToken(tokenizer));
 
     /// <param name="progress">Receives (done, total) in the task's unit of work (scored rows or generated answers).</param>
     public EvalReport Run(EvalTask task, string modelName, IProgress<(int Done, int Total)>? progress = null)

@@ -18,6 +18,11 @@ public static class ChatTemplate
 {
     public const string DefaultBosToken = "<｜begin▁of▁sentence｜>";
 
+    /// <summary>The BOS text a conversation rendered for <paramref name="tokenizer"/> starts with: its BOS token, or
+    /// DeepSeek-V3's when it has none.</summary>
+    public static string BosToken(ByteLevelBpeTokenizer tokenizer) =>
+        tokenizer.BosId is { } id ? tokenizer.IdToToken(id) ?? DefaultBosToken : DefaultBosToken;
+
     /// <summary>The prompt text for <paramref name="messages"/>; <paramref name="addGenerationPrompt"/> appends the
     /// "&lt;｜Assistant｜&gt;" that asks the model to answer (not after pending tool results).</summary>
     public static string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, string bosToken = DefaultBosToken)
@@ -70,8 +75,7 @@ public static class ChatTemplate
     /// <paramref name="tokenizer"/> spells it.</summary>
     public static int[] Encode(ByteLevelBpeTokenizer tokenizer, IReadOnlyList<ChatMessage> messages)
     {
-        string bos = tokenizer.BosId is { } id ? tokenizer.IdToToken(id) ?? DefaultBosToken : DefaultBosToken;
-        return tokenizer.Encode(Render(messages, addGenerationPrompt: true, bos), addSpecialTokens: false);
+        return tokenizer.Encode(Render(messages, addGenerationPrompt: true, BosToken(tokenizer)), addSpecialTokens: false);
     }
 
     /// <summary>The Jinja source DeepSeek-V3 ships; written into tokenizer_config.json by the trainer so that

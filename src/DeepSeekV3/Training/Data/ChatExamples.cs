@@ -38,7 +38,7 @@ public static class ChatExamples
     /// </summary>
     public static SupervisedExample Render(IReadOnlyList<ChatMessage> messages, ByteLevelBpeTokenizer tokenizer)
     {
-        string bos = tokenizer.BosId is { } id ? tokenizer.IdToToken(id) ?? ChatTemplate.DefaultBosToken : ChatTemplate.DefaultBosToken;
+        string bos = ChatTemplate.BosToken(tokenizer);
         var tokens = new List<int>();
         var trained = new List<bool>();
         string done = "";

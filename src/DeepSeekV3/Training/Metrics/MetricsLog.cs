@@ -31,10 +31,14 @@ public sealed class MetricsLog : IDisposable
 
     public string Path { get; }
 
-    public void Write(StepMetrics metrics) => _writer.WriteLine(JsonSerializer.Serialize(metrics, Json));
+    /// <summary>Appends one step's metrics: a pre-training <see cref="StepMetrics"/> or another run's (e.g. GRPO's)
+    /// record with a <c>step</c> field.</summary>
+    public void Write<T>(T metrics) => _writer.WriteLine(JsonSerializer.Serialize(metrics, Json));
 
-    public static IReadOnlyList<StepMetrics> Read(string path) =>
-        File.ReadLines(path).Where(l => l.Length > 0).Select(l => JsonSerializer.Deserialize<StepMetrics>(l, Json)!).ToList();
+    public static IReadOnlyList<StepMetrics> Read(string path) => Read<StepMetrics>(path);
+
+    public static IReadOnlyList<T> Read<T>(string path) =>
+        File.ReadLines(path).Where(l => l.Length > 0).Select(l => JsonSerializer.Deserialize<T>(l, Json)!).ToList();
 
     private static long StepOf(string line)
     {

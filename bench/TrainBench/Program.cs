@@ -2,7 +2,7 @@
 // measured in this process), the time and peak-memory cost of --recompute, and aux-free vs aux-loss balancing on
 // the same data, seed and steps (final validation loss, MaxVio, PNG of both curves).
 // Usage: dotnet run -c Release --project bench/TrainBench -- [--part all|throughput|balance|replot|parallel|pipeline|fp8] [--steps N] [--rounds R] [DATA...]
-// (fp8: `small` trained with BF16 and with the emulated FP8 recipe on the same data, seed and N steps (default 140),
+// (fp8: `small` trained with BF16 and with the emulated FP8 recipe on the same data, seed and N steps (default 100),
 // smoothed final losses and their relative gap, tokens/s of FP32, BF16 and FP8; bench/results/fp8-vs-bf16.json + PNGs)
 // (replot: redraw the balance PNGs from bench/results/runs/*/metrics.jsonl; parallel: one process vs data parallel
 // vs expert parallel over MPI on the small preset, R rounds (default 3) of N steps (default 6) each; pipeline: one
@@ -67,7 +67,7 @@ if (part == "fp8")
 {
     // Steps chosen so the whole part fits in ~40 minutes on this shared 2-core machine (FP8 emulation ~3x slower
     // than BF16); the report-shaped LR decay flattens the loss by the end.
-    int fp8Steps = stepsGiven ?? 140;
+    int fp8Steps = stepsGiven ?? 100;
     var result = Fp8Comparison.Run(data, encoder, tokenCache, results, fp8Steps, shards);
     string written = recorder.Save("fp8-vs-bf16", result);
     Console.WriteLine();

@@ -29,8 +29,13 @@ public static class Throughput
         WeightInitializer.Initialize(model, 1);
         var options = new TrainerOptions
         {
-            Steps = 1000, BatchSequences = sequences, MicroBatchSequences = sequences, BatchRamp = false, EvalEvery = 0,
-            Objective = new ObjectiveOptions { Recompute = recompute }, Precision = precision,
+            Steps = 1000,
+            BatchSequences = sequences,
+            MicroBatchSequences = sequences,
+            BatchRamp = false,
+            EvalEvery = 0,
+            Objective = new ObjectiveOptions { Recompute = recompute },
+            Precision = precision,
         };
         using var trainer = new Trainer(model, data, options);
         trainer.Step();                                                                    // warm-up

@@ -19,7 +19,12 @@ public class MixedPrecisionTrainingTests
     {
         var options = new TrainerOptions
         {
-            Steps = steps, BatchSequences = 8, MicroBatchSequences = 8, BatchRamp = false, PeakLearningRate = 3e-3, WarmupSteps = 2,
+            Steps = steps,
+            BatchSequences = 8,
+            MicroBatchSequences = 8,
+            BatchRamp = false,
+            PeakLearningRate = 3e-3,
+            WarmupSteps = 2,
             Precision = precision,
         };
         using var model = TinyModels.Create(seed: 4, std: 0.02);

@@ -1,4 +1,7 @@
+using System.Text;
 using System.Text.Json;
+using DeepSeekV3.Server;
+using Microsoft.AspNetCore.Http;
 
 namespace DeepSeekV3.Tests.Serving;
 
@@ -9,7 +12,7 @@ public class ChatPageTests(ServerFixture server) : IClassFixture<ServerFixture>
     private const int MaxTokens = 20;
 
     [Fact]
-    public async Task Chat_page_is_served_at_root_without_a_key_and_loads_nothing_from_elsewhere()
+    public async Task Chat_page_is_served_at_root_without_a_key_loads_nothing_from_elsewhere_and_asks_for_a_key_only_if_needed()
     {
         using var anonymous = new HttpClient { BaseAddress = server.Server.Address };
         using var response = await anonymous.GetAsync("/");
@@ -21,6 +24,15 @@ public class ChatPageTests(ServerFixture server) : IClassFixture<ServerFixture>
         Assert.DoesNotContain(" src=", html);
         Assert.DoesNotContain("<link", html);
         Assert.DoesNotContain("innerHTML", html);
+        Assert.Contains("<meta name=\"dsv3-api-key\" content=\"none\">", await PageOf(new ChatPage(needsKey: false)));
+    }
+
+    private static async Task<string> PageOf(ChatPage page)
+    {
+        var context = new DefaultHttpContext();
+        context.Response.Body = new MemoryStream();
+        await page.Serve(context);
+        return Encoding.UTF8.GetString(((MemoryStream)context.Response.Body).ToArray());
     }
 
     [Fact]
@@ -71,6 +83,21 @@ public class ChatPageTests(ServerFixture server) : IClassFixture<ServerFixture>
               return document.getElementById('m-tokens').textContent;
             })()
             """)).GetString());
+
+        // Stop ends the request; the unfinished turn is not kept.
+        var stopped = await page.EvaluateAsync("""
+            (async () => {
+              document.getElementById('input').value = 'Tell me a long story';
+              document.getElementById('send').click();
+              document.getElementById('stop').click();
+              while (document.body.dataset.state !== 'idle') await new Promise(r => setTimeout(r, 20));
+              const last = [...document.querySelectorAll('#log .msg')].pop();
+              return { class: last.className, text: last.textContent, history: messages.length };
+            })()
+            """);
+        Assert.Equal("msg error", stopped.GetProperty("class").GetString());
+        Assert.Equal("stopped", stopped.GetProperty("text").GetString());
+        Assert.Equal(4, stopped.GetProperty("history").GetInt32());
 
         var reset = await page.EvaluateAsync("document.getElementById('reset').click(); ({ shown: document.querySelectorAll('#log .msg').length, history: messages.length })");
         Assert.Equal(0, reset.GetProperty("shown").GetInt32());

@@ -9,19 +9,15 @@ namespace DeepSeekV3.Server;
 /// GET /metrics: the engine's state in the Prometheus text format (version 0.0.4), under vLLM's metric names
 /// (docs/design/metrics.md), so dashboards made for vLLM read it. Every series has a model_name label.
 /// </summary>
-internal static class PrometheusText
+public static class PrometheusText
 {
     public static string Render(ServingEngine engine, string modelName)
     {
         var text = new StringBuilder();
         string label = $"model_name=\"{Escape(modelName)}\"";
         var m = engine.Metrics;
-        void Sample(string name, string type, string help, double value, string labels = "")
-        {
-            text.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n');
-            text.Append("# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
-            text.Append(name).Append('{').Append(label).Append(labels).Append("} ").Append(Number(value)).Append('\n');
-        }
+        void Sample(string name, string type, string help, double value, string labels = "") =>
+            PrometheusText.Sample(text, modelName, name, type, help, value, labels);
         Sample("vllm:num_requests_running", "gauge", "Requests in the decode batch.", engine.Running);
         Sample("vllm:num_requests_waiting", "gauge", "Requests waiting for admission.", engine.Waiting);
         Sample("vllm:kv_cache_usage_perc", "gauge", "Share of the KV-cache budget in use (1 = full).", engine.KvCacheUsage);
@@ -55,6 +51,16 @@ internal static class PrometheusText
         }
         text.Append(name).Append("_sum{").Append(label).Append("} ").Append(Number(sum)).Append('\n');
         text.Append(name).Append("_count{").Append(label).Append("} ").Append(count).Append('\n');
+    }
+
+    /// <summary>One series with its HELP and TYPE lines, labelled with the model's name; <paramref name="labels"/> adds
+    /// more (",key=\"value\"").</summary>
+    public static void Sample(StringBuilder text, string modelName, string name, string type, string help, double value, string labels = "")
+    {
+        text.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n');
+        text.Append("# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
+        text.Append(name).Append("{model_name=\"").Append(Escape(modelName)).Append('"').Append(labels).Append("} ")
+            .Append(Number(value)).Append('\n');
     }
 
     private static string Number(double value) => value.ToString("R", CultureInfo.InvariantCulture);

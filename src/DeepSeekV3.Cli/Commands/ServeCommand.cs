@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
 using System.Text;
 using DeepSeekV3.Checkpoints;
 using DeepSeekV3.Distributed;
@@ -101,9 +100,8 @@ internal static class ServeCommand
     private static string BalanceMetrics(ExpertParallelInference inference, string modelName)
     {
         var text = new StringBuilder();
-        string label = $"model_name=\"{modelName.Replace("\\", "\\\\").Replace("\"", "\\\"")}\"";
         void Sample(string name, string type, string help, double value, string labels = "") =>
-            text.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} {type}\n{name}{{{label}{labels}}} {value}\n");
+            PrometheusText.Sample(text, modelName, name, type, help, value, labels);
         var metrics = inference.Metrics;
         Sample("dsv3:eplb_replans_total", "counter", "EPLB re-plans carried out.", metrics.Replans.Count);
         Sample("dsv3:eplb_experts_moved_total", "counter", "Experts moved between ranks by re-plans.", metrics.Replans.Sum(r => r.ExpertsMoved));

@@ -102,7 +102,7 @@ internal static class TrainCommand
                 Plots = !result.GetValue(noPlots),
                 OverlapExpertCommunication = !result.GetValue(noOverlap),
                 PipelineParallel = result.GetValue(pp),
-                Schedule = ParseSchedule(result.GetValue(schedule), result.GetValue(pp), parallel.World.Size),
+                Schedule = ParseSchedule(result.GetValue(schedule), result.GetValue(pp)),
                 Data = new DataOptions
                 {
                     SequenceLength = sequenceLength,
@@ -167,14 +167,10 @@ internal static class TrainCommand
         _ => throw new InvalidArgumentException($"--balance \"{value}\": expected aux-free or aux-loss"),
     };
 
-    /// <summary>The pipeline schedule of --schedule / --pp over <paramref name="ranks"/> ranks (null: no pipeline).</summary>
-    internal static ScheduleKind? ParseSchedule(string? value, int pipelineRanks, int ranks)
-    {
-        if (pipelineRanks < 1 || ranks % pipelineRanks != 0)
-            throw new InvalidArgumentException($"--pp {pipelineRanks}: must be at least 1 and divide the {ranks} ranks of the job");
-        if (value is null) return pipelineRanks > 1 ? ScheduleKind.OneFOneB : null;
-        return PipelineSchedule.ParseKind(value);
-    }
+    /// <summary>The pipeline schedule of --schedule with --pp <paramref name="pipelineRanks"/> (null: no pipeline); the
+    /// parallel context has already checked that --pp divides the job's ranks.</summary>
+    internal static ScheduleKind? ParseSchedule(string? value, int pipelineRanks) =>
+        value is null ? pipelineRanks > 1 ? ScheduleKind.OneFOneB : null : PipelineSchedule.ParseKind(value);
 
     internal static TrainingPrecision ParsePrecision(string value) => value.ToLowerInvariant() switch
     {

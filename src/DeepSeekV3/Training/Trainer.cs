@@ -135,22 +135,25 @@ public sealed class Trainer : IDisposable
             var losses = pipeline.Run(micro, shares, lambda, Record);
             (main, mtp, balance, total) = (losses.Main, losses.Mtp, losses.Balance, losses.Total);
         }
-        for (int done = 0; Executor is null && done < count;)
+        else
         {
-            int micro = Math.Min(Options.MicroBatchSequences, count - done);
-            using var scope = NewDisposeScope();
-            using var trace = new RoutingTrace();
-            var ids = batch.AsSpan(first + done, micro).ToArray();
-            var windows = _data.Batch(ids, validation: false);
-            double share = (double)micro / sequences;
-            using var parts = _objective.Compute(windows, lambda, share, trace, _data.Labels(ids, validation: false));
-            parts.Total.backward();
-            Record(trace);
-            main += parts.Main.item<float>() * share;
-            mtp += parts.Mtp.item<float>() * share;
-            balance += parts.Balance.item<float>() * share;
-            total += parts.Total.item<float>();
-            done += micro;
+            for (int done = 0; done < count;)
+            {
+                int micro = Math.Min(Options.MicroBatchSequences, count - done);
+                using var scope = NewDisposeScope();
+                using var trace = new RoutingTrace();
+                var ids = batch.AsSpan(first + done, micro).ToArray();
+                var windows = _data.Batch(ids, validation: false);
+                double share = (double)micro / sequences;
+                using var parts = _objective.Compute(windows, lambda, share, trace, _data.Labels(ids, validation: false));
+                parts.Total.backward();
+                Record(trace);
+                main += parts.Main.item<float>() * share;
+                mtp += parts.Mtp.item<float>() * share;
+                balance += parts.Balance.item<float>() * share;
+                total += parts.Total.item<float>();
+                done += micro;
+            }
         }
         _parallel.SynchronizeGradients();
         AfterBackward?.Invoke(_model, step);

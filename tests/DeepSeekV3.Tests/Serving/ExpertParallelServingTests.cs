@@ -50,20 +50,14 @@ public sealed partial class ExpertParallelServingTests(ExpertParallelServingTest
         Assert.DoesNotContain("States", answers[3]);
 
         string metrics = await http.GetStringAsync("/metrics");
-        Assert.True(Metric(metrics, "dsv3:eplb_replans_total") >= 1, metrics);
-        double before = Metric(metrics, "dsv3:expert_balancedness"), planned = Metric(metrics, "dsv3:expert_balancedness_planned");
+        Assert.True(ServerFixture.MetricValue(metrics, "dsv3:eplb_replans_total") >= 1, metrics);
+        double before = ServerFixture.MetricValue(metrics, "dsv3:expert_balancedness"), planned = ServerFixture.MetricValue(metrics, "dsv3:expert_balancedness_planned");
         Assert.InRange(before, 0.5, 1.0);                                                  // 2 ranks: mean / max ≥ 1/2
         Assert.InRange(planned, before, 1.0);                                              // a re-plan only ever helps
         Assert.Contains("[eplb] re-plan after", job.Log);
     }
 
     private static string Text(JsonElement completion) => completion.GetProperty("choices")[0].GetProperty("text").GetString()!;
-
-    private static double Metric(string text, string name)
-    {
-        string line = text.Split('\n').First(l => l.StartsWith(name + "{", StringComparison.Ordinal));
-        return double.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
-    }
 
     /// <summary>`mpiexec.mpich -n R dotnet dsv3.dll serve --ep R --port 0 …` on the bundled model, killed with its
     /// process tree on dispose; its address is read from the line rank 0 prints.</summary>

@@ -61,9 +61,11 @@ public class ServerFixture : IAsyncLifetime
     }
 
     /// <summary>The value of a metric line "name{labels} value" in /metrics.</summary>
-    public async Task<double> Metric(string name)
+    public async Task<double> Metric(string name) => MetricValue(await Http.GetStringAsync("/metrics"), name);
+
+    /// <summary>The value of the first series named <paramref name="name"/> in a Prometheus text.</summary>
+    public static double MetricValue(string text, string name)
     {
-        string text = await Http.GetStringAsync("/metrics");
         string line = text.Split('\n').First(l => l.StartsWith(name + "{", StringComparison.Ordinal));
         return double.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
     }

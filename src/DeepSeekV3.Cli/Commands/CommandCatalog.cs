@@ -22,6 +22,7 @@ internal static class CommandCatalog
         yield return SftCommand.Create();
         yield return GrpoCommand.Create();
         yield return MtpTuneCommand.Create();
+        yield return DistillCommand.Create();
         yield return EvalCommand.Create();
         yield return ExportGgufCommand.Create();
         yield return PlotCommand.Create();

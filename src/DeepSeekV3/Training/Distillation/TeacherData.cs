@@ -68,12 +68,13 @@ public static class TeacherData
     /// <summary>Writes <c>{"messages": [user, assistant]}</c> per example (atomically): `dsv3 sft`'s format.</summary>
     public static void WriteChat(string path, IEnumerable<DistilledExample> examples)
     {
+        var json = new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
         var text = new StringBuilder();
         foreach (var e in examples)
             text.Append(JsonSerializer.Serialize(new
             {
                 messages = new[] { new { role = "user", content = e.Question }, new { role = "assistant", content = e.Completion } },
-            })).Append('\n');
+            }, json)).Append('\n');
         AtomicFile.WriteAllText(path, text.ToString());
     }
 }

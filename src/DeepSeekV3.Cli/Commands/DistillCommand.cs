@@ -71,7 +71,7 @@ internal static class DistillCommand
                 return SftCommand.Create().Parse(["--model", studentDir, "--data", dataPath, "--out", Path.Combine(outDir, "sft"),
                     "--batch-tokens", $"{tokens}", "--val-fraction", "0", "--seed", $"{result.GetValue(seed)}", .. common]).Invoke(result.InvocationConfiguration);
             }
-            return LogitKd(result, writer, teacherDir, studentDir, outDir, dataPath, tokenizer, new LogitDistillationOptions
+            return LogitKd(writer, teacherDir, studentDir, outDir, dataPath, tokenizer, new LogitDistillationOptions
             {
                 Temperature = result.GetValue(kdTemperature),
                 Steps = result.GetValue(steps),
@@ -83,7 +83,7 @@ internal static class DistillCommand
         return command;
     }
 
-    private static int LogitKd(ParseResult result, TextWriter writer, string teacherDir, string studentDir, string outDir, string dataPath,
+    private static int LogitKd(TextWriter writer, string teacherDir, string studentDir, string outDir, string dataPath,
         ByteLevelBpeTokenizer tokenizer, LogitDistillationOptions options, int sequenceLength)
     {
         var packed = PackedDataset.Pack(ChatExamples.Load(dataPath, tokenizer),

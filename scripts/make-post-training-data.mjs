@@ -76,3 +76,27 @@ write("data/eval/text.jsonl", [
   "Most of the students had never seen a real telescope before. The teacher set it up in the school yard after dark and let each of them look at the moon. One boy said it looked like a plate of old cheese, and everyone laughed.",
   "The market opened at six, long before most of the city was awake. Farmers brought eggs, bread and fresh fish in wooden carts. By nine o'clock the best of everything had been sold, and the square was full of empty boxes.",
 ].map((text) => ({ text })));
+
+// pass@k: small Python functions written for this project in HumanEval's format (prompt = signature and docstring,
+// test = check(candidate), entry_point), each with a canonical_solution that the test suite runs in the sandbox.
+const code = (name, signature, doc, body, asserts) => ({
+  task_id: `dsv3/${name}`,
+  prompt: `def ${name}(${signature}):\n    """${doc}"""\n`,
+  canonical_solution: body.split("\n").map((line) => `    ${line}`).join("\n") + "\n",
+  test: `def check(candidate):\n${asserts.map((a) => `    assert ${a}`).join("\n")}\n`,
+  entry_point: name,
+});
+write("data/eval/code.jsonl", [
+  code("add", "a, b", "Return the sum of a and b.", "return a + b", ["candidate(1, 2) == 3", "candidate(-4, 4) == 0", "candidate(10, 25) == 35"]),
+  code("subtract", "a, b", "Return a minus b.", "return a - b", ["candidate(5, 3) == 2", "candidate(3, 5) == -2", "candidate(0, 0) == 0"]),
+  code("square", "x", "Return x squared.", "return x * x", ["candidate(3) == 9", "candidate(-2) == 4", "candidate(0) == 0"]),
+  code("is_even", "n", "Return True if n is even, otherwise False.", "return n % 2 == 0", ["candidate(4) is True", "candidate(7) is False", "candidate(0) is True"]),
+  code("maximum", "numbers", "Return the largest number in the non-empty list numbers.", "return max(numbers)", ["candidate([1, 5, 3]) == 5", "candidate([-2, -9]) == -2", "candidate([7]) == 7"]),
+  code("reverse", "text", "Return the string text reversed.", "return text[::-1]", ["candidate('abc') == 'cba'", "candidate('') == ''", "candidate('level') == 'level'"]),
+  code("count_vowels", "text", "Return how many of the characters of text are vowels (a, e, i, o, u, lower case).", "return sum(1 for c in text if c in 'aeiou')", ["candidate('hello') == 2", "candidate('sky') == 0", "candidate('queue') == 4"]),
+  code("total", "numbers", "Return the sum of the list numbers (0 for an empty list).", "return sum(numbers)", ["candidate([1, 2, 3]) == 6", "candidate([]) == 0", "candidate([-1, 1]) == 0"]),
+  code("first_word", "text", "Return the first word of text, words being separated by spaces.", "return text.split(' ')[0]", ["candidate('the cat sat') == 'the'", "candidate('one') == 'one'"]),
+  code("factorial", "n", "Return n factorial for n >= 0.", "result = 1\nfor i in range(2, n + 1):\n    result *= i\nreturn result", ["candidate(0) == 1", "candidate(1) == 1", "candidate(5) == 120"]),
+  code("count_char", "text, char", "Return how many times char occurs in text.", "return text.count(char)", ["candidate('banana', 'a') == 3", "candidate('banana', 'z') == 0"]),
+  code("absolute", "x", "Return the absolute value of x.", "return x if x >= 0 else -x", ["candidate(-3) == 3", "candidate(4) == 4", "candidate(0) == 0"]),
+]);

@@ -21,6 +21,8 @@ internal static class CommandCatalog
         yield return TrainCommand.Create();
         yield return SftCommand.Create();
         yield return GrpoCommand.Create();
+        yield return MtpTuneCommand.Create();
+        yield return DistillCommand.Create();
         yield return EvalCommand.Create();
         yield return ExportGgufCommand.Create();
         yield return PlotCommand.Create();

@@ -11,4 +11,8 @@ public enum EvalKind
 
     /// <summary>Generative exact match, GSM8K style: <c>{"question", "answer"}</c>, the answer extracted from the text.</summary>
     ExactMatch,
+
+    /// <summary>pass@k of sampled Python completions run against tests: HumanEval's
+    /// <c>{"task_id", "prompt", "test", "entry_point"}</c>.</summary>
+    Code,
 }

@@ -22,6 +22,22 @@ public sealed record EvalOptions
     /// of the plain "Question: …\nAnswer:" format; for chat-tuned models.</summary>
     public bool Chat { get; init; }
 
-    /// <summary>Which items serve as few-shot examples.</summary>
+    /// <summary>Code: completions sampled per task (n of pass@k), with <see cref="Sampling"/>.</summary>
+    public int Samples { get; init; } = 1;
+
+    /// <summary>Code: the k of each pass@k reported (each ≤ <see cref="Samples"/>).</summary>
+    public IReadOnlyList<int> PassK { get; init; } = [1];
+
+    /// <summary>Code: how completions are sampled (temperature, top-p, top-k, max tokens); the seed of sample j of
+    /// item i is derived from <see cref="Seed"/>, i and j.</summary>
+    public Inference.SamplingParams Sampling { get; init; } = new() { MaxTokens = 128 };
+
+    /// <summary>Code: wall-clock limit per program run.</summary>
+    public TimeSpan TimeLimit { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Code: address-space limit per program run.</summary>
+    public long MemoryBytes { get; init; } = 512L << 20;
+
+    /// <summary>Which items serve as few-shot examples; code: the sampling seeds.</summary>
     public long Seed { get; init; } = 1234;
 }

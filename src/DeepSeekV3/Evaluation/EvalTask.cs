@@ -14,6 +14,7 @@ public sealed record EvalTask(string Path, EvalKind Kind, IReadOnlyList<EvalItem
         {
             EvalKind.Perplexity => Text(record),
             EvalKind.Choice => Choice(record),
+            EvalKind.Code => Code(record),
             _ => Question(record),
         }).ToList();
         if (items.Count == 0)
@@ -37,6 +38,19 @@ public sealed record EvalTask(string Path, EvalKind Kind, IReadOnlyList<EvalItem
         if (answer < 0 || answer >= choices.Count)
             throw record.Error($"field \"answer\" is {answer}, expected an index into \"choices\" in [0, {choices.Count})");
         return new EvalItem(record.Line, Question: question, Choices: choices, Answer: answer);
+    }
+
+    private static EvalItem Code(JsonLinesRecord record)
+    {
+        string prompt = record.String("prompt"), test = record.String("test"), entry = record.String("entry_point");
+        if (prompt.Trim().Length == 0)
+            throw record.Error("field \"prompt\" is empty (expected the start of a Python program to continue)");
+        if (!System.Text.RegularExpressions.Regex.IsMatch(entry, @"^[A-Za-z_][A-Za-z0-9_]*$"))
+            throw record.Error($"field \"entry_point\" (\"{entry}\") is not a Python identifier");
+        if (!test.Contains("def check(", StringComparison.Ordinal))
+            throw record.Error("field \"test\" defines no check(candidate) function (HumanEval's format)");
+        string name = record.Has("task_id") ? record.String("task_id") : $"line {record.Line}";
+        return new EvalItem(record.Line, Question: name, Code: new CodeTask(prompt, test, entry));
     }
 
     private static EvalItem Question(JsonLinesRecord record)

@@ -10,7 +10,8 @@ namespace DeepSeekV3.Evaluation;
 /// Runs an <see cref="EvalTask"/> on a model: perplexity and bits per byte on text, multiple choice by
 /// log-likelihood (acc, and acc_norm: each choice's log-likelihood divided by its length in characters, as
 /// lm-evaluation-harness does), or greedy generation scored by exact match of the extracted final number.
-/// Everything is deterministic: scoring has no randomness and generation is greedy.
+/// Everything is deterministic: scoring has no randomness and generation is greedy. Code tasks (pass@k) are
+/// <see cref="CodeEvaluation"/>'s.
 /// </summary>
 public sealed class Evaluator(DeepSeekV3ForCausalLM model, ByteLevelBpeTokenizer tokenizer, EvalOptions options)
 {
@@ -27,17 +28,18 @@ public sealed class Evaluator(DeepSeekV3ForCausalLM model, ByteLevelBpeTokenizer
         {
             Task = task.Name,
             File = task.Path,
-            Kind = task.Kind switch { EvalKind.Perplexity => "perplexity", EvalKind.Choice => "choice", _ => "exact-match" },
+            Kind = task.Kind switch { EvalKind.Perplexity => "perplexity", EvalKind.Choice => "choice", EvalKind.Code => "code", _ => "exact-match" },
             Model = modelName,
             Items = items.Count,
-            Shots = task.Kind == EvalKind.Perplexity ? 0 : options.Shots,
-            Chat = options.Chat && task.Kind != EvalKind.Perplexity,
+            Shots = task.Kind is EvalKind.Perplexity or EvalKind.Code ? 0 : options.Shots,
+            Chat = options.Chat && task.Kind is not (EvalKind.Perplexity or EvalKind.Code),
         };
         // Few-shot examples come from the whole file, also beyond --limit.
         report = task.Kind switch
         {
             EvalKind.Perplexity => Perplexity(items, report, progress),
             EvalKind.Choice => Choice(task.Items, items.Count, report, progress),
+            EvalKind.Code => new CodeEvaluation(model, tokenizer, options).Run(items, report, progress),
             _ => ExactMatch(task.Items, items.Count, report, progress),
         };
         return report with { Seconds = clock.Elapsed.TotalSeconds };
@@ -141,7 +143,7 @@ public sealed class Evaluator(DeepSeekV3ForCausalLM model, ByteLevelBpeTokenizer
     }
 
     /// <summary>The text before the first stop string.</summary>
-    private static string Truncate(string text, IReadOnlyList<string> stops)
+    internal static string Truncate(string text, IReadOnlyList<string> stops)
     {
         int end = stops.Select(s => text.IndexOf(s, StringComparison.Ordinal)).Where(i => i >= 0).DefaultIfEmpty(text.Length).Min();
         return text[..end];

@@ -96,6 +96,8 @@ public sealed class MultiHeadLatentAttention : nn.Module
         if (context.Cache is { } cache)
             (latent, kPe, keyPositions) = cache.Append(_layer, latent, kPe);     // [b, t, ·], t = past + s
         var mask = CausalMask(positions, keyPositions, x.dtype);                           // [b or 1, 1, s, t]
+        if (context.Segments is { } segments)                                              // packed documents
+            mask = mask + DocumentMask(segments.to(x.device), x.dtype);                    // [b, 1, s, s]
 
         var output = context.Mode == AttentionMode.Naive
             ? AttendNaive(qNope, qPe, latent, kPe, mask)
@@ -135,6 +137,13 @@ public sealed class MultiHeadLatentAttention : nn.Module
         var probabilities = scores.softmax(-1, ScalarType.Float32).to(latent.dtype);
         var outLatent = einsum("bhst,btc->bshc", probabilities, latent);                    // [b, s, h, r_kv]
         return einsum("bshc,hdc->bshd", outLatent, wUV);                                    // [b, s, h, d_v]
+    }
+
+    /// <summary>0 where query and key belong to the same document, −inf elsewhere: [b, 1, s, s].</summary>
+    private static Tensor DocumentMask(Tensor segments, ScalarType dtype)
+    {
+        var other = segments.unsqueeze(-1).ne(segments.unsqueeze(1)).unsqueeze(1);         // [b, 1, s, s]
+        return zeros(other.shape, dtype, segments.device).masked_fill(other, double.NegativeInfinity);
     }
 
     /// <summary>0 where key position ≤ query position, −inf elsewhere (future and padding): [b or 1, 1, s, t].</summary>

@@ -145,7 +145,8 @@ public sealed class Trainer : IDisposable
                 var ids = batch.AsSpan(first + done, micro).ToArray();
                 var windows = _data.Batch(ids, validation: false);
                 double share = (double)micro / sequences;
-                using var parts = _objective.Compute(windows, lambda, share, trace, _data.Labels(ids, validation: false));
+                using var parts = _objective.Compute(windows, lambda, share, trace, _data.Labels(ids, validation: false),
+                                                     _data.Segments(ids, validation: false));
                 parts.Total.backward();
                 Record(trace);
                 main += parts.Main.item<float>() * share;
@@ -292,7 +293,9 @@ public sealed class Trainer : IDisposable
                     sum[0] += loss * real;
                 continue;
             }
-            var output = _model.Forward(windows.narrow(1, 0, length), new ForwardContext { Mode = AttentionMode.Naive });
+            var segments = _data.Segments(ids, validation: true);
+            var output = _model.Forward(windows.narrow(1, 0, length),
+                new ForwardContext { Mode = AttentionMode.Naive, Segments = segments?.narrow(1, 0, length) });
             if (real > 0)
             {
                 var loss = _data.Labels(ids, validation: true) is { } labels

@@ -22,14 +22,16 @@ public sealed class PackedDataset
 
     private readonly int[] _stream;
     private readonly bool[]? _trained;
+    private readonly int[]? _document;
     private readonly int _trainLength, _validationLength;
 
-    private PackedDataset(int sequenceLength, int[] stream, bool[]? trained, int trainLength, int validationLength,
+    private PackedDataset(int sequenceLength, int[] stream, bool[]? trained, int[]? document, int trainLength, int validationLength,
         long trainDocuments, long validationDocuments, bool validationFromTail)
     {
         SequenceLength = sequenceLength;
         _stream = stream;
         _trained = trained;
+        _document = document;
         _trainLength = trainLength;
         _validationLength = validationLength;
         TrainDocuments = trainDocuments;
@@ -86,14 +88,15 @@ public sealed class PackedDataset
             }
             if (!validation) trainLength = length;
         }
-        return Split(t, stream, trained: null, length, trainLength, documents.Count, validationDocuments, options.ValidationFraction);
+        return Split(t, stream, trained: null, document: null, length, trainLength, documents.Count, validationDocuments, options.ValidationFraction);
     }
 
     /// <summary>
     /// Fine-tuning sequences packed like documents (report §5.1: "packed sequences"): each example already holds BOS
     /// and the EOS closing every assistant turn, so they are concatenated as they are; the loss mask travels with the
-    /// tokens. As in pre-training, no attention mask separates examples inside a window (the report's "sample
-    /// masking" is not implemented): an example may attend to the one before it.
+    /// tokens, and so does each token's example number: <see cref="Segments"/> gives it per window, for the report's
+    /// "sample masking" (<see cref="Modeling.ForwardContext.Segments"/>: no attention across examples, positions
+    /// restarting per example).
     /// </summary>
     public static PackedDataset Pack(IReadOnlyList<SupervisedExample> examples, DataOptions options)
     {
@@ -106,6 +109,7 @@ public sealed class PackedDataset
             throw new InvalidArgumentException($"--data: {capacity:N0} tokens; in-memory packing holds at most {Array.MaxLength:N0}");
         var stream = new int[capacity];
         var trained = new bool[capacity];
+        var document = new int[capacity];
         int length = 0, trainLength = 0;
         long validationExamples = 0;
         foreach (bool validation in (ReadOnlySpan<bool>)[false, true])                    // training examples first
@@ -115,17 +119,18 @@ public sealed class PackedDataset
                 if (isValidation[e] != validation) continue;
                 examples[e].Tokens.CopyTo(stream, length);
                 examples[e].Trained.CopyTo(trained, length);
+                document.AsSpan(length, examples[e].Tokens.Length).Fill(e);
                 length += examples[e].Tokens.Length;
                 if (validation) validationExamples++;
             }
             if (!validation) trainLength = length;
         }
-        return Split(t, stream, trained, length, trainLength, examples.Count, validationExamples, options.ValidationFraction);
+        return Split(t, stream, trained, document, length, trainLength, examples.Count, validationExamples, options.ValidationFraction);
     }
 
     /// <summary>The dataset over stream[0, length) with [trainLength, length) held out; when the held-out documents
     /// fill no window, the stream's tail instead (if training keeps at least one window).</summary>
-    private static PackedDataset Split(int t, int[] stream, bool[]? trained, int length, int trainLength, long documents,
+    private static PackedDataset Split(int t, int[] stream, bool[]? trained, int[]? document, int length, int trainLength, long documents,
         long validationDocuments, double fraction)
     {
         bool fromTail = false;
@@ -138,7 +143,7 @@ public sealed class PackedDataset
             validationDocuments = 0;
         }
         int validationLength = length - trainLength;
-        var dataset = new PackedDataset(t, stream, trained, trainLength, validationLength,
+        var dataset = new PackedDataset(t, stream, trained, document, trainLength, validationLength,
                                         documents - validationDocuments, validationDocuments, fromTail);
         if (dataset.TrainWindows == 0)
             throw new InvalidArgumentException(
@@ -189,6 +194,22 @@ public sealed class PackedDataset
             int start = WindowStart(windows[i], validation);
             for (int j = 0; j < window.Length; j++)
                 values[i * (SequenceLength + 1) + j] = _trained[start + j] ? window[j] : IgnoredLabel;
+        }
+        return tensor(values, [windows.Count, SequenceLength + 1], ScalarType.Int64);
+    }
+
+    /// <summary>The given windows' example numbers, [n, T + 1] int64 (non-decreasing along a row), for document
+    /// masking; null for pre-training data, whose documents share the window's attention (caller owns it).</summary>
+    public Tensor? Segments(IReadOnlyList<long> windows, bool validation)
+    {
+        if (_document is null) return null;
+        var values = new long[windows.Count * (SequenceLength + 1)];
+        for (int i = 0; i < windows.Count; i++)
+        {
+            Window(windows[i], validation);                                               // validates the index
+            int start = WindowStart(windows[i], validation);
+            for (int j = 0; j <= SequenceLength; j++)
+                values[i * (SequenceLength + 1) + j] = _document[start + j];
         }
         return tensor(values, [windows.Count, SequenceLength + 1], ScalarType.Int64);
     }

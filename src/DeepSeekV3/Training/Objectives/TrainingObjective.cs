@@ -38,12 +38,14 @@ public sealed class TrainingObjective
     /// <param name="trace">Receives every router decision (main and MTP layers) for loads and bias updates.</param>
     /// <param name="labels">Fine-tuning: the windows' targets, [b, T + 1], <see cref="Data.PackedDataset.IgnoredLabel"/>
     /// where a token is not trained (null: every token is a target).</param>
-    public LossParts Compute(Tensor windows, double mtpWeight, double scale, RoutingTrace trace, Tensor? labels = null)
+    /// <param name="segments">Packed fine-tuning: each window token's example number, [b, T + 1] (document masking,
+    /// <see cref="ForwardContext.Segments"/>); null: examples in a window attend to each other.</param>
+    public LossParts Compute(Tensor windows, double mtpWeight, double scale, RoutingTrace trace, Tensor? labels = null, Tensor? segments = null)
     {
         using var scope = NewDisposeScope();
-        var context = Context(windows, scale, trace);
+        var context = Context(windows, scale, trace) with { Segments = segments is null ? null : Inputs(segments) };
         var h = _model.Model.Run(_model.Model.EmbedTokens.forward(Inputs(windows)), 0, _model.Config.NumHiddenLayers, context);
-        var (main, mtp) = HeadLosses(h, windows, context, labels);
+        var (main, mtp) = HeadLosses(h, windows, context, labels, segments);
         var balance = Balance(trace, windows);
         var total = Combine(main, mtp, balance, mtpWeight, scale);
         return new LossParts(total.MoveToOuterDisposeScope(), main.detach().MoveToOuterDisposeScope(),
@@ -70,24 +72,32 @@ public sealed class TrainingObjective
     /// L_Main and the mean L_MTP over the depths (zero without MTP) from the last main block's output
     /// <paramref name="lastBlockOutput"/> [b, T, hidden]: the final norm, the head, and the MTP chain, whose routers
     /// record into <paramref name="context"/>'s trace. A pipeline's last stage computes exactly this. With
-    /// <paramref name="labels"/>, each loss is the mean over the trained targets only.
+    /// <paramref name="labels"/>, each loss is the mean over the trained targets only. With
+    /// <paramref name="segments"/> [b, T + 1] (document masking), a target in another example than its input
+    /// position is not trained, and each MTP module attends within examples too.
     /// </summary>
-    public (Tensor Main, Tensor Mtp) HeadLosses(Tensor lastBlockOutput, Tensor windows, ForwardContext context, Tensor? labels = null)
+    public (Tensor Main, Tensor Mtp) HeadLosses(Tensor lastBlockOutput, Tensor windows, ForwardContext context, Tensor? labels = null,
+        Tensor? segments = null)
     {
         using var scope = NewDisposeScope();
         long length = windows.shape[1] - 1;
         var targets = labels ?? windows;
-        Func<Tensor, Tensor, Tensor> crossEntropy = labels is null ? CrossEntropy : MaskedCrossEntropy;
+        Func<Tensor, Tensor, Tensor> crossEntropy = labels is null && segments is null ? CrossEntropy : MaskedCrossEntropy;
+        // The target of position i at distance d (1 for the main head, k + 1 for MTP depth k), ignored across examples.
+        Tensor Targets(long d, long s) => segments is null
+            ? targets.narrow(1, d, s)
+            : targets.narrow(1, d, s).masked_fill(segments.narrow(1, d, s).ne(segments.narrow(1, 0, s)), Data.PackedDataset.IgnoredLabel);
         var main = _model.Head(lastBlockOutput);
-        var mainLoss = crossEntropy(main.Logits, targets.narrow(1, 1, length));           // L_Main
+        var mainLoss = crossEntropy(main.Logits, Targets(1, length));                     // L_Main
 
         var mtpLosses = new List<Tensor>();
         var previous = main.Hidden;                                                       // h^0
         for (int k = 1; k <= MtpDepth && k < length; k++)
         {
             long s = length - k;
-            var output = _model.ForwardMtp(k, previous.narrow(1, 0, s), windows.narrow(1, k, s), context);
-            mtpLosses.Add(crossEntropy(output.Logits, targets.narrow(1, k + 1, s)));      // L_MTP^k, eq. (24)
+            var depthContext = segments is null ? context : context with { Segments = segments.narrow(1, 0, s) };
+            var output = _model.ForwardMtp(k, previous.narrow(1, 0, s), windows.narrow(1, k, s), depthContext);
+            mtpLosses.Add(crossEntropy(output.Logits, Targets(k + 1, s)));                // L_MTP^k, eq. (24)
             previous = output.Hidden;                                                     // h^k
         }
         var mtp = mtpLosses.Count > 0 ? stack(mtpLosses).mean() : zeros([], ScalarType.Float32);

@@ -180,6 +180,30 @@ public sealed unsafe class FusedDecoder : IDisposable
         return output;
     }
 
+    /// <summary>
+    /// What an MTP draft needs of module <paramref name="depth"/> over previous [batch, s, hidden] and tokens
+    /// [batch, s]: the last position's logits and h^k, [batch, 1, ·]. A batch of rows ≤ <see cref="MaxRows"/> is one
+    /// pass; one sequence's longer run goes <see cref="MaxRows"/> pairs per pass, only the last pass computing past
+    /// the cache write. The caller owns the result.
+    /// </summary>
+    public ModelOutput DraftMtp(int depth, Tensor previous, Tensor nextTokens, PagedLatentCache cache)
+    {
+        long length = nextTokens.shape[1];
+        if (nextTokens.shape[0] * length <= MaxRows) return ForwardMtp(depth, previous, nextTokens, cache, lastOnly: true);
+        if (nextTokens.shape[0] != 1)
+            throw new ArgumentException($"MTP over [{string.Join(", ", nextTokens.shape)}] tokens: more than {MaxRows} rows only for one sequence");
+        ModelOutput? last = null;
+        for (long at = 0; at < length; at += MaxRows)
+        {
+            last?.Dispose();
+            long rows = Math.Min(MaxRows, length - at);
+            using var h = previous.narrow(1, at, rows);
+            using var t = nextTokens.narrow(1, at, rows);
+            last = ForwardMtp(depth, h, t, cache, lastOnly: true);
+        }
+        return last!;
+    }
+
     private (int Rows, int Steps) Rows(Tensor tokens, PagedLatentCache cache)
     {
         if (_model is not null && _model.LmHead.Weight.Handle != _headHandle)

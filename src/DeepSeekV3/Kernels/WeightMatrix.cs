@@ -52,7 +52,6 @@ public readonly unsafe struct WeightMatrix
     public int Rows { get; }
     public int Columns { get; }
     public WeightFormat Format { get; }
-    public bool Bf16 => Format == WeightFormat.Bf16;
 
     /// <summary>Scale blocks per row of blocks.</summary>
     public int ColumnBlocks => (Columns + BlockSize - 1) / BlockSize;

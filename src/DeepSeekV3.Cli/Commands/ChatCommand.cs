@@ -30,7 +30,7 @@ internal static class ChatCommand
             bool speculative = sampling.ReadSpeculative(result);
             // With --weights no LibTorch model is built: the fused decoder reads the checkpoint's weights (mapped or converted).
             var config = ModelCheckpoint.LoadConfig(dir);
-            using var stored = CliOptions.ParseWeights(result.GetValue(weights)) is { } mode ? CheckpointWeights.Open(dir, mode) : null;
+            using var stored = CliOptions.ParseWeights(result.GetValue(weights), result.GetValue(device)!) is { } mode ? CheckpointWeights.Open(dir, mode) : null;
             using var network = stored is null ? ModelCheckpoint.Load(dir, TensorSettings.ParseDevice(result.GetValue(device)!),
                 TensorSettings.ParseDtype(result.GetValue(dtype)!)) : null;
             Func<ForwardBackend>? backend = stored is null ? null : () => new FusedWeightsBackend(config, stored);

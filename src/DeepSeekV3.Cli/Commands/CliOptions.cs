@@ -43,8 +43,14 @@ internal static class CliOptions
                       "FP8/BF16 as saved), fp8 (block linears quantized to 128x128-scaled E4M3 at load), bf16 or f32 (converted at load)",
     };
 
-    /// <summary>The mode of <see cref="Weights"/>, or null when the option is absent.</summary>
-    public static Inference.Fused.WeightsMode? ParseWeights(string? value) => value switch
+    /// <summary>The mode of <see cref="Weights"/>, or null when the option is absent. The fused decoder runs on the
+    /// CPU only, so <paramref name="device"/> must be cpu.</summary>
+    public static Inference.Fused.WeightsMode? ParseWeights(string? value, string device) =>
+        value is not null && device != "cpu"
+            ? throw new InvalidArgumentException($"--weights runs the fused decoder on the CPU; drop --device {device} or --weights")
+            : ParseWeights(value);
+
+    private static Inference.Fused.WeightsMode? ParseWeights(string? value) => value switch
     {
         null => null,
         "stored" => Inference.Fused.WeightsMode.Stored,

@@ -55,7 +55,7 @@ internal static class GenerateCommand
             var writer = world.Rank == 0 ? result.InvocationConfiguration.Output : TextWriter.Null;
             var log = world.Rank == 0 ? result.InvocationConfiguration.Error : TextWriter.Null;
             var config = ModelCheckpoint.LoadConfig(dir);
-            var weightsMode = CliOptions.ParseWeights(result.GetValue(weights));
+            var weightsMode = CliOptions.ParseWeights(result.GetValue(weights), result.GetValue(device)!);
             bool torch = result.GetValue(backend) == "torch";
             if (weightsMode is not null && (torch || expertParallel is not null))
                 throw new InvalidArgumentException("--weights runs on the fused decoder alone: it does not combine with --backend torch or --ep");

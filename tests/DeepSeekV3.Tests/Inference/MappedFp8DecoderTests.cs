@@ -6,6 +6,7 @@ using DeepSeekV3.Kernels;
 using DeepSeekV3.Modeling;
 using DeepSeekV3.Precision;
 using DeepSeekV3.Tests.Modeling;
+using Xunit.Abstractions;
 using static TorchSharp.torch;
 
 namespace DeepSeekV3.Tests.Inference;
@@ -15,11 +16,10 @@ namespace DeepSeekV3.Tests.Inference;
 /// loaded from the same checkpoint (FP8 dequantized with its block scales). Measures resident memory, so it runs alone.
 /// </summary>
 [Collection(SerialCollection.Name)]
-public sealed class MappedFp8DecoderTests : IDisposable
+public sealed class MappedFp8DecoderTests(ITestOutputHelper output) : IDisposable
 {
-    private readonly string _directory = Path.Combine(Path.GetTempPath(), "dsv3-mapped-" + Guid.NewGuid().ToString("N"));
-
-    public MappedFp8DecoderTests() => Directory.CreateDirectory(_directory);
+    private readonly string _directory = Directory.CreateDirectory(
+        Path.Combine(Path.GetTempPath(), "dsv3-mapped-" + Guid.NewGuid().ToString("N"))).FullName;
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
@@ -76,6 +76,7 @@ public sealed class MappedFp8DecoderTests : IDisposable
             hidden = expected.Hidden.clone().MoveToOuterDisposeScope();
         }
         hidden.Dispose();
+        output.WriteLine($"max relative logit difference {worst:E2}");
         Assert.True(worst <= 1e-3, $"max relative logit difference {worst:E2}");
     }
 
@@ -106,6 +107,7 @@ public sealed class MappedFp8DecoderTests : IDisposable
             fixed (float* xs = x, ys = y) w.Multiply(xs, 1, ys, null);
         }
         long touched = ResidentBytes() - before;
+        output.WriteLine($"file {fileBytes >> 20} MiB: resident +{mapped >> 10} KiB after mapping, +{touched >> 20} MiB after reading every weight");
         // Reading every weight brings the pages in: the measure sees them, so the bound above is not vacuous.
         Assert.True(touched > fileBytes / 2, $"reading all weights grew resident memory by only {touched >> 20} MiB of {fileBytes >> 20} MiB");
         Assert.True(y.All(float.IsFinite));

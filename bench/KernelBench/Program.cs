@@ -4,6 +4,8 @@ using DeepSeekV3.Bench;
 using System.Diagnostics;
 using System.Runtime.Intrinsics;
 using DeepSeekV3.Kernels;
+using DeepSeekV3.Precision;
+using System.Runtime.Intrinsics.X86;
 using static TorchSharp.torch;
 
 var recorder = new BenchResults();
@@ -12,14 +14,20 @@ int threadsArg = Array.IndexOf(args, "--threads");
 if (threadsArg >= 0) set_num_threads(int.Parse(args[threadsArg + 1]));
 var rows = new List<Dictionary<string, object>>();
 Console.WriteLine($"threads {get_num_threads()}, weight 4096 x 4096, median of {repeats}");
-Console.WriteLine($"{"dtype",-6} {"rows",5} {"torch GB/s",11} {"ours GB/s",10} {"speedup",8} {"max rel err",12}");
+Console.WriteLine("fp8: E4M3 with 128x128 block scales, bytes = codes + scales; torch has no fp8 linear, so its column runs the same weights dequantized to bf16");
+Console.WriteLine($"{"dtype",-6} {"rows",5} {"torch GB/s",11} {"ours GB/s",10} {"speedup",8} {"ours GFLOP/s",13} {"max rel err",12}");
 using var _ = no_grad();
-foreach (var dtype in args.Contains("--cold-only") ? [] : new[] { ScalarType.Float32, ScalarType.BFloat16 })
+foreach (var dtype in args.Contains("--cold-only") ? [] : new[] { ScalarType.Float32, ScalarType.BFloat16, Float8E4M3.TorchType })
 {
-    using var weight = randn(4096, 4096).to(dtype);
+    bool fp8 = dtype == Float8E4M3.TorchType;
+    using var source = randn(4096, 4096);
+    var (codes, scales) = fp8 ? BlockQuantization.QuantizeWeight(source) : (source.to(dtype), null);
+    using var weight = fp8 ? BlockQuantization.DequantizeWeight(codes, scales!, ScalarType.BFloat16) : codes;   // what torch runs
+    using var __ = codes;
+    using var ___ = scales;
     foreach (int m in new[] { 1, 2, 4, 8, 16 })
     {
-        using var x = randn(m, 4096).to(dtype);
+        using var x = randn(m, 4096).to(fp8 ? ScalarType.BFloat16 : dtype);
         double Median(Func<Tensor> f)
         {
             for (int i = 0; i < 3; i++) f().Dispose();
@@ -31,16 +39,19 @@ foreach (var dtype in args.Contains("--cold-only") ? [] : new[] { ScalarType.Flo
             }).Order().ToArray();
             return times[repeats / 2];
         }
-        double bytes = weight.NumberOfElements * weight.ElementSize;
+        double bytes = codes.NumberOfElements * codes.ElementSize + (scales is null ? 0 : scales.NumberOfElements * 4);
+        double flops = 2.0 * m * weight.NumberOfElements;
         double torchSeconds = Median(() => nn.functional.linear(x, weight));
-        double oursSeconds = Median(() => SmallBatchLinear.Forward(x, weight));
+        double oursSeconds = Median(() => fp8 ? Fp8Forward(x, codes, scales!) : SmallBatchLinear.Forward(x, weight));
         using var reference = nn.functional.linear(x.to(ScalarType.Float32), weight.to(ScalarType.Float32));
-        using var ours = SmallBatchLinear.Forward(x, weight).to(ScalarType.Float32);
+        using var ours = (fp8 ? Fp8Forward(x, codes, scales!) : SmallBatchLinear.Forward(x, weight)).to(ScalarType.Float32);
         double error = ((ours - reference).abs().max() / reference.abs().max()).item<float>();
-        string name = dtype == ScalarType.Float32 ? "f32" : "bf16";
-        Console.WriteLine($"{name,-6} {m,5} {bytes / torchSeconds / 1e9,11:F1} {bytes / oursSeconds / 1e9,10:F1} {torchSeconds / oursSeconds,8:F2} {error,12:E1}");
-        rows.Add(new() { ["dtype"] = name, ["rows"] = m, ["torch_gb_per_s"] = Math.Round(bytes / torchSeconds / 1e9, 2),
-                         ["ours_gb_per_s"] = Math.Round(bytes / oursSeconds / 1e9, 2), ["max_relative_error"] = error });
+        string name = fp8 ? "fp8" : dtype == ScalarType.Float32 ? "f32" : "bf16";
+        double torchBytes = weight.NumberOfElements * weight.ElementSize;
+        Console.WriteLine($"{name,-6} {m,5} {torchBytes / torchSeconds / 1e9,11:F1} {bytes / oursSeconds / 1e9,10:F1} {torchSeconds / oursSeconds,8:F2} {flops / oursSeconds / 1e9,13:F1} {error,12:E1}");
+        rows.Add(new() { ["dtype"] = name, ["rows"] = m, ["torch_gb_per_s"] = Math.Round(torchBytes / torchSeconds / 1e9, 2),
+                         ["ours_gb_per_s"] = Math.Round(bytes / oursSeconds / 1e9, 2), ["ours_gflop_per_s"] = Math.Round(flops / oursSeconds / 1e9, 2),
+                         ["max_relative_error"] = error });
     }
 }
 // Decoding reads each weight once per token, long after it was last touched: cold weights. Each shape is cycled
@@ -99,8 +110,10 @@ int spinsFor20us = (int)(100_000 * 20 / gap.Elapsed.TotalMicroseconds);
 double syncWithGap = SyncMicroseconds(spinsFor20us) - 20;
 Console.WriteLine($"team of 2, one empty fork-join: {syncBackToBack:F2} µs back to back, {syncWithGap:F2} µs after 20 µs of other work");
 
+var fp8Decode = Fp8DecodeComparison();
+
 string path = recorder.Save("kernel", new { kernel = "small-batch linear", threads = get_num_threads(), rows, cold_single_row = cold,
-    team_fork_join_us = new { back_to_back = syncBackToBack, after_20us_gap = syncWithGap } });
+    team_fork_join_us = new { back_to_back = syncBackToBack, after_20us_gap = syncWithGap }, fp8_decode = fp8Decode });
 Console.WriteLine($"wrote {path}");
 
 // The ceiling: the same bytes only read (a vector sum with four accumulators), by one thread or halves by a team.
@@ -137,4 +150,72 @@ static unsafe Tensor TeamMultiply(Tensor x, Tensor w, WorkerTeam team)
     fixed (byte* ys = y.bytes)
         Gemv.Multiply((float*)xs, (int)x.shape[0], ws, false, (int)w.shape[0], (int)w.shape[1], (float*)ys, team);
     return y;
+}
+
+// FP8 rows through the fused decoder's kernel (one thread; SmallBatchLinear takes fp32/bf16 tensors only).
+static unsafe Tensor Fp8Forward(Tensor x, Tensor codes, Tensor scales)
+{
+    using var input = x.to(ScalarType.Float32).contiguous();
+    var y = empty(x.shape[0], codes.shape[0]);
+    var w = new WeightMatrix(codes, scales, "weight");
+    fixed (byte* xs = input.bytes)
+    fixed (byte* ys = y.bytes)
+        w.Multiply((float*)xs, (int)x.shape[0], (float*)ys, null);
+    return y;
+}
+
+// Two ways to widen E4M3 codes to fp32 in registers, over 16 MB of codes in L3/memory, summed so nothing is
+// optimized away: the integer bit manipulation the kernels use (RowMath.LoadFp8) against a 128-entry table of
+// magnitudes looked up with four two-register permutes (vpermt2ps) and blends, plus the sign bit.
+static unsafe Dictionary<string, double> Fp8DecodeComparison()
+{
+    const int count = 16 << 20;
+    var codes = new byte[count];
+    new Random(1).NextBytes(codes);
+    for (int i = 0; i < count; i++) if ((codes[i] & 0x7F) == 0x7F) codes[i] = 0;    // no NaN codes
+    var table = Enumerable.Range(0, 128).Select(c => Float8E4M3.Decode((byte)c)).ToArray();
+    double Seconds(Func<float> f)
+    {
+        f();
+        return Enumerable.Range(0, 5).Select(_ => { var watch = Stopwatch.StartNew(); f(); return watch.Elapsed.TotalSeconds; }).Order().ElementAt(2);
+    }
+    float BitTrick()
+    {
+        fixed (byte* p = codes)
+        {
+            Vector512<float> sum = default;
+            for (int i = 0; i < count; i += 16) sum += RowMath.LoadFp8(p + i);
+            return Vector512.Sum(sum);
+        }
+    }
+    float Lookup()
+    {
+        fixed (byte* p = codes)
+        fixed (float* t = table)
+        {
+            Vector512<float> t0 = Vector512.Load(t), t1 = Vector512.Load(t + 16), t2 = Vector512.Load(t + 32), t3 = Vector512.Load(t + 48);
+            Vector512<float> t4 = Vector512.Load(t + 64), t5 = Vector512.Load(t + 80), t6 = Vector512.Load(t + 96), t7 = Vector512.Load(t + 112);
+            Vector512<float> sum = default;
+            var bit5 = Vector512.Create(32);
+            var bit6 = Vector512.Create(64);
+            for (int i = 0; i < count; i += 16)
+            {
+                var code = Avx512F.ConvertToVector512Int32(Vector128.Load(p + i));          // zero-extended
+                var low = Vector512.ConditionalSelect(Vector512.Equals(code & bit5, Vector512<int>.Zero).AsSingle(),
+                    Avx512F.PermuteVar16x32x2(t0, code, t1), Avx512F.PermuteVar16x32x2(t2, code, t3));
+                var high = Vector512.ConditionalSelect(Vector512.Equals(code & bit5, Vector512<int>.Zero).AsSingle(),
+                    Avx512F.PermuteVar16x32x2(t4, code, t5), Avx512F.PermuteVar16x32x2(t6, code, t7));
+                var magnitude = Vector512.ConditionalSelect(Vector512.Equals(code & bit6, Vector512<int>.Zero).AsSingle(), low, high);
+                sum += (magnitude.AsInt32() | Vector512.ShiftLeft(code & Vector512.Create(0x80), 24)).AsSingle();
+            }
+            return Vector512.Sum(sum);
+        }
+    }
+    float a = BitTrick(), b = Lookup();
+    if (a != b) throw new InvalidOperationException($"the two decodings disagree: {a} vs {b}");
+    double bitSeconds = Seconds(BitTrick), lookupSeconds = Seconds(Lookup);
+    Console.WriteLine($"fp8 -> fp32 widening, 16 MB of codes, one thread: bit manipulation {count / bitSeconds / 1e9:F1} G codes/s, " +
+                      $"128-entry permute lookup {count / lookupSeconds / 1e9:F1} G codes/s");
+    return new() { ["bit_manipulation_g_codes_per_s"] = Math.Round(count / bitSeconds / 1e9, 2),
+                   ["permute_lookup_g_codes_per_s"] = Math.Round(count / lookupSeconds / 1e9, 2) };
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using DeepSeekV3.Checkpoints;
 using DeepSeekV3.Inference;
+using DeepSeekV3.Inference.Fused;
 using DeepSeekV3.Tokenization;
 
 namespace DeepSeekV3.Cli.Commands;
@@ -19,18 +20,23 @@ internal static class ChatCommand
         var device = CliOptions.Device();
         var dtype = CliOptions.Dtype("f32");
         var sampling = new SamplingOptions();
-        var command = new Command("chat", "Chat with a model (one user turn per line; empty line to quit)") { model, system, device, dtype };
+        var weights = CliOptions.Weights();
+        var command = new Command("chat", "Chat with a model (one user turn per line; empty line to quit)") { model, system, device, dtype, weights };
         sampling.AddTo(command);
         command.SetAction(result =>
         {
             string dir = result.GetValue(model) ?? CliOptions.DefaultModelDirectory();
             var parameters = sampling.Read(result);
             bool speculative = sampling.ReadSpeculative(result);
-            using var network = ModelCheckpoint.Load(dir, TensorSettings.ParseDevice(result.GetValue(device)!),
-                TensorSettings.ParseDtype(result.GetValue(dtype)!));
-            var generator = new TextGenerator(network, ByteLevelBpeTokenizer.Load(dir));
+            // With --weights no LibTorch model is built: the fused decoder reads the checkpoint's weights (mapped or converted).
+            var config = ModelCheckpoint.LoadConfig(dir);
+            using var stored = CliOptions.ParseWeights(result.GetValue(weights), result.GetValue(device)!) is { } mode ? CheckpointWeights.Open(dir, mode) : null;
+            using var network = stored is null ? ModelCheckpoint.Load(dir, TensorSettings.ParseDevice(result.GetValue(device)!),
+                TensorSettings.ParseDtype(result.GetValue(dtype)!)) : null;
+            Func<ForwardBackend>? backend = stored is null ? null : () => new FusedWeightsBackend(config, stored);
+            var generator = new TextGenerator(network, ByteLevelBpeTokenizer.Load(dir), backend: backend, config: config);
             // The conversation's cache stays between turns: each turn prefills only what follows the previous one.
-            using var session = new PromptCache(network);
+            using var session = network is not null ? new PromptCache(network) : new PromptCache(config, FusedWeightsBackend.Cache.Dtype, FusedWeightsBackend.Cache.Device);
             var writer = result.InvocationConfiguration.Output;
             var history = new List<ChatMessage>();
             if (result.GetValue(system) is { } systemPrompt) history.Add(ChatMessage.System(systemPrompt));

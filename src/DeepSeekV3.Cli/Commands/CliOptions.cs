@@ -35,6 +35,31 @@ internal static class CliOptions
         DefaultValueFactory = _ => defaultValue,
     };
 
+    /// <summary>--weights stored|fp8|bf16|f32: run on the fused decoder straight from the checkpoint's weights, no
+    /// LibTorch model (<see cref="Inference.Fused.WeightsMode"/>).</summary>
+    public static Option<string?> Weights() => new("--weights")
+    {
+        Description = "Decode on the fused C# decoder from the checkpoint's weights without a LibTorch model: stored (memory-mapped, " +
+                      "FP8/BF16 as saved), fp8 (block linears quantized to 128x128-scaled E4M3 at load), bf16 or f32 (converted at load)",
+    };
+
+    /// <summary>The mode of <see cref="Weights"/>, or null when the option is absent. The fused decoder runs on the
+    /// CPU only, so <paramref name="device"/> must be cpu.</summary>
+    public static Inference.Fused.WeightsMode? ParseWeights(string? value, string device) =>
+        value is not null && device != "cpu"
+            ? throw new InvalidArgumentException($"--weights runs the fused decoder on the CPU; drop --device {device} or --weights")
+            : ParseWeights(value);
+
+    private static Inference.Fused.WeightsMode? ParseWeights(string? value) => value switch
+    {
+        null => null,
+        "stored" => Inference.Fused.WeightsMode.Stored,
+        "fp8" => Inference.Fused.WeightsMode.Fp8,
+        "bf16" => Inference.Fused.WeightsMode.Bf16,
+        "f32" => Inference.Fused.WeightsMode.F32,
+        _ => throw new InvalidArgumentException($"--weights {value}: expected stored, fp8, bf16 or f32"),
+    };
+
     public static Option<string> Tokens(bool required = true) => new("--tokens")
     {
         Description = "Comma-separated token ids, e.g. 1,2,3",

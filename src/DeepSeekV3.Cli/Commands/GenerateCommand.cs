@@ -4,6 +4,7 @@ using System.Globalization;
 using DeepSeekV3.Checkpoints;
 using DeepSeekV3.Distributed;
 using DeepSeekV3.Inference;
+using DeepSeekV3.Inference.Fused;
 using DeepSeekV3.Inference.Parallel;
 using DeepSeekV3.Modeling;
 using DeepSeekV3.Tokenization;
@@ -28,7 +29,8 @@ internal static class GenerateCommand
         var dumpLogits = new Option<string?>("--dump-logits") { Description = "Write each pass's last-position logits to FILE, one line per sequence and pass" };
         var sampling = new SamplingOptions();
         var parallel = new ExpertParallelOptions();
-        var command = new Command("generate", "Generate a continuation of a prompt") { model, prompt, tokens, stream, device, dtype, backend, dumpLogits };
+        var weights = CliOptions.Weights();
+        var command = new Command("generate", "Generate a continuation of a prompt") { model, prompt, tokens, stream, device, dtype, backend, dumpLogits, weights };
         sampling.AddTo(command);
         parallel.AddTo(command);
         command.SetAction(result =>
@@ -53,29 +55,35 @@ internal static class GenerateCommand
             var writer = world.Rank == 0 ? result.InvocationConfiguration.Output : TextWriter.Null;
             var log = world.Rank == 0 ? result.InvocationConfiguration.Error : TextWriter.Null;
             var config = ModelCheckpoint.LoadConfig(dir);
-            using var network = ModelCheckpoint.Load(dir, TensorSettings.ParseDevice(result.GetValue(device)!),
-                TensorSettings.ParseDtype(result.GetValue(dtype)!));
+            var weightsMode = CliOptions.ParseWeights(result.GetValue(weights), result.GetValue(device)!);
             bool torch = result.GetValue(backend) == "torch";
+            if (weightsMode is not null && (torch || expertParallel is not null))
+                throw new InvalidArgumentException("--weights runs on the fused decoder alone: it does not combine with --backend torch or --ep");
+            // With --weights no LibTorch model is built: the fused decoder reads the checkpoint's weights (mapped or converted).
+            using var stored = weightsMode is { } mode ? CheckpointWeights.Open(dir, mode) : null;
+            using var network = stored is null ? ModelCheckpoint.Load(dir, TensorSettings.ParseDevice(result.GetValue(device)!),
+                TensorSettings.ParseDtype(result.GetValue(dtype)!)) : null;
             ExpertParallelInference? experts = null;
             if (expertParallel is not null)
             {
-                experts = new ExpertParallelInference(network, world, expertParallel);
+                experts = new ExpertParallelInference(network!, world, expertParallel);
                 experts.Replanned += replan => log.WriteLine($"[eplb] {replan}");
                 log.WriteLine(ExpertParallelOptions.Describe(experts, expertParallel, torch));
             }
             using var dump = result.GetValue(dumpLogits) is { } path && world.Rank == 0 ? new StreamWriter(path) : null;
-            Func<ForwardBackend>? makeBackend = experts is null && dump is null ? null : () =>
+            Func<ForwardBackend>? makeBackend = experts is null && dump is null && stored is null ? null : () =>
             {
-                var inner = experts?.CreateBackend() ?? ForwardBackend.Create(network, fused: !torch);
+                var inner = experts?.CreateBackend()
+                            ?? (stored is not null ? new FusedWeightsBackend(config, stored) : ForwardBackend.Create(network!, fused: !torch));
                 return dump is null ? inner : new LogitsRecordingBackend(inner, rows => WriteLogits(dump, rows));
             };
-            if (experts is null && torch) makeBackend ??= () => new TorchForwardBackend(network);
+            if (experts is null && torch) makeBackend ??= () => new TorchForwardBackend(network!);
 
             var watch = Stopwatch.StartNew();
             GenerationResult generated;
             if (text is not null)
             {
-                var generator = new TextGenerator(network, ByteLevelBpeTokenizer.Load(dir), backend: makeBackend);
+                var generator = new TextGenerator(network, ByteLevelBpeTokenizer.Load(dir), backend: makeBackend, config: config);
                 bool streaming = result.GetValue(stream);
                 if (streaming) writer.Write(text);
                 var output = generator.Generate(text, parameters, result.GetValue(sampling.Stop), speculative,
@@ -86,7 +94,10 @@ internal static class GenerateCommand
             else
             {
                 var request = new GenerationRequest(TensorSettings.ParseTokens(ids!, config.VocabSize), parameters);
-                generated = new GenerationEngine(network, speculative: speculative, backend: makeBackend).Generate([request])[0];
+                var engine = network is null
+                    ? new GenerationEngine(config, makeBackend!, speculative: speculative)
+                    : new GenerationEngine(network, speculative: speculative, backend: makeBackend);
+                generated = engine.Generate([request])[0];
                 writer.WriteLine($"prompt:    {ids}");
                 writer.WriteLine($"generated: {string.Join(",", generated.Tokens)}");
             }

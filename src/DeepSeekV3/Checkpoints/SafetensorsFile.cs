@@ -84,6 +84,12 @@ public sealed class SafetensorsFile : IDisposable
         }
     }
 
+    /// <summary>Where the data section starts in the file: a tensor's bytes are at DataStart + its DataBegin.</summary>
+    public long DataStart => _dataStart;
+
+    /// <summary>A read-only view of the whole file (pages load when first touched); the caller disposes it.</summary>
+    public MemoryMappedViewAccessor MapWholeFile() => _map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+
     public void Dispose() => _map.Dispose();
 
     private static (long DataStart, SafetensorsHeader Header) ReadHeader(string path, FileStream stream)

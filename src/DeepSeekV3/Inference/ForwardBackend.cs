@@ -1,3 +1,4 @@
+using DeepSeekV3.Configuration;
 using DeepSeekV3.Inference.Fused;
 using DeepSeekV3.Modeling;
 using static TorchSharp.torch;
@@ -19,9 +20,29 @@ public abstract class ForwardBackend : IDisposable
             ? new FusedForwardBackend(model)
             : new TorchForwardBackend(model, mode);
 
-    protected ForwardBackend(DeepSeekV3ForCausalLM model) => Model = model;
+    protected ForwardBackend(DeepSeekV3ForCausalLM model) : this(model.Config, model)
+    {
+    }
 
-    public DeepSeekV3ForCausalLM Model { get; }
+    /// <summary>A backend for <paramref name="config"/>'s model, with the LibTorch model or (null) without one: its
+    /// weights come from elsewhere (<see cref="FusedWeightsBackend"/>).</summary>
+    protected ForwardBackend(ModelConfig config, DeepSeekV3ForCausalLM? model)
+    {
+        Config = config;
+        TorchModel = model;
+    }
+
+    public ModelConfig Config { get; }
+
+    /// <summary>The LibTorch model, or null for a backend without one.</summary>
+    public DeepSeekV3ForCausalLM? TorchModel { get; }
+
+    /// <summary>The LibTorch model; throws for a backend without one.</summary>
+    public DeepSeekV3ForCausalLM Model => TorchModel ?? throw new InvalidOperationException(
+        "this backend runs on a checkpoint's weights without a LibTorch model");
+
+    /// <summary>The dtype and device of the latent cache this backend reads and writes: the model's head weight's.</summary>
+    public virtual (ScalarType Dtype, Device Device) CacheType => (Model.LmHead.Weight.dtype, Model.LmHead.Weight.device);
 
     /// <summary>Token rows (batch × new tokens) one <see cref="Step"/> takes at most.</summary>
     public abstract int MaxRows { get; }

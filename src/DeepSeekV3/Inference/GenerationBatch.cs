@@ -24,11 +24,13 @@ public sealed class GenerationBatch : IDisposable
     /// <param name="speculative">MTP speculative decoding (the model needs an MTP module) instead of plain steps.</param>
     /// <param name="backend">Makes the backend instead of <see cref="ForwardBackend.Create"/> (expert-parallel inference
     /// has its own); the batch owns and disposes what it returns.</param>
-    public GenerationBatch(Modeling.DeepSeekV3ForCausalLM model, Modeling.AttentionMode mode = Modeling.AttentionMode.Absorbed,
+    /// <param name="model">The LibTorch model; null when <paramref name="backend"/> runs without one.</param>
+    public GenerationBatch(Modeling.DeepSeekV3ForCausalLM? model, Modeling.AttentionMode mode = Modeling.AttentionMode.Absorbed,
         int blockSize = 64, bool fused = true, bool speculative = false, Func<ForwardBackend>? backend = null)
     {
-        Config = model.Config;
-        _backend = backend?.Invoke() ?? ForwardBackend.Create(model, mode, fused);
+        _backend = backend?.Invoke() ?? ForwardBackend.Create(
+            model ?? throw new ArgumentNullException(nameof(model), "give a model or a backend"), mode, fused);
+        Config = _backend.Config;
         try
         {
             _strategy = speculative ? new MtpSpeculativeDecoding(_backend) : new PlainDecoding(_backend);
@@ -38,8 +40,8 @@ public sealed class GenerationBatch : IDisposable
             _backend.Dispose();
             throw;
         }
-        var weight = model.LmHead.Weight;
-        _cache = new PagedLatentCache(Config, _strategy.CacheLayers, weight.dtype, weight.device, blockSize);
+        var (dtype, device) = _backend.CacheType;
+        _cache = new PagedLatentCache(Config, _strategy.CacheLayers, dtype, device, blockSize);
     }
 
     public ModelConfig Config { get; }

@@ -12,7 +12,7 @@ namespace DeepSeekV3.Inference;
 /// </summary>
 public sealed class GenerationEngine
 {
-    private readonly DeepSeekV3ForCausalLM _model;
+    private readonly DeepSeekV3ForCausalLM? _model;
     private readonly AttentionMode _mode;
     private readonly int _blockSize;
     private readonly bool _fused, _speculative;
@@ -33,9 +33,23 @@ public sealed class GenerationEngine
         _fused = fused;
         _speculative = speculative;
         _backend = backend;
+        Config = model.Config;
     }
 
-    public ModelConfig Config => _model.Config;
+    /// <summary>Generation on backends without a LibTorch model (<see cref="FusedWeightsBackend"/>), made by
+    /// <paramref name="backend"/> for each batch.</summary>
+    public GenerationEngine(ModelConfig config, Func<ForwardBackend> backend, int blockSize = 64, bool speculative = false)
+    {
+        if (speculative) MtpSpeculativeDecoding.RequireDrafter(config);
+        _mode = AttentionMode.Absorbed;
+        _blockSize = blockSize;
+        _fused = true;
+        _speculative = speculative;
+        _backend = backend;
+        Config = config;
+    }
+
+    public ModelConfig Config { get; }
 
     /// <summary>
     /// Generates for every request. <paramref name="onToken"/> sees (request index, token) as they come and returns

@@ -9,7 +9,7 @@ namespace DeepSeekV3.Inference;
 /// <c>dsv3 generate --dump-logits</c> writes, to compare two ways of running the same generation. Owns the inner
 /// backend.
 /// </summary>
-public sealed class LogitsRecordingBackend(ForwardBackend inner, Action<float[][]> onLogits) : ForwardBackend(inner.Model)
+public sealed class LogitsRecordingBackend(ForwardBackend inner, Action<float[][]> onLogits) : ForwardBackend(inner.Config, inner.TorchModel)
 {
     public override int MaxRows => inner.MaxRows;
 

@@ -21,7 +21,7 @@ internal sealed class MtpSpeculativeDecoding : IDecodingStrategy
 
     public MtpSpeculativeDecoding(ForwardBackend backend)
     {
-        RequireDrafter(backend.Model.Config);
+        RequireDrafter(backend.Config);
         _backend = backend;
     }
 
@@ -32,7 +32,7 @@ internal sealed class MtpSpeculativeDecoding : IDecodingStrategy
             throw new InvalidArgumentException("speculative decoding needs an MTP module; this model has num_nextn_predict_layers = 0");
     }
 
-    private int MainLayers => _backend.Model.Config.NumHiddenLayers;
+    private int MainLayers => _backend.Config.NumHiddenLayers;
 
     public int CacheLayers => MainLayers + 1;
 

@@ -6,7 +6,7 @@ namespace DeepSeekV3.Inference;
 /// the backend's <see cref="ForwardBackend.MaxRows"/>), each at its own position.</summary>
 internal sealed class PlainDecoding(ForwardBackend backend) : IDecodingStrategy
 {
-    public int CacheLayers => backend.Model.Config.NumHiddenLayers;
+    public int CacheLayers => backend.Config.NumHiddenLayers;
 
     public void Prefill(GenerationSequence sequence)
     {

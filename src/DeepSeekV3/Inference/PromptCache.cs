@@ -11,9 +11,15 @@ namespace DeepSeekV3.Inference;
 public sealed class PromptCache : IDisposable
 {
     public PromptCache(DeepSeekV3ForCausalLM model, int blockSize = 64)
+        : this(model.Config, model.LmHead.Weight.dtype, model.LmHead.Weight.device, blockSize)
     {
-        var weight = model.LmHead.Weight;
-        Cache = new PagedLatentCache(model.Config, model.Config.NumHiddenLayers, weight.dtype, weight.device, blockSize);
+    }
+
+    /// <summary>A cache of <paramref name="dtype"/> on <paramref name="device"/>, as the generating backend's
+    /// <see cref="ForwardBackend.CacheType"/>.</summary>
+    public PromptCache(Configuration.ModelConfig config, TorchSharp.torch.ScalarType dtype, TorchSharp.torch.Device device, int blockSize = 64)
+    {
+        Cache = new PagedLatentCache(config, config.NumHiddenLayers, dtype, device, blockSize);
         SequenceId = Cache.AddSequence();
     }
 

@@ -10,10 +10,11 @@ public sealed record TextResult(string Text, GenerationResult Result);
 /// Text in, text out: encodes the prompt (BOS as the tokenizer's config says), generates with plain or MTP
 /// speculative decoding, streams whole UTF-8 characters, and applies stop strings. Chat renders the tokenizer's
 /// DeepSeek-V3 chat template with the generation prompt. <c>backend</c>, when given, makes each generation's forward
-/// backend (see <see cref="GenerationBatch"/>).
+/// backend (see <see cref="GenerationBatch"/>). Without a LibTorch model (<paramref name="model"/> null), the
+/// backend is required and <paramref name="config"/> names the model it runs.
 /// </summary>
-public sealed class TextGenerator(DeepSeekV3ForCausalLM model, ByteLevelBpeTokenizer tokenizer, AttentionMode mode = AttentionMode.Absorbed,
-    Func<ForwardBackend>? backend = null)
+public sealed class TextGenerator(DeepSeekV3ForCausalLM? model, ByteLevelBpeTokenizer tokenizer, AttentionMode mode = AttentionMode.Absorbed,
+    Func<ForwardBackend>? backend = null, Configuration.ModelConfig? config = null)
 {
     public ByteLevelBpeTokenizer Tokenizer => tokenizer;
 
@@ -45,7 +46,11 @@ public sealed class TextGenerator(DeepSeekV3ForCausalLM model, ByteLevelBpeToken
             return !stream.Stopped;
         }
         var request = new GenerationRequest(prompt.Select(i => (long)i).ToArray(), sampling);
-        var engine = new GenerationEngine(model, mode, speculative: speculative, backend: backend);
+        var engine = model is not null
+            ? new GenerationEngine(model, mode, speculative: speculative, backend: backend)
+            : new GenerationEngine(config ?? throw new InvalidOperationException("a TextGenerator without a model needs its config"),
+                                   backend ?? throw new InvalidOperationException("a TextGenerator without a model needs a backend"),
+                                   speculative: speculative);
         var result = session is not null && !speculative
             ? engine.Generate(request, session, OnToken)
             : engine.Generate([request], (_, token) => OnToken(token))[0];

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -7,8 +8,9 @@ namespace DeepSeekV3.Kernels;
 /// <summary>
 /// y = x·Wᵀ for a few rows of x (decoding: batch × new tokens ≤ <see cref="MaxRows"/>), straight on raw memory,
 /// streaming the weight once at memory bandwidth. Each weight row is loaded once and multiplied against every input
-/// row while it sits in L1 (4×4 register tiles). Weights fp32 or bf16 (widened to fp32 in registers, exact);
-/// activations and accumulation fp32. Needs AVX-512 (<see cref="IsSupported"/>). LibTorch's GEMV/small-M paths read
+/// row while it sits in L1 (4×4 register tiles). Weights fp32, bf16 or block-scaled FP8 E4M3 (<see cref="WeightFormat"/>;
+/// widened to fp32 in registers, exact); activations and accumulation fp32. Fast with AVX-512 (<see cref="IsSupported"/>);
+/// elsewhere <see cref="GemvPortable"/> computes the same with Vector256. LibTorch's GEMV/small-M paths read
 /// the weights well below memory bandwidth and slow down as rows are added (bench/KernelBench measures both).
 /// </summary>
 public static unsafe class Gemv
@@ -24,14 +26,15 @@ public static unsafe class Gemv
     private const int PrefetchDistance = 16384;
 
     /// <summary>
-    /// y [m, n] = x [m, k] · w [n, k]ᵀ, all row-major and contiguous; w is bf16 when <paramref name="bf16"/>.
-    /// Output rows are shared among the <paramref name="team"/>'s members when w is large enough.
+    /// y [m, w.Rows] = x [m, w.Columns] · wᵀ, all row-major and contiguous. Output rows are shared among the
+    /// <paramref name="team"/>'s members when w is large enough.
     /// </summary>
-    public static void Multiply(float* x, int m, byte* w, bool bf16, int n, int k, float* y, WorkerTeam? team = null)
+    public static void Multiply(float* x, int m, in WeightMatrix w, float* y, WorkerTeam? team = null)
     {
         CheckRows(m);
-        var work = new Work(x, w, y, m, k, n, bf16);
-        if (team is null || team.Size == 1 || (long)n * k * (bf16 ? 2 : 4) < TeamBytes)
+        var work = new Work(x, w, y, m, prefetch: true);
+        int n = w.Rows;
+        if (team is null || team.Size == 1 || w.Bytes < TeamBytes)
         {
             work.Run(0, n);
             return;
@@ -43,30 +46,89 @@ public static unsafe class Gemv
         });
     }
 
-    /// <summary>Output rows [first, last) of <see cref="Multiply"/> only, for callers that split the work themselves.
-    /// <paramref name="prefetch"/>: false for small operands that are already in cache (attention over a cache block).</summary>
-    public static void MultiplyRange(float* x, int m, byte* w, bool bf16, int n, int k, float* y, int first, int last,
-        bool prefetch = true)
+    /// <summary>y [m, n] = x [m, k] · w [n, k]ᵀ for fp32 w, or bf16 when <paramref name="bf16"/>.</summary>
+    public static void Multiply(float* x, int m, byte* w, bool bf16, int n, int k, float* y, WorkerTeam? team = null) =>
+        Multiply(x, m, new WeightMatrix(w, null, n, k, bf16 ? WeightFormat.Bf16 : WeightFormat.F32, "weight"), y, team);
+
+    /// <summary>Output rows [first, last) of <see cref="Multiply(float*, int, in WeightMatrix, float*, WorkerTeam?)"/>
+    /// only, for callers that split the work themselves. <paramref name="prefetch"/>: false for small operands that
+    /// are already in cache (attention over a cache block).</summary>
+    public static void MultiplyRange(float* x, int m, in WeightMatrix w, float* y, int first, int last, bool prefetch = true)
     {
         CheckRows(m);
-        new Work(x, w, y, m, k, n, bf16, prefetch).Run(first, last);
+        new Work(x, w, y, m, prefetch).Run(first, last);
     }
+
+    /// <summary>As <see cref="MultiplyRange(float*, int, in WeightMatrix, float*, int, int, bool)"/> for fp32 or bf16 w [n, k].</summary>
+    public static void MultiplyRange(float* x, int m, byte* w, bool bf16, int n, int k, float* y, int first, int last,
+        bool prefetch = true) =>
+        MultiplyRange(x, m, new WeightMatrix(w, null, n, k, bf16 ? WeightFormat.Bf16 : WeightFormat.F32, "weight"), y, first, last, prefetch);
 
     private static void CheckRows(int m)
     {
         if (m < 1 || m > MaxRows) throw new ArgumentOutOfRangeException(nameof(m), $"{m} rows; the kernel takes 1..{MaxRows}");
     }
 
-    private readonly struct Work(float* x, byte* w, float* y, int m, int k, int n, bool bf16, bool prefetch = true)
+    private readonly struct Work(float* x, WeightMatrix w, float* y, int m, bool prefetch)
     {
         public void Run(int first, int last)
         {
-            if (bf16) Kernel<ushort>.Run(x, (ushort*)w, y, m, k, n, first, last, prefetch);
-            else Kernel<float>.Run(x, (float*)w, y, m, k, n, first, last, prefetch);
+            if (!IsSupported)
+            {
+                GemvPortable.Multiply(x, m, w, y, first, last);
+                return;
+            }
+            int n = w.Rows, k = w.Columns;
+            switch (w.Format)
+            {
+                case WeightFormat.F32: Kernel<float>.Run(x, (float*)w.Data, y, m, k, n, first, last, prefetch); break;
+                case WeightFormat.Bf16: Kernel<ushort>.Run(x, (ushort*)w.Data, y, m, k, n, first, last, prefetch); break;
+                default: RunFp8(first, last); break;
+            }
+        }
+
+        /// <summary>
+        /// FP8 rows [first, last), one 128-row block of scales at a time. Within a row block every weight row has the
+        /// same scale per 128 columns, so instead of scaling each block's partial sums (16 more accumulators for a
+        /// 4×4 tile than the 32 registers hold) the scales go into a copy of x, x·S[block] (m·k multiplies per 128
+        /// weight rows, under 1% of the work), and the inner loop is the bf16 one with a different widening.
+        /// </summary>
+        private void RunFp8(int first, int last)
+        {
+            int n = w.Rows, k = w.Columns;
+            var buffer = ArrayPool<float>.Shared.Rent(m * k);
+            try
+            {
+                fixed (float* scaled = buffer)
+                    for (int block = first / WeightMatrix.BlockSize; block * WeightMatrix.BlockSize < last; block++)
+                    {
+                        ScaleColumns(x, m, k, w.RowScales(block * WeightMatrix.BlockSize), scaled);
+                        Kernel<byte>.Run(scaled, w.Data, y, m, k, n, Math.Max(first, block * WeightMatrix.BlockSize),
+                                         Math.Min(last, (block + 1) * WeightMatrix.BlockSize), prefetch);
+                    }
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(buffer);
+            }
         }
     }
 
-    /// <summary>The kernel for one weight element type (float or bf16 as ushort); the JIT compiles each separately.</summary>
+    /// <summary>scaled[i, j] = x[i, j] · scales[j / 128] for x [m, k].</summary>
+    internal static void ScaleColumns(float* x, int m, int k, float* scales, float* scaled)
+    {
+        for (int i = 0; i < m; i++)
+            for (int start = 0, block = 0; start < k; start += WeightMatrix.BlockSize, block++)
+            {
+                int end = Math.Min(k, start + WeightMatrix.BlockSize), j = start;
+                var scale = Vector512.Create(scales[block]);
+                for (; j <= end - 16; j += 16) (Vector512.Load(x + (long)i * k + j) * scale).Store(scaled + (long)i * k + j);
+                for (; j < end; j++) scaled[(long)i * k + j] = x[(long)i * k + j] * scales[block];
+            }
+    }
+
+    /// <summary>The kernel for one weight element type (float, bf16 as ushort, or E4M3 codes as byte, their block scales
+    /// already in x); the JIT compiles each separately.</summary>
     private static class Kernel<T> where T : unmanaged
     {
         public static void Run(float* x, T* w, float* y, int m, int k, int n, int first, int last, bool prefetch)
@@ -105,7 +167,7 @@ public static unsafe class Gemv
         {
             if (ahead == null) return;
             Sse.Prefetch1(ahead);
-            Sse.Prefetch1(ahead + 64);
+            if (sizeof(T) >= 2) Sse.Prefetch1(ahead + 64);
             if (sizeof(T) == 4)
             {
                 Sse.Prefetch1(ahead + 128);
@@ -115,14 +177,16 @@ public static unsafe class Gemv
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vector512<float> Load(T* p) => typeof(T) == typeof(float)
-            ? Vector512.Load((float*)p)
-            : RowMath.LoadBf16((ushort*)p);
+        private static Vector512<float> Load(T* p) =>
+            typeof(T) == typeof(float) ? Vector512.Load((float*)p)
+            : typeof(T) == typeof(ushort) ? RowMath.LoadBf16((ushort*)p)
+            : RowMath.LoadFp8((byte*)p);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static float At(T* p, int i) => typeof(T) == typeof(float)
-            ? ((float*)p)[i]
-            : RowMath.Bf16ToFloat(((ushort*)p)[i]);
+        private static float At(T* p, int i) =>
+            typeof(T) == typeof(float) ? ((float*)p)[i]
+            : typeof(T) == typeof(ushort) ? RowMath.Bf16ToFloat(((ushort*)p)[i])
+            : RowMath.Fp8ToFloat(((byte*)p)[i]);
 
         /// <summary>One input row against four weight rows.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace DeepSeekV3.Kernels;
 
@@ -56,6 +57,50 @@ public static unsafe class RowMath
             Vector512.FusedMultiplyAdd(va, LoadBf16(x + i), Vector512.Load(y + i)).Store(y + i);
         }
         for (; i < n; i++) y[i] += a * Bf16ToFloat(x[i]);
+    }
+
+    /// <summary>a·b where b is one row of a block-scaled FP8 E4M3 weight: each 128-column block's partial sum times
+    /// its scale (<paramref name="scales"/>: the row's scales, one per block).</summary>
+    public static float DotFp8(float* a, byte* b, float* scales, int n)
+    {
+        float s = 0;
+        for (int block = 0, start = 0; start < n; block++, start += WeightMatrix.BlockSize)
+        {
+            int end = Math.Min(n, start + WeightMatrix.BlockSize), i = start;
+            var sum = Vector512<float>.Zero;
+            for (; i <= end - 16; i += 16)
+                sum = Vector512.FusedMultiplyAdd(Vector512.Load(a + i), LoadFp8(b + i), sum);
+            float partial = Vector512.Sum(sum);
+            for (; i < end; i++) partial += a[i] * Fp8ToFloat(b[i]);
+            s += partial * scales[block];
+        }
+        return s;
+    }
+
+    /// <summary>y += a·x where x is one row of a block-scaled FP8 E4M3 weight (scales as <see cref="DotFp8"/>).</summary>
+    public static void AxpyFp8(float* y, float a, byte* x, float* scales, int n)
+    {
+        for (int block = 0, start = 0; start < n; block++, start += WeightMatrix.BlockSize)
+        {
+            int end = Math.Min(n, start + WeightMatrix.BlockSize), i = start;
+            float scaled = a * scales[block];
+            var va = Vector512.Create(scaled);
+            for (; i <= end - 16; i += 16)
+                Vector512.FusedMultiplyAdd(va, LoadFp8(x + i), Vector512.Load(y + i)).Store(y + i);
+            for (; i < end; i++) y[i] += scaled * Fp8ToFloat(x[i]);
+        }
+    }
+
+    /// <summary>One row of a block-scaled FP8 E4M3 weight as fp32: code · its block's scale.</summary>
+    public static void WidenFp8(byte* source, float* scales, float* destination, int n)
+    {
+        for (int block = 0, start = 0; start < n; block++, start += WeightMatrix.BlockSize)
+        {
+            int end = Math.Min(n, start + WeightMatrix.BlockSize), i = start;
+            var scale = Vector512.Create(scales[block]);
+            for (; i <= end - 16; i += 16) (LoadFp8(source + i) * scale).Store(destination + i);
+            for (; i < end; i++) destination[i] = Fp8ToFloat(source[i]) * scales[block];
+        }
     }
 
     /// <summary>y += x.</summary>
@@ -192,6 +237,31 @@ public static unsafe class RowMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> LoadBf16(ushort* p) =>
         Vector512.ShiftLeft(Vector512.WidenLower(Vector256.Load(p).ToVector512()), 16).AsSingle();
+
+    /// <summary>
+    /// 16 E4M3 codes as fp32, exactly for every finite code (subnormals and ±0 included): sign-extend each byte to 32
+    /// bits, shift the 7 exponent-and-mantissa bits to the top of an fp32's exponent/mantissa (bits 20-26) and keep the
+    /// sign at bit 31; that fp32 is the code's value times 2^(7−127) (an fp32 subnormal for code exponent 0, which is
+    /// still exact), so one multiply by 2^120 rebiases. Four instructions, no table. The NaN codes 0x7F/0xFF come out
+    /// as ±480 instead of NaN: checkpoints hold none (the quantizer saturates at ±448).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> LoadFp8(byte* p)
+    {
+        var bytes = Vector128.Load((sbyte*)p);
+        Vector512<int> codes = Avx512F.IsSupported
+            ? Avx512F.ConvertToVector512Int32(bytes)                                             // vpmovsxbd
+            : Vector512.Create(Vector256.Create(Vector128.WidenLower(Vector128.WidenLower(bytes)), Vector128.WidenUpper(Vector128.WidenLower(bytes))),
+                               Vector256.Create(Vector128.WidenLower(Vector128.WidenUpper(bytes)), Vector128.WidenUpper(Vector128.WidenUpper(bytes))));
+        return (Vector512.ShiftLeft(codes, 20) & Vector512.Create(unchecked((int)0x87F00000))).AsSingle() * Vector512.Create(Fp8Rebias);
+    }
+
+    /// <summary>One E4M3 code as fp32, the scalar twin of <see cref="LoadFp8"/> (same bits).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Fp8ToFloat(byte code) => BitConverter.Int32BitsToSingle(((sbyte)code << 20) & unchecked((int)0x87F00000)) * Fp8Rebias;
+
+    /// <summary>2^(127−7): from an E4M3 exponent placed in fp32's exponent field to the fp32 exponent.</summary>
+    private const float Fp8Rebias = (float)(1L << 60) * (1L << 60);
 
     public static float Bf16ToFloat(ushort value) => BitConverter.Int32BitsToSingle(value << 16);
 

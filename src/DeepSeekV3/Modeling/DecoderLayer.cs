@@ -24,9 +24,7 @@ public class DecoderLayer : nn.Module
         register_module("input_layernorm", InputLayerNorm);
         register_module("self_attn", SelfAttn);
         register_module("post_attention_layernorm", PostAttentionLayerNorm);
-        // MTP blocks (index ≥ num_hidden_layers) use MoE whenever the model has routed experts, as V3's layer 61 does.
-        bool moe = layer < config.NumHiddenLayers ? config.IsMoeLayer(layer) : config.NRoutedExperts > 0;
-        if (moe)
+        if (UsesMoe(config, layer))
         {
             Moe = new MixtureOfExperts(config, layer);
             register_module("mlp", Moe);
@@ -37,6 +35,11 @@ public class DecoderLayer : nn.Module
             register_module("mlp", DenseMlp);
         }
     }
+
+    /// <summary>Whether block <paramref name="layer"/>'s FFN is DeepSeekMoE (else the dense SwiGLU). MTP blocks (index ≥
+    /// num_hidden_layers) use MoE whenever the model has routed experts, as V3's layer 61 does.</summary>
+    public static bool UsesMoe(ModelConfig config, int layer) =>
+        layer < config.NumHiddenLayers ? config.IsMoeLayer(layer) : config.NRoutedExperts > 0;
 
     /// <summary>Position in <c>model.layers</c>; also this block's slot in a KV cache.</summary>
     public int Index { get; }

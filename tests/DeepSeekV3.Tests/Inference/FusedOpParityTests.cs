@@ -51,7 +51,7 @@ public unsafe class FusedOpParityTests
         var expected = Floats(norm.forward(x));      // fp32 input, bf16 weight: the product promotes to fp32
 
         var input = Floats(x);
-        var weight = FusedLayer.Vector(norm.Weight); // as the fused layer takes norm weights: widened to fp32
+        var weight = new TensorWeights(new Dictionary<string, Tensor> { ["w"] = norm.Weight }, "test").Vector("w")!; // widened to fp32, as the fused layer takes norms
         var actual = new float[rows * size];
         fixed (float* px = input, pw = weight, py = actual)
             for (int i = 0; i < rows; i++)

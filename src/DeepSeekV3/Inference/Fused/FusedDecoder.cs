@@ -1,4 +1,5 @@
 using TorchSharp;
+using DeepSeekV3.Checkpoints;
 using DeepSeekV3.Configuration;
 using DeepSeekV3.Kernels;
 using DeepSeekV3.Modeling;
@@ -11,13 +12,15 @@ namespace DeepSeekV3.Inference.Fused;
 /// verification, MTP drafting), written straight on the weights' memory with the AVX-512 kernels of
 /// <see cref="Kernels"/>: one call per step instead of dozens of LibTorch ops per layer, and weights streamed at memory
 /// bandwidth. Same math as the model's absorbed forward (tests compare the two at every step), fp32 activations,
-/// fp32 or bf16 weights, CPU only. Prefill stays with LibTorch (GEMM-bound, where LibTorch is strong); both write the
+/// fp32, bf16 or block-scaled FP8 weights (<see cref="WeightFormat"/>) from the model or from any
+/// <see cref="IDecoderWeights"/> (a memory-mapped checkpoint), CPU only. Prefill stays with LibTorch (GEMM-bound, where LibTorch is strong); both write the
 /// same <see cref="PagedLatentCache"/>. Not thread-safe: one decoder per generating thread. Build it after the model
 /// has its final device and dtype: it keeps views of the parameters' memory.
 /// </summary>
 public sealed unsafe class FusedDecoder : IDisposable
 {
-    private readonly DeepSeekV3ForCausalLM _model;
+    /// <summary>The TorchSharp model the weights are views of, if any (to notice its parameters being replaced).</summary>
+    private readonly DeepSeekV3ForCausalLM? _model;
     private readonly ModelConfig _config;
     private readonly FusedLayer[] _layers;
     private readonly WeightMatrix _embed, _head;
@@ -41,29 +44,43 @@ public sealed unsafe class FusedDecoder : IDisposable
     /// <param name="threads">Threads that share each weight matrix (a <see cref="WorkerTeam"/>, owned by the decoder);
     /// 0 = LibTorch's thread count.</param>
     public FusedDecoder(DeepSeekV3ForCausalLM model, int threads = 0)
+        : this(model.Config, SupportedModel(model), threads)
     {
-        if (!Supports(model))
-            throw new InvalidArgumentException($"the fused decoder needs a CPU model with fp32 or bf16 weights and AVX-512; " +
-                                               $"this one is {model.LmHead.Weight.dtype} on {model.LmHead.Weight.device}");
         _model = model;
-        _config = model.Config;
-        int size = threads > 0 ? threads : Math.Min(get_num_threads(), Environment.ProcessorCount);
-        _layers = model.Model.Layers.Take(_config.NumHiddenLayers).Select(layer => new FusedLayer(layer, _config)).ToArray();
-        _embed = new WeightMatrix(model.Model.EmbedTokens.weight!, "model.embed_tokens.weight");
-        _head = new WeightMatrix(model.LmHead.Weight, "lm_head.weight");
         _headHandle = model.LmHead.Weight.Handle;
-        _norm = FusedLayer.Vector(model.Model.Norm.Weight);
-        _mtp = Enumerable.Range(1, _config.NumNextnPredictLayers).Select(model.Model.Mtp).Select(m =>
-            (FusedLayer.Vector(m.ENorm.Weight), FusedLayer.Vector(m.HNorm.Weight),
-             new WeightMatrix(m.EhProj.Weight, $"model.layers.{m.Index}.eh_proj.weight"), new FusedLayer(m, _config),
-             FusedLayer.Vector(m.SharedHead.Norm.Weight))).ToArray();
-        var rope = model.Model.Rope;
+    }
+
+    /// <summary>A decoder over <paramref name="weights"/> alone (a checkpoint's memory, FP8 or BF16 as stored): no
+    /// TorchSharp model is needed. The weights must outlive the decoder.</summary>
+    public FusedDecoder(ModelConfig config, IDecoderWeights weights, int threads = 0)
+    {
+        if (!Gemv.IsSupported)
+            throw new InvalidArgumentException("the fused decoder needs AVX-512 (Vector512 hardware acceleration)");
+        _config = config;
+        int size = threads > 0 ? threads : Math.Min(get_num_threads(), Environment.ProcessorCount);
+        _layers = Enumerable.Range(0, _config.NumHiddenLayers).Select(l => new FusedLayer(weights, _config, l)).ToArray();
+        _embed = weights.Matrix("model.embed_tokens.weight");
+        _head = weights.Matrix("lm_head.weight");
+        _norm = Norm(weights, "model.norm.weight");
+        _mtp = Enumerable.Range(_config.NumHiddenLayers, _config.NumNextnPredictLayers).Select(layer =>
+            (Norm(weights, $"model.layers.{layer}.enorm.weight"), Norm(weights, $"model.layers.{layer}.hnorm.weight"),
+             weights.Matrix($"model.layers.{layer}.eh_proj.weight"), new FusedLayer(weights, _config, layer),
+             Norm(weights, $"model.layers.{layer}.shared_head.norm.weight"))).ToArray();
+        var rope = new YarnRotaryEmbedding(config);
         _inverseFrequencies = rope.InverseFrequencies.ToArray();
         _attentionFactor = (float)rope.AttentionFactor;
         _softmaxScale = (float)rope.SoftmaxScale;
         _scratch = new FusedScratch(_config);
         _team = new WorkerTeam(size);
     }
+
+    private static IDecoderWeights SupportedModel(DeepSeekV3ForCausalLM model) => Supports(model)
+        ? TensorWeights.Of(model)
+        : throw new InvalidArgumentException($"the fused decoder needs a CPU model with fp32 or bf16 weights and AVX-512; " +
+                                             $"this one is {model.LmHead.Weight.dtype} on {model.LmHead.Weight.device}");
+
+    private static float[] Norm(IDecoderWeights weights, string name) =>
+        weights.Vector(name) ?? throw new TensorNotFoundException("the fused decoder's weights", name);
 
     public int Threads => _team.Size;
 
@@ -163,9 +180,33 @@ public sealed unsafe class FusedDecoder : IDisposable
         return output;
     }
 
+    /// <summary>
+    /// What an MTP draft needs of module <paramref name="depth"/> over previous [batch, s, hidden] and tokens
+    /// [batch, s]: the last position's logits and h^k, [batch, 1, ·]. A batch of rows ≤ <see cref="MaxRows"/> is one
+    /// pass; one sequence's longer run goes <see cref="MaxRows"/> pairs per pass, only the last pass computing past
+    /// the cache write. The caller owns the result.
+    /// </summary>
+    public ModelOutput DraftMtp(int depth, Tensor previous, Tensor nextTokens, PagedLatentCache cache)
+    {
+        long length = nextTokens.shape[1];
+        if (nextTokens.shape[0] * length <= MaxRows) return ForwardMtp(depth, previous, nextTokens, cache, lastOnly: true);
+        if (nextTokens.shape[0] != 1)
+            throw new ArgumentException($"MTP over [{string.Join(", ", nextTokens.shape)}] tokens: more than {MaxRows} rows only for one sequence");
+        ModelOutput? last = null;
+        for (long at = 0; at < length; at += MaxRows)
+        {
+            last?.Dispose();
+            long rows = Math.Min(MaxRows, length - at);
+            using var h = previous.narrow(1, at, rows);
+            using var t = nextTokens.narrow(1, at, rows);
+            last = ForwardMtp(depth, h, t, cache, lastOnly: true);
+        }
+        return last!;
+    }
+
     private (int Rows, int Steps) Rows(Tensor tokens, PagedLatentCache cache)
     {
-        if (_model.LmHead.Weight.Handle != _headHandle)
+        if (_model is not null && _model.LmHead.Weight.Handle != _headHandle)
             throw new InvalidOperationException("the model's parameters were replaced (Module.to?) after this FusedDecoder was built; build a new one");
         if (tokens.dim() != 2 || tokens.shape[0] != cache.Batch.Count)
             throw new ArgumentException($"tokens must be [batch, s] with batch = the cache's {cache.Batch.Count} sequences; found [{string.Join(", ", tokens.shape)}]");

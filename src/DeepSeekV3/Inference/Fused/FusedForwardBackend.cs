@@ -33,17 +33,7 @@ public sealed class FusedForwardBackend : ForwardBackend
         long length = nextTokens.shape[1];
         if (nextTokens.shape[0] != 1 || length > FusedDecoder.PrefillTokens)
             return LastPosition(Model.ForwardMtp(depth, previous, nextTokens, new ForwardContext { Cache = cache }));
-        // A sequence's pairs MaxRows per pass; only the last pass's last position is computed past the cache write.
-        ModelOutput? last = null;
-        for (long at = 0; at < length; at += MaxRows)
-        {
-            last?.Dispose();
-            long rows = Math.Min(MaxRows, length - at);
-            using var h = previous.narrow(1, at, rows);
-            using var t = nextTokens.narrow(1, at, rows);
-            last = _decoder.ForwardMtp(depth, h, t, cache, lastOnly: true);
-        }
-        return last!;
+        return _decoder.DraftMtp(depth, previous, nextTokens, cache);
     }
 
     public override void Dispose()

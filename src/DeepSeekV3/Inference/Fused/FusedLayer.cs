@@ -24,54 +24,49 @@ internal sealed unsafe class FusedLayer
     private readonly (WeightMatrix Gate, WeightMatrix Up, WeightMatrix Down)? _shared, _dense;
     private readonly float _eps;
 
-    public FusedLayer(DecoderLayer layer, ModelConfig config)
+    /// <summary>Block <paramref name="index"/> (an MTP module's block from num_hidden_layers on) from
+    /// <paramref name="weights"/>, by the checkpoint names under model.layers.{index}.</summary>
+    public FusedLayer(IDecoderWeights weights, ModelConfig config, int index)
     {
         _config = config;
-        Index = layer.Index;
+        Index = index;
         _eps = (float)config.RmsNormEps;
-        string prefix = $"model.layers.{Index}";
-        _inputNorm = Vector(layer.InputLayerNorm.Weight);
-        _postNorm = Vector(layer.PostAttentionLayerNorm.Weight);
-        var attention = layer.SelfAttn;
-        if (attention.QProj is { } q)
-            _q = new WeightMatrix(q.Weight, $"{prefix}.self_attn.q_proj.weight");
+        string prefix = $"model.layers.{index}";
+        float[] Norm(string name) => weights.Vector(name) ?? throw new Checkpoints.TensorNotFoundException("the fused decoder's weights", name);
+        _inputNorm = Norm($"{prefix}.input_layernorm.weight");
+        _postNorm = Norm($"{prefix}.post_attention_layernorm.weight");
+        string attention = $"{prefix}.self_attn";
+        if (config.QLoraRank is null)
+            _q = weights.Matrix($"{attention}.q_proj.weight");
         else
         {
-            _qA = new WeightMatrix(attention.QAProj!.Weight, $"{prefix}.self_attn.q_a_proj.weight");
-            _qANorm = Vector(attention.QALayerNorm!.Weight);
-            _qB = new WeightMatrix(attention.QBProj!.Weight, $"{prefix}.self_attn.q_b_proj.weight");
+            _qA = weights.Matrix($"{attention}.q_a_proj.weight");
+            _qANorm = Norm($"{attention}.q_a_layernorm.weight");
+            _qB = weights.Matrix($"{attention}.q_b_proj.weight");
         }
-        _kvA = new WeightMatrix(attention.KvAProjWithMqa.Weight, $"{prefix}.self_attn.kv_a_proj_with_mqa.weight");
-        _kvANorm = Vector(attention.KvALayerNorm.Weight);
-        _kvB = new WeightMatrix(attention.KvBProj.Weight, $"{prefix}.self_attn.kv_b_proj.weight");
-        _o = new WeightMatrix(attention.OProj.Weight, $"{prefix}.self_attn.o_proj.weight");
-        if (layer.Moe is { } moe)
+        _kvA = weights.Matrix($"{attention}.kv_a_proj_with_mqa.weight");
+        _kvANorm = Norm($"{attention}.kv_a_layernorm.weight");
+        _kvB = weights.Matrix($"{attention}.kv_b_proj.weight");
+        _o = weights.Matrix($"{attention}.o_proj.weight");
+        if (DecoderLayer.UsesMoe(config, index))
         {
-            _router = new WeightMatrix(moe.Gate.Weight, $"{prefix}.mlp.gate.weight");
-            _routing = moe.Gate.Rule;
-            if (moe.Gate.ExpertScoreCorrectionBias is { } bias) _correctionBias = Vector(bias);
-            _experts = Enumerable.Range(0, moe.RoutedExperts).Select(i => Mlp(moe.Expert(i), $"{prefix}.mlp.experts.{i}")).ToArray();
-            if (moe.SharedExperts is { } shared) _shared = Mlp(shared, $"{prefix}.mlp.shared_experts");
+            _router = weights.Matrix($"{prefix}.mlp.gate.weight");
+            _routing = new RoutingRule(config);
+            if (_routing.UsesCorrectionBias) _correctionBias = Norm($"{prefix}.mlp.gate.e_score_correction_bias");
+            _experts = Enumerable.Range(0, config.NRoutedExperts).Select(i => Mlp(weights, $"{prefix}.mlp.experts.{i}")).ToArray();
+            if (config.NSharedExperts > 0) _shared = Mlp(weights, $"{prefix}.mlp.shared_experts");
         }
         else
         {
-            _dense = Mlp(layer.DenseMlp!, $"{prefix}.mlp");
+            _dense = Mlp(weights, $"{prefix}.mlp");
         }
     }
 
     /// <summary>Position in model.layers, and this block's layer in the cache.</summary>
     public int Index { get; }
 
-    internal static float[] Vector(Tensor t)
-    {
-        using var f = t.detach().to(ScalarType.Float32).cpu().contiguous();
-        return f.data<float>().ToArray();
-    }
-
-    private static (WeightMatrix, WeightMatrix, WeightMatrix) Mlp(SwiGluMlp mlp, string name) =>
-        (new WeightMatrix(mlp.GateProj.Weight, name + ".gate_proj.weight"),
-         new WeightMatrix(mlp.UpProj.Weight, name + ".up_proj.weight"),
-         new WeightMatrix(mlp.DownProj.Weight, name + ".down_proj.weight"));
+    private static (WeightMatrix, WeightMatrix, WeightMatrix) Mlp(IDecoderWeights weights, string name) =>
+        (weights.Matrix(name + ".gate_proj.weight"), weights.Matrix(name + ".up_proj.weight"), weights.Matrix(name + ".down_proj.weight"));
 
     /// <summary>
     /// x: the residual stream [m, hidden] of the step's token rows, updated in place. The rows' latent entries are

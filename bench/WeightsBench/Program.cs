@@ -1,0 +1,126 @@
+// Decode speed of one model with its weights held four ways (--weights stored|fp8|bf16|f32), side by side in one
+// process, one mode at a time (each opened, timed and disposed before the next), modes taking turns per round:
+// the fused decoder's batch-1 and batch-4 decode steps, tokens/s and the weight bytes a step reads per second.
+// Usage: dotnet run -c Release --project bench/WeightsBench -- [--model DIR] [--steps N] [--repeats N] [--threads N]
+//   [--modes stored,fp8,bf16,f32] [--batches 1,4] [--work DIR]
+// Without --model, a random `small`-preset model saved as `dsv3 init --fp8` would (block linears FP8, the rest bf16).
+using System.Diagnostics;
+using DeepSeekV3.Bench;
+using DeepSeekV3.Checkpoints;
+using DeepSeekV3.Configuration;
+using DeepSeekV3.Inference;
+using DeepSeekV3.Inference.Fused;
+using DeepSeekV3.Modeling;
+using static TorchSharp.torch;
+
+var options = BenchArgs.Parse(args);
+int steps = int.Parse(options.GetValueOrDefault("steps", "32")), repeats = int.Parse(options.GetValueOrDefault("repeats", "3"));
+int threads = int.Parse(options.GetValueOrDefault("threads", "2"));
+var modes = options.GetValueOrDefault("modes", "stored,fp8,bf16,f32").Split(',').Select(m => Enum.Parse<WeightsMode>(m, ignoreCase: true)).ToArray();
+var batches = options.GetValueOrDefault("batches", "1,4").Split(',').Select(int.Parse).ToArray();
+set_num_threads(threads);
+var recorder = new BenchResults();
+
+string directory = options.GetValueOrDefault("model", Path.Combine(options.GetValueOrDefault("work", Path.GetTempPath()), "dsv3-weights-bench-small-fp8"));
+if (!options.ContainsKey("model") && !File.Exists(Path.Combine(directory, ModelCheckpoint.ConfigFile)))
+{
+    Console.WriteLine($"creating a random small-preset FP8 model in {directory}");
+    using var model = new DeepSeekV3ForCausalLM(ModelPresets.Small);
+    ModelCheckpoint.Save(model, directory, new ModelCheckpoint.SaveOptions { Fp8 = true });
+}
+var config = ModelCheckpoint.LoadConfig(directory);
+Console.WriteLine($"{directory}: {new ModelSize(config).TotalParameters / 1e6:F1}M parameters, {threads} threads, {steps} decode steps after a 16-token prompt per sequence, {repeats} rounds");
+
+var samples = new Dictionary<(WeightsMode, int), List<double>>();
+var loadSeconds = new Dictionary<WeightsMode, List<double>>();
+var resident = new Dictionary<WeightsMode, long>();
+var stepBytes = new Dictionary<WeightsMode, long>();
+for (int round = 0; round <= repeats; round++)                         // round 0 warms up and is not recorded
+    foreach (var mode in modes)
+    {
+        long residentBefore = ResidentBytes();
+        var watch = Stopwatch.StartNew();
+        using var weights = CheckpointWeights.Open(directory, mode);
+        using var decoder = new FusedDecoder(config, weights, threads);
+        double load = watch.Elapsed.TotalSeconds;
+        stepBytes[mode] = BatchOneStepBytes(config, weights);
+        foreach (int batch in batches)
+        {
+            double tokensPerSecond = Decode(decoder, batch);
+            if (round == 0) continue;
+            (samples.TryGetValue((mode, batch), out var list) ? list : samples[(mode, batch)] = []).Add(tokensPerSecond);
+        }
+        if (round == 0) continue;
+        (loadSeconds.TryGetValue(mode, out var loads) ? loads : loadSeconds[mode] = []).Add(load);
+        resident[mode] = ResidentBytes() - residentBefore;
+    }
+
+Console.WriteLine($"load average before: {recorder.LoadBefore}");
+Console.WriteLine($"{"weights",-8} {"batch",5} {"tokens/s median [min, max]",30} {"weight GB/s (batch 1 bytes/step)",34} {"load s",8} {"resident growth MB",19}");
+var rows = new List<Dictionary<string, object>>();
+foreach (var mode in modes)
+    foreach (int batch in batches)
+    {
+        var s = samples[(mode, batch)].Order().ToArray();
+        double median = s[s.Length / 2], stepsPerSecond = median / batch;
+        double gbPerSecond = stepBytes[mode] * stepsPerSecond / 1e9;
+        Console.WriteLine($"{mode.ToString().ToLowerInvariant(),-8} {batch,5} {$"{median:F1} [{s[0]:F1}, {s[^1]:F1}]",30} {gbPerSecond,34:F2} {loadSeconds[mode].Order().ElementAt(loadSeconds[mode].Count / 2),8:F2} {resident[mode] / 1e6,19:F0}");
+        rows.Add(new() { ["weights"] = mode.ToString().ToLowerInvariant(), ["batch"] = batch, ["tokens_per_s"] = s,
+                         ["batch1_step_bytes"] = stepBytes[mode], ["weight_gb_per_s_at_median"] = Math.Round(gbPerSecond, 3),
+                         ["load_s"] = loadSeconds[mode], ["resident_growth_bytes"] = resident[mode] });
+    }
+Console.WriteLine("weight GB/s: the bytes one batch-1 step reads (attention, dense/shared FFN, router, K = num_experts_per_tok routed experts' worth, head) per step; " +
+                  "a batch-4 step reads more experts, so its figure is a lower bound");
+Console.WriteLine($"wrote {recorder.Save("weights", new { model = directory, threads, steps, rounds = repeats, rows })}");
+
+// Decode tokens/s of `batch` sequences after a 16-token prompt each (fused prefill), greedy.
+double Decode(FusedDecoder decoder, int batch)
+{
+    using var cache = new PagedLatentCache(config, config.NumHiddenLayers, ScalarType.Float32, CPU);
+    var ids = Enumerable.Range(0, batch).Select(_ => cache.AddSequence()).ToArray();
+    var next = new long[batch];
+    for (int b = 0; b < batch; b++)
+    {
+        cache.SetBatch(ids[b]);
+        using var output = decoder.Prefill(Enumerable.Range(0, 16).Select(i => (long)((i * 37 + b * 11) % config.VocabSize)).ToArray(), cache, lastOnly: true);
+        next[b] = output.Logits[0, -1].argmax().item<long>();
+    }
+    cache.SetBatch(ids);
+    var watch = Stopwatch.StartNew();
+    for (int step = 0; step < steps; step++)
+    {
+        using var scope = NewDisposeScope();
+        var output = decoder.Forward(tensor(next).view(batch, 1), cache);
+        next = output.Logits.select(1, 0).argmax(-1).data<long>().ToArray();
+    }
+    return steps * batch / watch.Elapsed.TotalSeconds;
+}
+
+// Weight bytes one token's step reads: every block's attention and dense/shared FFN and router, K routed experts
+// (expert 0's size), the head.
+static long BatchOneStepBytes(ModelConfig config, IDecoderWeights weights)
+{
+    long bytes = weights.Matrix("lm_head.weight").Bytes;
+    for (int layer = 0; layer < config.NumHiddenLayers; layer++)
+    {
+        string p = $"model.layers.{layer}";
+        var names = new List<string> { $"{p}.self_attn.kv_a_proj_with_mqa.weight", $"{p}.self_attn.kv_b_proj.weight", $"{p}.self_attn.o_proj.weight" };
+        names.AddRange(config.QLoraRank is null ? [$"{p}.self_attn.q_proj.weight"] : [$"{p}.self_attn.q_a_proj.weight", $"{p}.self_attn.q_b_proj.weight"]);
+        string[] mlp = ["gate_proj", "up_proj", "down_proj"];
+        if (!DecoderLayer.UsesMoe(config, layer)) names.AddRange(mlp.Select(m => $"{p}.mlp.{m}.weight"));
+        else
+        {
+            names.Add($"{p}.mlp.gate.weight");
+            if (config.NSharedExperts > 0) names.AddRange(mlp.Select(m => $"{p}.mlp.shared_experts.{m}.weight"));
+            bytes += config.NumExpertsPerTok * mlp.Sum(m => weights.Matrix($"{p}.mlp.experts.0.{m}.weight").Bytes);
+        }
+        bytes += names.Sum(n => weights.Matrix(n).Bytes);
+    }
+    return bytes;
+}
+
+static long ResidentBytes()
+{
+    string line = File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+    return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+}

@@ -8,9 +8,10 @@ namespace DeepSeekV3.Checkpoints;
 /// <summary>
 /// A randomly initialized checkpoint written without building the model: each tensor of
 /// <see cref="ParameterLayout"/> is drawn, converted to its stored form (FP8 E4M3 with 128×128 block scales, or the
-/// requested dtype) and written before the next one is drawn, so memory stays near the largest tensor in f32
-/// (the embedding, 0.84 GB for V2-Lite) plus the head in stored form, whatever the model's size. The draws are <see cref="WeightInitializer"/>'s
-/// (same generator, same order, same std), so the files equal <see cref="ModelCheckpoint.Save"/> of a model
+/// requested dtype) and written before the next one is drawn, so the live tensors are at most the largest one in
+/// f32 (the embedding, 0.84 GB for V2-Lite) plus the head in stored form, whatever the model's size (the process
+/// also holds what LibTorch and the allocator keep: 4.8 GB peak resident for V2-Lite in FP8). The draws are
+/// <see cref="WeightInitializer"/>'s (same generator, same order, same std), so the files equal <see cref="ModelCheckpoint.Save"/> of a model
 /// initialized with the same seed. A model with MTP modules keeps its embedding and head until their MTP copies
 /// are written (twice the largest tensor then).
 /// </summary>

@@ -148,7 +148,7 @@ public sealed class StreamingInitializerTests : IDisposable
     private static long ResidentBytes()
     {
         string line = File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
-        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+        return long.Parse(line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
     }
 
     /// <summary>Reports on the writing thread (Progress&lt;T&gt; would post to the thread pool).</summary>

@@ -18,16 +18,34 @@ public static class CheckpointWriter
         long maxShardBytes = 5L << 30,
         IReadOnlyDictionary<string, string>? metadata = null)
     {
+        SafetensorsWriter.RequireUniqueNames(directory, tensors.Select(t => t.Name));
+        var byName = tensors.ToDictionary(t => t.Name, t => t.Tensor);
+        // An alias is a second handle on the same storage: the writer disposes it, the caller keeps its tensor.
+        Write(directory, SafetensorsWriter.Plan(directory, tensors), planned => byName[planned.Name].alias(), maxShardBytes, metadata);
+    }
+
+    /// <summary>
+    /// The same directory from a plan: <paramref name="produce"/> is asked for each tensor in plan order while its
+    /// shard is written, and the writer disposes it, so a model far larger than memory can be written one tensor
+    /// at a time (<see cref="StreamingInitializer"/>).
+    /// </summary>
+    public static void Write(
+        string directory,
+        IReadOnlyList<PlannedTensor> tensors,
+        Func<PlannedTensor, Tensor> produce,
+        long maxShardBytes = 5L << 30,
+        IReadOnlyDictionary<string, string>? metadata = null)
+    {
         if (maxShardBytes <= 0)
             throw new ArgumentOutOfRangeException(nameof(maxShardBytes), maxShardBytes, "expected a positive byte count");
         SafetensorsWriter.RequireUniqueNames(directory, tensors.Select(t => t.Name));
         Directory.CreateDirectory(directory);
 
-        var shards = PlanShards(directory, tensors, maxShardBytes);
+        var shards = PlanShards(tensors, maxShardBytes);
         var written = new HashSet<string>(StringComparer.Ordinal);
         if (shards.Count == 1)
         {
-            SafetensorsWriter.Write(Path.Combine(directory, CheckpointLayout.SingleFileName), tensors, metadata);
+            SafetensorsWriter.Write(Path.Combine(directory, CheckpointLayout.SingleFileName), tensors, produce, metadata);
             written.Add(CheckpointLayout.SingleFileName);
         }
         else
@@ -36,12 +54,12 @@ public static class CheckpointWriter
             for (int i = 0; i < shards.Count; i++)
             {
                 string file = CheckpointLayout.ShardFileName(i + 1, shards.Count);
-                SafetensorsWriter.Write(Path.Combine(directory, file), shards[i], metadata);
-                foreach (var (name, _) in shards[i])
-                    weightMap[name] = file;
+                SafetensorsWriter.Write(Path.Combine(directory, file), shards[i], produce, metadata);
+                foreach (var planned in shards[i])
+                    weightMap[planned.Name] = file;
                 written.Add(file);
             }
-            long totalSize = tensors.Sum(t => SafetensorsWriter.ByteLength(directory, t.Name, t.Tensor));
+            long totalSize = tensors.Sum(t => t.ByteLength);
             AtomicFile.Write(Path.Combine(directory, CheckpointLayout.IndexFileName), stream => WriteIndex(stream, metadata, totalSize, weightMap));
             written.Add(CheckpointLayout.IndexFileName);
         }
@@ -80,21 +98,19 @@ public static class CheckpointWriter
     }
 
     /// <summary>Greedy in order: a shard closes when the next tensor would overflow it; an oversized tensor gets its own.</summary>
-    private static List<List<(string Name, Tensor Tensor)>> PlanShards(
-        string directory, IReadOnlyList<(string Name, Tensor Tensor)> tensors, long maxShardBytes)
+    private static List<List<PlannedTensor>> PlanShards(IReadOnlyList<PlannedTensor> tensors, long maxShardBytes)
     {
-        var shards = new List<List<(string Name, Tensor Tensor)>> { new() };
+        var shards = new List<List<PlannedTensor>> { new() };
         long current = 0;
         foreach (var entry in tensors)
         {
-            long size = SafetensorsWriter.ByteLength(directory, entry.Name, entry.Tensor);
-            if (shards[^1].Count > 0 && current + size > maxShardBytes)
+            if (shards[^1].Count > 0 && current + entry.ByteLength > maxShardBytes)
             {
                 shards.Add(new());
                 current = 0;
             }
             shards[^1].Add(entry);
-            current += size;
+            current += entry.ByteLength;
         }
         return shards;
     }

@@ -37,9 +37,13 @@ public static class ModelCheckpoint
     public static IReadOnlyDictionary<string, string> Metadata { get; } = new Dictionary<string, string> { ["format"] = "pt" };
 
     /// <summary>Writes config.json for a model saved with <paramref name="options"/> (dtype, FP8).</summary>
-    public static void SaveConfig(DeepSeekV3ForCausalLM model, string directory, SaveOptions options)
+    public static void SaveConfig(DeepSeekV3ForCausalLM model, string directory, SaveOptions options) =>
+        SaveConfig(model.Config, directory, options);
+
+    /// <summary>Writes <paramref name="modelConfig"/> as config.json for a checkpoint saved with <paramref name="options"/>.</summary>
+    public static void SaveConfig(ModelConfig modelConfig, string directory, SaveOptions options)
     {
-        var config = model.Config with
+        var config = modelConfig with
         {
             TorchDtype = options.Dtype == ScalarType.Float32 ? "float32" : "bfloat16",
             QuantizationConfig = options.Fp8 ? QuantizationConfig.DeepSeekFp8 : null,

@@ -16,18 +16,43 @@ public static class SafetensorsWriter
     public static void Write(
         string path, IReadOnlyList<(string Name, Tensor Tensor)> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
-        var entries = Describe(path, tensors);
-        byte[] header = BuildHeader(entries, metadata);
+        RequireUniqueNames(path, tensors.Select(t => t.Name));
+        var byName = tensors.ToDictionary(t => t.Name, t => t.Tensor);
+        // An alias is a second handle on the same storage: the writer disposes it, the caller keeps its tensor.
+        Write(path, Plan(path, tensors), planned => byName[planned.Name].alias(), metadata);
+    }
+
+    /// <summary>
+    /// Writes the <paramref name="planned"/> tensors, asking <paramref name="produce"/> for each one's values only when
+    /// its bytes are due, so at most one produced tensor is alive at a time (the header needs only names, dtypes and
+    /// shapes). The writer disposes each produced tensor after writing it; one whose dtype or shape differs from its
+    /// plan is an error, not a corrupt file.
+    /// </summary>
+    public static void Write(string path, IReadOnlyList<PlannedTensor> planned, Func<PlannedTensor, Tensor> produce,
+        IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        RequireUniqueNames(path, planned.Select(t => t.Name));
+        byte[] header = BuildHeader(Offsets(planned), metadata);
         AtomicFile.Write(path, stream =>
         {
             Span<byte> prefix = stackalloc byte[8];
             BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
             stream.Write(prefix);
             stream.Write(header);
-            for (int i = 0; i < tensors.Count; i++)
-                TensorBytes.WriteTo(tensors[i].Tensor, stream, entries[i].DType.ElementSize());
+            foreach (var entry in planned)
+            {
+                using var value = produce(entry);
+                if (DTypeOf(path, entry.Name, value) != entry.DType || !value.shape.SequenceEqual(entry.Shape))
+                    throw new CheckpointFormatException(path, entry.Name,
+                        $"planned {entry.DType} [{string.Join(", ", entry.Shape)}], produced {value.dtype} [{string.Join(", ", value.shape)}]");
+                TensorBytes.WriteTo(value, stream, entry.DType.ElementSize());
+            }
         });
     }
+
+    /// <summary>The plan of already materialized tensors (dtype from each tensor).</summary>
+    internal static List<PlannedTensor> Plan(string path, IReadOnlyList<(string Name, Tensor Tensor)> tensors) =>
+        tensors.Select(t => new PlannedTensor(t.Name, DTypeOf(path, t.Name, t.Tensor), t.Tensor.shape)).ToList();
 
     /// <summary>Bytes a tensor occupies in the data section; throws if safetensors can't store its dtype.</summary>
     internal static long ByteLength(string path, string name, Tensor tensor) =>
@@ -46,16 +71,14 @@ public static class SafetensorsWriter
         }
     }
 
-    private static List<SafetensorsTensorInfo> Describe(string path, IReadOnlyList<(string Name, Tensor Tensor)> tensors)
+    private static List<SafetensorsTensorInfo> Offsets(IReadOnlyList<PlannedTensor> planned)
     {
-        RequireUniqueNames(path, tensors.Select(t => t.Name));
-        var entries = new List<SafetensorsTensorInfo>(tensors.Count);
+        var entries = new List<SafetensorsTensorInfo>(planned.Count);
         long offset = 0;
-        foreach (var (name, tensor) in tensors)
+        foreach (var entry in planned)
         {
-            long length = ByteLength(path, name, tensor);
-            entries.Add(new SafetensorsTensorInfo(name, DTypeOf(path, name, tensor), tensor.shape, offset, offset + length));
-            offset += length;
+            entries.Add(new SafetensorsTensorInfo(entry.Name, entry.DType, entry.Shape, offset, offset + entry.ByteLength));
+            offset += entry.ByteLength;
         }
         return entries;
     }

@@ -30,6 +30,16 @@ public class CliTests
     }
 
     [Fact]
+    public void Info_v2_lite_preset_prints_its_published_size_without_query_compression()
+    {
+        var (code, text, _) = Run("info", "--preset", "v2-lite");
+        Assert.Equal(0, code);
+        Assert.Contains("15.71B (15,706,484,224)", text);   // worked by hand in StreamingInitializerTests
+        Assert.Contains("q_lora_rank none", text);
+        Assert.Contains("softmax/greedy", text);
+    }
+
+    [Fact]
     public void Init_then_logits_json_matches_the_library_forward()
     {
         using var dir = new TempDirectory();

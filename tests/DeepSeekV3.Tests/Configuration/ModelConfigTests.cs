@@ -64,6 +64,30 @@ public class ModelConfigTests
         Assert.Contains("\"topk_method\": \"noaux_tc\"", ModelPresets.V3.ToJson());
     }
 
+    /// <summary>https://huggingface.co/deepseek-ai/DeepSeek-V2-Lite/blob/main/config.json, every field but auto_map.</summary>
+    [Fact]
+    public void Published_v2_lite_config_parses_to_the_v2_lite_preset()
+    {
+        const string json = """
+        {"architectures": ["DeepseekV2ForCausalLM"], "attention_bias": false, "attention_dropout": 0.0,
+         "aux_loss_alpha": 0.001, "bos_token_id": 100000, "eos_token_id": 100001, "first_k_dense_replace": 1,
+         "hidden_act": "silu", "hidden_size": 2048, "initializer_range": 0.02, "intermediate_size": 10944,
+         "kv_lora_rank": 512, "max_position_embeddings": 163840, "model_type": "deepseek_v2", "moe_intermediate_size": 1408,
+         "moe_layer_freq": 1, "n_group": 1, "n_routed_experts": 64, "n_shared_experts": 2, "norm_topk_prob": false,
+         "num_attention_heads": 16, "num_experts_per_tok": 6, "num_hidden_layers": 27, "num_key_value_heads": 16,
+         "pretraining_tp": 1, "q_lora_rank": null, "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "rms_norm_eps": 1e-06,
+         "rope_scaling": {"beta_fast": 32, "beta_slow": 1, "factor": 40, "mscale": 0.707, "mscale_all_dim": 0.707,
+                          "original_max_position_embeddings": 4096, "type": "yarn"},
+         "rope_theta": 10000, "routed_scaling_factor": 1.0, "scoring_func": "softmax", "seq_aux": true,
+         "tie_word_embeddings": false, "topk_group": 1, "topk_method": "greedy", "torch_dtype": "bfloat16",
+         "transformers_version": "4.33.1", "use_cache": true, "v_head_dim": 128, "vocab_size": 102400}
+        """;
+        var published = ModelConfig.Parse(json);
+        Assert.Equal(["pretraining_tp", "transformers_version", "use_cache"], published.Extra!.Keys.Order());
+        Assert.Equal(ModelPresets.V2Lite.ToJson(), (published with { Extra = null }).ToJson());
+        Assert.False(published.UsesCorrectionBias);   // greedy top-k: no e_score_correction_bias tensor
+    }
+
     [Fact]
     public void V2_lite_config_with_null_q_lora_rank_and_omitted_v3_fields_gets_v2_behaviour()
     {

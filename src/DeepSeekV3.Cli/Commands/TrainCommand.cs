@@ -90,7 +90,7 @@ internal static class TrainCommand
             int sequenceLength = result.GetValue(seqLen);
             var balanceMode = ParseBalance(result.GetValue(balance)!);
             var matmuls = ParsePrecision(result.GetValue(precision)!);
-            string momentDtype = result.GetValue(moments) ?? (matmuls == TrainingPrecision.Float32 ? "f32" : "bf16");
+            string? momentDtype = result.GetValue(moments);
             var options = new RunOptions
             {
                 OutputDirectory = result.GetValue(output)!,
@@ -124,7 +124,7 @@ internal static class TrainCommand
                     EvalEvery = result.GetValue(evalEvery),
                     EvalWindows = result.GetValue(evalWindows),
                     BiasUpdateSpeed = result.GetValue(biasSpeed),
-                    Adam = new AdamWOptions { MomentDtype = TensorSettings.ParseDtype(momentDtype) },
+                    Adam = new AdamWOptions { MomentDtype = momentDtype is null ? matmuls.MomentDtype() : TensorSettings.ParseDtype(momentDtype) },
                     Precision = matmuls,
                     Fp8 = ParseFp8(result.GetValue(fp8Promotion), result.GetValue(fp8Scales)!),
                     Objective = new ObjectiveOptions

@@ -24,13 +24,20 @@ public sealed class LocalExpertExecutor : IRoutedExpertExecutor
         var weightOfPair = route.Weights.reshape(-1).index_select(0, order);              // [N·K]
         long[] counts = flatExperts.bincount(null, moe.RoutedExperts).cpu().data<long>().ToArray();
 
+        // Dispatch: the tokens in expert order, in FP8 as well when the layer says so (quantized once here, not by
+        // each expert's gate_proj and up_proj).
+        var dispatched = tokens.index_select(0, tokenOfPair);                             // [N·K, hidden]
+        using var dispatchedFp8 = moe.DispatchScaling is { } scaling
+            ? Precision.TileQuantization.Quantize(dispatched.detach(), 1, Precision.TileQuantization.GroupSize, scaling)
+            : null;
         var routed = zeros(tokens.shape, ScalarType.Float32, tokens.device);              // [N, hidden], fp32 sum
         long start = 0;
         for (int e = 0; e < counts.Length; e++)
         {
             if (counts[e] == 0) continue;
             var rows = tokenOfPair.narrow(0, start, counts[e]);
-            var expertOut = moe.Expert(e).forward(tokens.index_select(0, rows));          // [n_e, hidden]
+            using var expertFp8 = dispatchedFp8?.RowRange(start, counts[e]);
+            var expertOut = moe.RunExpert(e, dispatched.narrow(0, start, counts[e]), expertFp8);   // [n_e, hidden]
             var weighted = expertOut.to(ScalarType.Float32) * weightOfPair.narrow(0, start, counts[e]).unsqueeze(1);
             routed = routed.index_add(0, rows, weighted, 1.0);
             start += counts[e];

@@ -66,6 +66,16 @@ public sealed class MixtureOfExperts : nn.Module
 
     public IRoutedExpertExecutor Executor => _executor;
 
+    /// <summary>Set under FP8 training (report §3.3.3, "Low-Precision Communication"): the tokens dispatched to the routed
+    /// experts are quantized once, in the routed experts' own 1×128 input scaling, and both up-projections of each expert
+    /// multiply those codes; null: each projection quantizes its input itself (or does not quantize at all).</summary>
+    internal Precision.Fp8Scaling? DispatchScaling { get; set; }
+
+    /// <summary>Routed expert <paramref name="expert"/> on its dispatched tokens [n, hidden]; <paramref name="dispatched"/>
+    /// is those tokens in FP8 when <see cref="DispatchScaling"/> is set (null otherwise). Returns [n, hidden].</summary>
+    internal Tensor RunExpert(int expert, Tensor tokens, Precision.QuantizedMatrix? dispatched) =>
+        Expert(expert).Forward(tokens, dispatched);
+
     public bool HasExpert(int expert) => _experts.Contains(expert);
 
     /// <summary>Routed expert <paramref name="expert"/> (global index); it must be held by this process.</summary>

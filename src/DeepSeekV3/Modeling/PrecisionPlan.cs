@@ -9,7 +9,10 @@ namespace DeepSeekV3.Modeling;
 /// shared and routed experts and the MTP modules' eh_proj; UE8M0 scales (if the recipe wants them) for the input of
 /// o_proj and of the routed experts' up-projections and for the gradient into their down-projections. Kept in
 /// bfloat16: the output head and the attention core; in float32: the embedding, RMSNorms, the MoE gate and the
-/// combine (MoE gating and combine are tiny; the report names them as kept in higher precision).
+/// combine (MoE gating and combine are tiny; the report names them as kept in higher precision). Also FP8 (§3.3.3):
+/// o_proj keeps its input for Wgrad in E5M6, the MoE dispatches its routed tokens in FP8 (quantized once for both
+/// up-projections), and the SwiGLU of every MoE expert (routed and shared) keeps its inputs in FP8 and is recomputed
+/// in backward. The combine's inputs, the experts' outputs, are bfloat16 values (FP8 Fprop rounds them).
 /// BFloat16: every projection, head and attention core in bfloat16.
 /// </summary>
 internal static class PrecisionPlan
@@ -21,6 +24,8 @@ internal static class PrecisionPlan
         var plain = fp8 ? new Fp8LinearGemms(recipe) : high;
         var pow2Input = fp8 ? new Fp8LinearGemms(recipe, powerOfTwoInput: pow2) : high;
         var pow2Gradient = fp8 ? new Fp8LinearGemms(recipe, powerOfTwoGradient: pow2) : high;
+        var attentionOutput = fp8 ? new Fp8LinearGemms(recipe, powerOfTwoInput: pow2, inputCache: ActivationCacheFormat.E5M6) : high;
+        var swiGluCache = fp8 ? recipe.Scaling : null;
 
         model.LmHead.Gemms = high;
         foreach (var layer in model.Model.Layers)
@@ -29,20 +34,22 @@ internal static class PrecisionPlan
             attention.CoreDtype = high is null ? null : ScalarType.BFloat16;
             foreach (var projection in new[] { attention.QAProj, attention.QBProj, attention.QProj, attention.KvAProjWithMqa, attention.KvBProj })
                 if (projection is not null) projection.Gemms = plain;
-            attention.OProj.Gemms = pow2Input;                                             // after attention, §3.3.3
-            if (layer.DenseMlp is { } dense) Use(dense, plain, plain);
+            attention.OProj.Gemms = attentionOutput;                                       // after attention, §3.3.3
+            if (layer.DenseMlp is { } dense) Use(dense, plain, plain, null);
             if (layer.Moe is { } moe)
             {
-                if (moe.SharedExperts is { } shared) Use(shared, plain, plain);
+                if (moe.SharedExperts is { } shared) Use(shared, plain, plain, swiGluCache);
                 foreach (int expert in moe.HeldExperts)
-                    Use(moe.Expert(expert), pow2Input, pow2Gradient);                      // before dispatch / combine
+                    Use(moe.Expert(expert), pow2Input, pow2Gradient, swiGluCache);         // before dispatch / combine
+                moe.DispatchScaling = (pow2Input as Fp8LinearGemms)?.InputScaling;         // the experts' own input tiles
             }
             if (layer is MtpLayer mtp) mtp.EhProj.Gemms = plain;
         }
     }
 
-    private static void Use(SwiGluMlp mlp, ILinearGemms? upProjections, ILinearGemms? downProjection)
+    private static void Use(SwiGluMlp mlp, ILinearGemms? upProjections, ILinearGemms? downProjection, Fp8Scaling? swiGluCache)
     {
+        mlp.SwiGluCache = swiGluCache;
         mlp.GateProj.Gemms = upProjections;
         mlp.UpProj.Gemms = upProjections;
         mlp.DownProj.Gemms = downProjection;

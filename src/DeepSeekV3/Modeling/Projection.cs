@@ -30,15 +30,22 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     internal ILinearGemms? Gemms { get; set; }
 
     /// <summary>x: [..., in] → [..., out].</summary>
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) => Forward(x, null);
+
+    /// <summary>x: [T, in] → [T, out], with x also given already quantized (<paramref name="quantizedInput"/>, the MoE's
+    /// FP8 dispatch), which an FP8 precision multiplies instead of quantizing x again; the others ignore it.</summary>
+    internal Tensor Forward(Tensor x, Precision.QuantizedMatrix? quantizedInput)
     {
         bool graph = is_grad_enabled() && (Weight.requires_grad || x.requires_grad);
         if (Gemms is null && !(graph && WeightGradients is not null))
             return nn.functional.linear(x, Weight);
         if (graph)
-            return DeferrableLinear.apply(x, Weight, Gemms ?? Float32Gemms.Instance, WeightGradients!);
+            return quantizedInput is null
+                ? DeferrableLinear.apply(x, Weight, Gemms ?? Float32Gemms.Instance, WeightGradients!)
+                : DeferrableLinear.apply(x, Weight, Gemms ?? Float32Gemms.Instance, WeightGradients!, quantizedInput);
         using var scope = NewDisposeScope();
-        var y = Gemms!.Forward(x.reshape(-1, x.shape[^1]), Weight, out _);                 // [T, out]
-        return y.view([.. x.shape[..^1], Weight.shape[0]]).MoveToOuterDisposeScope();
+        var x2 = x.reshape(-1, x.shape[^1]);                                                  // [T, in]
+        var y = quantizedInput is null ? Gemms!.Forward(x2, Weight, out _) : Gemms!.Forward(x2, quantizedInput, Weight, out _);
+        return y.view([.. x.shape[..^1], Weight.shape[0]]).MoveToOuterDisposeScope();       // [..., out]
     }
 }

@@ -1,3 +1,4 @@
+using DeepSeekV3.Precision;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -28,11 +29,23 @@ public sealed class SwiGluMlp : nn.Module<Tensor, Tensor>
     public Projection UpProj { get; }
     public Projection DownProj { get; }
 
+    /// <summary>Set under FP8 training for MoE experts: the SwiGLU keeps its inputs in FP8 for backward and recomputes
+    /// itself there (<see cref="Fp8CachedSwiGlu"/>); null: LibTorch's autograd keeps them in float32.</summary>
+    internal Fp8Scaling? SwiGluCache { get; set; }
+
     /// <summary>x: [..., hidden] → [..., hidden].</summary>
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) => Forward(x, null);
+
+    /// <summary>x: [T, hidden] → [T, hidden], x also given in FP8 by the MoE dispatch (null: not dispatched in FP8),
+    /// quantized once and read by both gate_proj and up_proj.</summary>
+    internal Tensor Forward(Tensor x, QuantizedMatrix? dispatched)
     {
         using var scope = NewDisposeScope();
-        var activated = nn.functional.silu(GateProj.forward(x)) * UpProj.forward(x);  // [..., intermediate]
+        var gate = GateProj.Forward(x, dispatched);                                       // [..., intermediate]
+        var up = UpProj.Forward(x, dispatched);
+        var activated = SwiGluCache is { } cache && is_grad_enabled() && (gate.requires_grad || up.requires_grad)
+            ? Fp8CachedSwiGlu.apply(gate, up, cache)
+            : nn.functional.silu(gate) * up;                                              // [..., intermediate]
         return DownProj.forward(activated).MoveToOuterDisposeScope();
     }
 }

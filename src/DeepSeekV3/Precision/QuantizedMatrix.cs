@@ -51,6 +51,17 @@ public sealed class QuantizedMatrix : IDisposable
         return new QuantizedMatrix(Codes.t().contiguous(), Scales.t().contiguous(), TileColumns, TileRows, Format);
     }
 
+    /// <summary>Rows [start, start + count) as a view (activations only: 1-row tiles, so each row keeps its scales);
+    /// the caller disposes the view, which frees nothing of this matrix.</summary>
+    public QuantizedMatrix RowRange(long start, long count)
+    {
+        if (TileRows != 1)
+            throw new QuantizationException($"quantized matrix: rows of {TileRows}×{TileColumns} tiles share scales; only 1-row tiles slice by row");
+        if (start < 0 || count < 0 || start + count > Rows)
+            throw new QuantizationException($"quantized matrix: rows [{start}, {start + count}) are outside [0, {Rows})");
+        return new QuantizedMatrix(Codes.narrow(0, start, count), Scales.narrow(0, start, count), 1, TileColumns, Format);
+    }
+
     public void Dispose()
     {
         Codes.Dispose();

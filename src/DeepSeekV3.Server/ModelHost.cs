@@ -1,4 +1,6 @@
 using DeepSeekV3.Checkpoints;
+using DeepSeekV3.Configuration;
+using DeepSeekV3.Inference;
 using DeepSeekV3.Inference.Serving;
 using DeepSeekV3.Modeling;
 using DeepSeekV3.Tokenization;
@@ -19,6 +21,8 @@ internal sealed class ModelHost : IDisposable
         Loading = Task.Run(() =>
         {
             Tokenizer = ByteLevelBpeTokenizer.Load(options.ModelDirectory);
+            var defaults = GenerationFields.OpenAiDefaults;
+            SamplingDefaults = GenerationConfig.Load(options.ModelDirectory)?.Over(defaults) ?? defaults;
             _model = ModelCheckpoint.Load(options.ModelDirectory);
             Parallel = options.Parallel?.Invoke(_model);
             _engine = new ServingEngine(_model, Tokenizer, options.Serving, Parallel?.Backend, Parallel?.Lockstep);
@@ -29,6 +33,9 @@ internal sealed class ModelHost : IDisposable
     public Task Loading { get; }
 
     public ByteLevelBpeTokenizer? Tokenizer { get; private set; }
+
+    /// <summary>Sampling for fields a request leaves out: the model's generation_config.json, else OpenAI's defaults.</summary>
+    public SamplingParams SamplingDefaults { get; private set; } = GenerationFields.OpenAiDefaults;
 
     /// <summary>The engine's parallel parts (null in one process or while loading).</summary>
     public ParallelServing? Parallel { get; private set; }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using DeepSeekV3.Checkpoints;
+using DeepSeekV3.Configuration;
 using DeepSeekV3.Inference;
 using DeepSeekV3.Inference.Fused;
 using DeepSeekV3.Tokenization;
@@ -26,7 +27,7 @@ internal static class ChatCommand
         command.SetAction(result =>
         {
             string dir = result.GetValue(model) ?? CliOptions.DefaultModelDirectory();
-            var parameters = sampling.Read(result);
+            var parameters = sampling.Read(result, ChatDefaults(dir));
             bool speculative = sampling.ReadSpeculative(result);
             // With --weights no LibTorch model is built: the fused decoder reads the checkpoint's weights (mapped or converted).
             var config = ModelCheckpoint.LoadConfig(dir);
@@ -65,5 +66,13 @@ internal static class ChatCommand
             }
         });
         return command;
+    }
+
+    /// <summary>The model's generation_config.json over llama.cpp's chat sampling (temperature 0.8, top-p 0.95,
+    /// repetition penalty 1.1): a chat sampled greedily from a small model loops.</summary>
+    internal static SamplingParams ChatDefaults(string modelDirectory)
+    {
+        var chat = GenerationConfig.ChatDefaults.Over(new SamplingParams());
+        return GenerationConfig.Load(modelDirectory)?.Over(chat) ?? chat;
     }
 }

@@ -44,7 +44,7 @@ internal static class GenerateCommand
         int Run(ParseResult result, ICommunicator world)
         {
             string dir = result.GetValue(model) ?? CliOptions.DefaultModelDirectory();
-            var parameters = sampling.Read(result);
+            var parameters = sampling.Read(result, new SamplingParams());   // greedy: a completion tool, compared token for token with other engines
             bool speculative = sampling.ReadSpeculative(result);
             var expertParallel = parallel.Read(result, world);
             string? text = result.GetValue(prompt);

@@ -28,6 +28,16 @@ public sealed class GenerationSequence
         Session = session;
         CachedPromptTokens = cachedPromptTokens;
         Sampler = new Sampler(request.Sampling);
+        if (request.Sampling.RepetitionPenalty != 1)                               // only the window's tail can count
+            for (int i = Math.Max(0, request.Prompt.Count - request.Sampling.RepetitionWindow); i < request.Prompt.Count; i++)
+                RememberForPenalty(request.Prompt[i]);
+    }
+
+    /// <summary>EOS ends every earlier assistant turn of a chat prompt: penalizing it as a repeat would make the model
+    /// less able to end the turn, so stop tokens stay out of the repetition window.</summary>
+    private void RememberForPenalty(long token)
+    {
+        if (token != _config.EosTokenId && !Request.Sampling.StopTokenIds.Contains(token)) Sampler.Remember(token);
     }
 
     public GenerationRequest Request { get; }
@@ -69,6 +79,7 @@ public sealed class GenerationSequence
         if (Finished is not null)
             throw new InvalidOperationException("a finished sequence emitted a token");
         _tokens.Add(token);
+        RememberForPenalty(token);
         if (Request.Sampling.Logprobs is not null)
             _logprobs.Add(Sampler.LastLogprobs ?? throw new InvalidOperationException("a token was emitted without its log-probabilities"));
         _lastToken = _clock.Elapsed;

@@ -17,11 +17,18 @@ public sealed class Sampler
     private SplitMix64 _random;   // a mutable struct: not readonly, or every draw would advance a copy
     private float[] _row = [], _scratch = [], _raw = [];   // reused per call: a 129K vocabulary row would otherwise be a large-object allocation
 
+    private readonly RepetitionPenalty? _repetition;
+
     public Sampler(SamplingParams parameters)
     {
         Parameters = parameters.Validated();
         _random = SplitMix64.FromState((ulong)(parameters.Seed ?? Random.Shared.NextInt64()));
+        if (parameters.RepetitionPenalty != 1) _repetition = new RepetitionPenalty(parameters.RepetitionPenalty, parameters.RepetitionWindow);
     }
+
+    /// <summary>Tells the repetition guard a token of the context (prompt or output, in order); a no-op without a
+    /// penalty. <see cref="GenerationSequence"/> calls it for every token but the stop tokens.</summary>
+    public void Remember(long token) => _repetition?.Remember(token);
 
     public SamplingParams Parameters { get; }
 
@@ -32,6 +39,7 @@ public sealed class Sampler
     public Tensor Distribution(Tensor logits)
     {
         var probabilities = Row(logits);
+        _repetition?.Apply(probabilities);
         Probabilities(probabilities);
         return tensor(probabilities.ToArray());
     }
@@ -41,8 +49,13 @@ public sealed class Sampler
     public long Sample(Tensor logits)
     {
         var values = Row(logits);
-        if (Parameters.Logprobs is not int top) return Pick(values);
-        var raw = KeepRaw(values);                       // Pick filters the row in place
+        if (Parameters.Logprobs is not int top)
+        {
+            _repetition?.Apply(values);
+            return Pick(values);
+        }
+        var raw = KeepRaw(values);                       // the model's own log-probabilities, as vLLM reports them; Pick filters the row in place
+        _repetition?.Apply(values);
         long token = Pick(values);
         LastLogprobs = Logprobs(raw, token, top);
         return token;

@@ -22,7 +22,8 @@ public class ChatCommandTests
         var output = new StringWriter();
         var error = new StringWriter();
         var input = new StringReader(string.Join("\n", first, second, "/reset", first) + "\n");
-        int code = CliApp.Run(["chat", "--model", dir.Path, "--max-tokens", $"{Greedy.MaxTokens}"], output, error, input);
+        // An explicit temperature 0: plain greedy decoding (chat samples by default).
+        int code = CliApp.Run(["chat", "--model", dir.Path, "--max-tokens", $"{Greedy.MaxTokens}", "--temperature", "0"], output, error, input);
         Assert.True(code == 0, error.ToString());
 
         // What each turn should say: a fresh generation (no cache) of the whole conversation so far.

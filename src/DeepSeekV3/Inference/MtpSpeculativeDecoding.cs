@@ -36,11 +36,16 @@ internal sealed class MtpSpeculativeDecoding : IDecodingStrategy
 
     public int CacheLayers => MainLayers + 1;
 
-    public void Prefill(GenerationSequence sequence)
+    /// <summary>The whole prompt at once: its MTP entries pair each position with the next token, so they cannot
+    /// start from a cached prefix or stop at a chunk's end.</summary>
+    public void Prefill(GenerationSequence sequence, int tokens)
     {
+        if (sequence.PrefilledTokens != 0 || tokens != sequence.Request.Prompt.Count)
+            throw new InvalidOperationException("speculative decoding prefills a whole prompt at once");
         using var scope = NewDisposeScope();
         sequence.Cache.SetBatch(sequence.CacheId);
         long[] prompt = sequence.Request.Prompt.ToArray();
+        sequence.PrefilledTokens = prompt.Length;
         // The main model over the prompt (hidden state at every position: the MTP module's input), the first token,
         // then the MTP module over every prompt position.
         var prefill = _backend.Prefill(prompt, sequence.Cache, everyHidden: true);

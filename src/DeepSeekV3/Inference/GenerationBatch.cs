@@ -32,9 +32,11 @@ public sealed class GenerationBatch : IDisposable
     /// <param name="prefixCaching">Share full cache blocks across requests by prompt prefix; finished requests' blocks
     /// stay cached until evicted (<see cref="TrimPrefixCache"/>, or when new entries need a block).</param>
     /// <param name="prefillChunk">Prompt tokens prefilled per pass at most (0: a whole prompt at once).</param>
+    /// <param name="speculationPolicy">With <paramref name="speculative"/>: decides per step between MTP and plain
+    /// steps (null: MTP every step).</param>
     public GenerationBatch(Modeling.DeepSeekV3ForCausalLM model, Modeling.AttentionMode mode = Modeling.AttentionMode.Absorbed,
         int blockSize = 64, bool fused = true, bool speculative = false, Func<ForwardBackend>? backend = null,
-        bool prefixCaching = false, int prefillChunk = 0)
+        bool prefixCaching = false, int prefillChunk = 0, ISpeculationPolicy? speculationPolicy = null)
     {
         if (prefillChunk < 0) throw new InvalidArgumentException($"prefill chunk {prefillChunk} must be >= 0 (0: off)");
         if (speculative && (prefixCaching || prefillChunk > 0))
@@ -45,7 +47,7 @@ public sealed class GenerationBatch : IDisposable
         _backend = backend?.Invoke() ?? ForwardBackend.Create(model, mode, fused);
         try
         {
-            _strategy = speculative ? new MtpSpeculativeDecoding(_backend) : new PlainDecoding(_backend);
+            _strategy = speculative ? new MtpSpeculativeDecoding(_backend, speculationPolicy) : new PlainDecoding(_backend);
         }
         catch
         {

@@ -50,9 +50,12 @@ public sealed class ServingEngine : IDisposable
         _tokenizer = tokenizer;
         if (Options.PrefillChunk < 0) throw new InvalidArgumentException($"prefill chunk {Options.PrefillChunk} must be >= 0 (0: off)");
         // Lockstep followers must run the same passes: a prefix hit on one rank and not another would desynchronize them.
+        // The same holds for MTP on/off decisions, which follow timings: under lockstep every step speculates.
         bool plainPrefill = !Options.Speculative && lockstep is null;
+        Speculation = Options.Speculative && lockstep is null ? new MtpSpeculationRule() : null;
         _batch = new GenerationBatch(model, blockSize: Options.BlockSize, fused: Options.Fused, speculative: Options.Speculative,
-            backend: backend, prefixCaching: Options.PrefixCaching && plainPrefill, prefillChunk: plainPrefill ? Options.PrefillChunk : 0);
+            backend: backend, prefixCaching: Options.PrefixCaching && plainPrefill, prefillChunk: plainPrefill ? Options.PrefillChunk : 0,
+            speculationPolicy: Speculation);
         _loop = new Thread(Run) { Name = "dsv3 generation loop", IsBackground = true };
         _loop.Start();
     }
@@ -66,6 +69,9 @@ public sealed class ServingEngine : IDisposable
     public long KvCacheTokens => _budgetBlocks * Options.BlockSize;
 
     public ServingMetrics Metrics { get; } = new();
+
+    /// <summary>The rule switching MTP on and off per step, with its step counts; null unless speculating.</summary>
+    public MtpSpeculationRule? Speculation { get; }
 
     /// <summary>max_tokens when a request gives none: the rest of the context (vLLM's rule), at least 1.</summary>
     public int DefaultMaxTokens(int promptTokens) => Math.Max(1, MaxContext - promptTokens);

@@ -37,7 +37,8 @@ public sealed record ServingOptions
     /// (bench/ServeBench, README); shorter chunks pay LibTorch's fixed cost per forward too often.</summary>
     public const int DefaultPrefillChunk = 256;
 
-    /// <summary>MTP speculative decoding instead of plain steps.</summary>
+    /// <summary>MTP speculative decoding, switched on and off per step by <see cref="MtpSpeculationRule"/> (always on
+    /// under expert-parallel lockstep, whose ranks must take the same steps).</summary>
     public bool Speculative { get; init; }
 
     /// <summary>The fused decoder where the model allows it (false: LibTorch for every pass).</summary>

@@ -11,11 +11,11 @@ using DeepSeekV3.Inference.Serving;
 // character or a held-back stop string spans tokens), p50/p99. Two more parts: short streams while long prompts
 // arrive, with and without chunked prefill (LongPromptRun), and time to first token with a shared long system prompt,
 // prefix cache off and on (PrefixCacheRun). Each part writes its own JSON. Usage:
-//   dotnet run -c Release --project bench/ServeBench -- [--part load,chunked,prefix] [--short] [--threads N]
+//   dotnet run -c Release --project bench/ServeBench -- [--part load,chunked,prefix] [--short true] [--threads N]
 //     [--clients 1,8,32] [--requests-per-client N] [--max-tokens N] [--batches 32,1] [--chunks 256,0]
 //     [--long-tokens N] [--system-tokens N] [--model DIR]
 var options = BenchArgs.Parse(args);
-bool quick = options.ContainsKey("short");
+bool quick = options.GetValueOrDefault("short", "false") == "true";
 int threads = Int("threads", 2), requestsPerClient = Int("requests-per-client", quick ? 2 : 4), maxTokens = Int("max-tokens", 64);
 int[] clientCounts = Ints("clients", quick ? "8" : "1,8,32"), batches = Ints("batches", "32,1");
 string[] parts = options.GetValueOrDefault("part", "load,chunked,prefix").Split(',');

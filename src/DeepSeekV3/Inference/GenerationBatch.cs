@@ -112,13 +112,9 @@ public sealed class GenerationBatch : IDisposable
             _strategy.Forget(sequence);
             throw;
         }
-        if (sequence.PrefilledTokens < sequence.Request.Prompt.Count)
-        {
-            if (sequence.Session is null) _cache.CommitPrefix(sequence.CacheId, sequence.Request.Prompt);
-            return;
-        }
-        if (sequence.Finished is null && sequence.Session is null)
-            _cache.CommitPrefix(sequence.CacheId, sequence.Request.Prompt);   // findable by requests arriving while it runs
+        // Its full blocks become findable now, by requests arriving while it is still prefilling or running.
+        if (sequence.Finished is null && sequence.Session is null) _cache.CommitPrefix(sequence.CacheId, sequence.Request.Prompt);
+        if (sequence.PrefilledTokens < sequence.Request.Prompt.Count) return;
         _prefilling.Remove(sequence);
         _running.Add(sequence);
     }

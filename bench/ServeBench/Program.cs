@@ -1,23 +1,26 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Http.Headers;
 using DeepSeekV3.Bench;
 using DeepSeekV3.Inference.Serving;
-using DeepSeekV3.Server;
 
 // The HTTP server under load: 1, 8 and 32 concurrent clients, each sending streamed greedy chat completions one after
 // another (ignore_eos, so every request generates --max-tokens tokens), against the real server (Kestrel on a
 // loopback port, in this process) with the bundled model; once with continuous batching (--max-batch 32) and once
 // one request at a time (--max-batch 1). Client-side measures: total generated tokens/s over the wall time, time to
 // first token and the gap between streamed chunks (≈ inter-token latency: a chunk is a token unless a UTF-8
-// character or a held-back stop string spans tokens), p50/p99. Usage:
-//   dotnet run -c Release --project bench/ServeBench -- [--threads N] [--clients 1,8,32] [--requests-per-client N]
-//     [--max-tokens N] [--batches 32,1] [--model DIR]
+// character or a held-back stop string spans tokens), p50/p99. Two more parts: short streams while long prompts
+// arrive, with and without chunked prefill (LongPromptRun), and time to first token with a shared long system prompt,
+// prefix cache off and on (PrefixCacheRun). Each part writes its own JSON. Usage:
+//   dotnet run -c Release --project bench/ServeBench -- [--part load,chunked,prefix] [--short true] [--threads N]
+//     [--clients 1,8,32] [--requests-per-client N] [--max-tokens N] [--batches 32,1] [--chunks 256,0]
+//     [--long-tokens N] [--system-tokens N] [--model DIR]
 var options = BenchArgs.Parse(args);
-int threads = Int("threads", 2), requestsPerClient = Int("requests-per-client", 4), maxTokens = Int("max-tokens", 64);
-int[] clientCounts = Ints("clients", "1,8,32"), batches = Ints("batches", "32,1");
+bool quick = options.GetValueOrDefault("short", "false") == "true";
+int threads = Int("threads", 2), requestsPerClient = Int("requests-per-client", quick ? 2 : 4), maxTokens = Int("max-tokens", 64);
+int[] clientCounts = Ints("clients", quick ? "8" : "1,8,32"), batches = Ints("batches", "32,1");
+string[] parts = options.GetValueOrDefault("part", "load,chunked,prefix").Split(',');
 string modelDir = options.GetValueOrDefault("model", Path.Combine(BenchPaths.RepoRoot(), "models", "default"));
-const string Key = "bench";
+string modelName = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelDir))).ToLowerInvariant();
 string[] questions =
 [
     "Tell me about the jury", "What did the committee say?", "Describe the election", "Who was the mayor?",
@@ -26,21 +29,26 @@ string[] questions =
 
 var recorder = new BenchResults();
 TorchSharp.torch.set_num_threads(threads);
+if (parts.Contains("chunked"))
+{
+    int longTokens = Int("long-tokens", 1800);
+    var chunkedRuns = await LongPromptRun.Run(modelDir, Ints("chunks", $"{ServingOptions.DefaultPrefillChunk},0"), shortClients: 4,
+        requestsPerClient: quick ? 2 : 6, maxTokens, longTokens);
+    Save("serve-longprompt", new { threads, short_clients = 4, max_tokens = maxTokens, long_tokens = longTokens, max_batch = 16 }, chunkedRuns);
+}
+if (parts.Contains("prefix"))
+{
+    int systemTokens = Int("system-tokens", 1500);
+    var prefixRuns = await PrefixCacheRun.Run(modelDir, requests: quick ? 6 : 20, systemTokens);
+    Save("serve-prefix", new { threads, system_tokens = systemTokens, max_tokens = 8 }, prefixRuns);
+}
+if (!parts.Contains("load")) return 0;
 var runs = new List<object>();
 Console.WriteLine($"{"max batch",9} {"clients",7} {"requests",8} {"tokens/s",9} {"TTFT p50",9} {"TTFT p99",9} {"ITL p50",8} {"ITL p99",8}  (ms)");
 foreach (int maxBatch in batches)
 {
-    await using var server = await OpenAiServer.StartAsync(new ServerOptions
-    {
-        ModelDirectory = modelDir,
-        Port = 0,
-        ApiKey = Key,
-        LogRequests = false,
-        Serving = new ServingOptions { MaxBatch = maxBatch },
-    });
-    await server.ModelLoaded;
-    using var http = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromMinutes(10) };
-    http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Key);
+    await using var server = await BenchServer.Start(modelDir, new ServingOptions { MaxBatch = maxBatch });
+    var http = server.Http;
     await StreamedRequest.Run(http, questions[0], maxTokens);            // warm-up: kernels, allocators, the JIT
     foreach (int clients in clientCounts)
     {
@@ -64,31 +72,21 @@ foreach (int maxBatch in batches)
             wall_seconds = wall,
             generated_tokens = tokens,
             tokens_per_second = tokens / wall,
-            ttft_seconds = new { p50 = Percentile(ttft, 50), p99 = Percentile(ttft, 99), mean = ttft.Average() },
-            inter_token_seconds = new { p50 = Percentile(itl, 50), p99 = Percentile(itl, 99), mean = itl.Average() },
+            ttft_seconds = new { p50 = BenchServer.Percentile(ttft, 50), p99 = BenchServer.Percentile(ttft, 99), mean = ttft.Average() },
+            inter_token_seconds = new { p50 = BenchServer.Percentile(itl, 50), p99 = BenchServer.Percentile(itl, 99), mean = itl.Average() },
         };
         runs.Add(run);
         Console.WriteLine($"{maxBatch,9} {clients,7} {results.Count,8} {tokens / wall,9:F1} {1000 * run.ttft_seconds.p50,9:F1} {1000 * run.ttft_seconds.p99,9:F1} " +
                           $"{1000 * run.inter_token_seconds.p50,8:F2} {1000 * run.inter_token_seconds.p99,8:F2}");
     }
 }
-Console.WriteLine($"load average before/after: {recorder.LoadBefore} / {BenchResults.LoadAverage()} (the machine is shared)");
-string modelName = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelDir))).ToLowerInvariant();
-string path = recorder.Save($"serve-{modelName}-{threads}t", new
-{
-    model = modelDir,
-    settings = new { threads, requests_per_client = requestsPerClient, max_tokens = maxTokens, temperature = 0, ignore_eos = true, stream = true },
-    runs,
-});
-Console.WriteLine($"wrote {path}");
+Save("serve", new { threads, requests_per_client = requestsPerClient, max_tokens = maxTokens, temperature = 0, ignore_eos = true, stream = true }, runs);
 return 0;
 
-// Nearest-rank percentile.
-static double Percentile(double[] values, double p)
+void Save(string name, object settings, List<object> results)
 {
-    if (values.Length == 0) return double.NaN;
-    var sorted = values.Order().ToArray();
-    return sorted[Math.Clamp((int)Math.Ceiling(p / 100 * sorted.Length) - 1, 0, sorted.Length - 1)];
+    Console.WriteLine($"load average before/after: {recorder.LoadBefore} / {BenchResults.LoadAverage()} (the machine is shared)");
+    Console.WriteLine($"wrote {recorder.Save($"{name}-{modelName}-{threads}t{(quick ? "-short" : "")}", new { model = modelDir, settings, runs = results })}");
 }
 
 int Int(string name, int fallback) => options.TryGetValue(name, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;

@@ -28,6 +28,14 @@ public static class PrometheusText
         Sample("vllm:spec_decode_num_drafts_total", "counter", "MTP drafts proposed.", m.SpecDecodeDrafts);
         Sample("vllm:spec_decode_num_draft_tokens_total", "counter", "MTP draft tokens proposed (one per draft).", m.SpecDecodeDrafts);
         Sample("vllm:spec_decode_num_accepted_tokens_total", "counter", "MTP draft tokens accepted.", m.SpecDecodeAcceptedTokens);
+        if (engine.Speculation is { } rule)
+        {
+            text.Append("# HELP dsv3:decode_steps_total Decode steps of the batch, by whether MTP speculated (the per-step rule).\n")
+                .Append("# TYPE dsv3:decode_steps_total counter\n");
+            foreach (var (mode, steps) in new[] { ("mtp", rule.MtpSteps), ("plain", rule.PlainSteps) })
+                text.Append("dsv3:decode_steps_total{").Append(label).Append(",mode=\"").Append(mode).Append("\"} ").Append(steps).Append('\n');
+            Sample("dsv3:spec_decode_acceptance_estimate", "gauge", "The rule's estimate of the MTP draft acceptance rate.", rule.Acceptance);
+        }
         text.Append("# HELP vllm:request_success_total Finished requests by finish reason.\n# TYPE vllm:request_success_total counter\n");
         foreach (var reason in Enum.GetValues<FinishReason>())
             text.Append("vllm:request_success_total{").Append(label).Append(",finished_reason=\"").Append(OpenAiJson.FinishReason(reason))

@@ -26,12 +26,18 @@ internal static class ServeCommand
         var maxBatch = new Option<int>("--max-batch") { Description = "Sequences decoding together at most", DefaultValueFactory = _ => 16 };
         var maxContext = new Option<int?>("--max-context") { Description = "Prompt + completion tokens per request (default: the model's)" };
         var kvTokens = new Option<long?>("--kv-cache-tokens") { Description = "KV-cache tokens all running requests may reserve (default: max batch × context)" };
+        var prefillChunk = new Option<int>("--prefill-chunk")
+        {
+            Description = "Prompt tokens prefilled per step between decode steps (chunked prefill; 0: whole prompts)",
+            DefaultValueFactory = _ => ServingOptions.DefaultPrefillChunk,
+        };
+        var noPrefixCache = new Option<bool>("--no-prefix-cache") { Description = "Do not share cached prompt-prefix blocks across requests" };
         var threads = new Option<int>("--threads") { Description = "Compute threads (0: LibTorch's default)", DefaultValueFactory = _ => 0 };
         var sampling = new SamplingOptions();
         var experts = new ExpertParallelOptions();
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API")
         {
-            model, host, port, apiKey, maxBatch, maxContext, kvTokens, threads, sampling.Speculative,
+            model, host, port, apiKey, maxBatch, maxContext, kvTokens, prefillChunk, noPrefixCache, threads, sampling.Speculative,
         };
         experts.AddTo(command);
         command.SetAction(async (result, cancellation) =>
@@ -44,6 +50,8 @@ internal static class ServeCommand
                 MaxBatch = result.GetValue(maxBatch),
                 MaxContext = result.GetValue(maxContext),
                 KvCacheTokens = result.GetValue(kvTokens),
+                PrefillChunk = result.GetValue(prefillChunk),
+                PrefixCaching = !result.GetValue(noPrefixCache),
                 Speculative = sampling.ReadSpeculative(result),
             };
             string modelDirectory = result.GetValue(model) ?? CliOptions.DefaultModelDirectory();

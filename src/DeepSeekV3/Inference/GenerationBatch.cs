@@ -9,7 +9,10 @@ namespace DeepSeekV3.Inference;
 /// stop rule ends them, giving their cache blocks back) at token boundaries, and each <see cref="Step"/> advances every
 /// running sequence by one token boundary with the decoding strategy. Every sequence has its own entries in the
 /// paged latent cache (or in its <see cref="PromptCache"/>'s). One backend, chosen when the batch is made, runs every
-/// pass. Not thread-safe: one batch per generating thread.
+/// pass. With prefix caching, a prompt starts from the cached full blocks of its longest known prefix (shared with
+/// whoever else holds them). With chunked prefill, a long prompt goes in one chunk per <see cref="Step"/> after the
+/// running sequences' decode pass (vLLM's chunked prefill), so a long prompt delays the other streams by one chunk's
+/// time per token instead of its whole prefill. Not thread-safe: one batch per generating thread.
 /// </summary>
 public sealed class GenerationBatch : IDisposable
 {
@@ -17,6 +20,8 @@ public sealed class GenerationBatch : IDisposable
     private readonly IDecodingStrategy _strategy;
     private readonly PagedLatentCache _cache;
     private readonly List<GenerationSequence> _running = [];
+    private readonly List<GenerationSequence> _prefilling = [];          // joined, prompt not all in yet; first come first
+    private readonly int _prefillChunk;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
 
     /// <param name="fused">Run passes on the fused decoder where the model allows it (false: LibTorch only, the
@@ -25,15 +30,26 @@ public sealed class GenerationBatch : IDisposable
     /// <param name="backend">Makes the backend instead of <see cref="ForwardBackend.Create"/> (expert-parallel inference
     /// has its own); the batch owns and disposes what it returns.</param>
     /// <param name="model">The LibTorch model; null when <paramref name="backend"/> runs without one.</param>
+    /// <param name="prefixCaching">Share full cache blocks across requests by prompt prefix; finished requests' blocks
+    /// stay cached until evicted (<see cref="TrimPrefixCache"/>, or when new entries need a block).</param>
+    /// <param name="prefillChunk">Prompt tokens prefilled per pass at most (0: a whole prompt at once).</param>
+    /// <param name="speculationPolicy">With <paramref name="speculative"/>: decides per step between MTP and plain
+    /// steps (null: MTP every step).</param>
     public GenerationBatch(Modeling.DeepSeekV3ForCausalLM? model, Modeling.AttentionMode mode = Modeling.AttentionMode.Absorbed,
-        int blockSize = 64, bool fused = true, bool speculative = false, Func<ForwardBackend>? backend = null)
+        int blockSize = 64, bool fused = true, bool speculative = false, Func<ForwardBackend>? backend = null,
+        bool prefixCaching = false, int prefillChunk = 0, ISpeculationPolicy? speculationPolicy = null)
     {
+        if (prefillChunk < 0) throw new InvalidArgumentException($"prefill chunk {prefillChunk} must be >= 0 (0: off)");
+        if (speculative && (prefixCaching || prefillChunk > 0))
+            throw new InvalidArgumentException("speculative decoding prefills whole prompts: its MTP entries pair each position " +
+                                               "with the next token, so neither prefix caching nor chunked prefill applies");
+        _prefillChunk = prefillChunk;
         _backend = backend?.Invoke() ?? ForwardBackend.Create(
             model ?? throw new ArgumentNullException(nameof(model), "give a model or a backend"), mode, fused);
         Config = _backend.Config;
         try
         {
-            _strategy = speculative ? new MtpSpeculativeDecoding(_backend) : new PlainDecoding(_backend);
+            _strategy = speculative ? new MtpSpeculativeDecoding(_backend, speculationPolicy) : new PlainDecoding(_backend);
         }
         catch
         {
@@ -41,7 +57,7 @@ public sealed class GenerationBatch : IDisposable
             throw;
         }
         var (dtype, device) = _backend.CacheType;
-        _cache = new PagedLatentCache(Config, _strategy.CacheLayers, dtype, device, blockSize);
+        _cache = new PagedLatentCache(Config, _strategy.CacheLayers, dtype, device, blockSize, prefixCaching);
     }
 
     public ModelConfig Config { get; }
@@ -49,8 +65,13 @@ public sealed class GenerationBatch : IDisposable
     /// <summary>Sequences still generating.</summary>
     public IReadOnlyList<GenerationSequence> Running => _running;
 
+    /// <summary>Sequences whose prompt is still going in, chunk by chunk; they join <see cref="Running"/> with their
+    /// first token.</summary>
+    public IReadOnlyList<GenerationSequence> Prefilling => _prefilling;
+
     /// <summary>
-    /// Adds a request: prefills its prompt and emits its first token. <paramref name="onToken"/> sees each token as it
+    /// Adds a request: prefills its prompt (its first chunk only, with chunked prefill) and emits its first token once
+    /// the whole prompt is in. <paramref name="onToken"/> sees each token as it
     /// comes and returns false to stop the request (a stop string matched). With <paramref name="session"/>, the
     /// request continues that conversation's cache: the prompt's longest common prefix with the tokens the session
     /// holds (all but the prompt's last token at most, whose logits are needed) is not prefilled again; afterwards the
@@ -62,34 +83,55 @@ public sealed class GenerationBatch : IDisposable
         if (session is not null && _strategy is MtpSpeculativeDecoding)
             throw new InvalidArgumentException("speculative decoding keeps its own cache: its MTP entries pair each position " +
                                                "with the next token, so a conversation's prompt cache does not apply");
-        var sequence = session is null
-            ? new GenerationSequence(Config, request, _cache, _cache.AddSequence(), _clock, onToken, session: null, cachedPromptTokens: 0)
-            : new GenerationSequence(Config, request, session.Cache, session.SequenceId, _clock, onToken, session, session.Reuse(request.Prompt));
-        try
+        GenerationSequence sequence;
+        if (session is null)
         {
-            using (no_grad())
-                _strategy.Prefill(sequence);
+            int id = _cache.AddSequence();
+            int cached = _cache.MatchPrefix(id, request.Prompt, request.Prompt.Count - 1);
+            sequence = new GenerationSequence(Config, request, _cache, id, _clock, onToken, session: null, cached);
         }
-        catch
-        {
-            sequence.Cancel();                         // gives its cache entries back
-            _strategy.Forget(sequence);
-            throw;
-        }
-        _running.Add(sequence);
+        else sequence = new GenerationSequence(Config, request, session.Cache, session.SequenceId, _clock, onToken, session, session.Reuse(request.Prompt));
+        _prefilling.Add(sequence);
+        PrefillChunk(sequence);
         Leave();
         return sequence;
     }
 
-    /// <summary>One token boundary for every running sequence (grouped by the cache they live in); the ones that
-    /// finish leave. Returns whether any sequence is still running.</summary>
+    /// <summary>The next chunk of a joining sequence's prompt; with the last, it emits its first token and runs. A
+    /// failed pass cancels the sequence alone (its cache entries come back) and throws.</summary>
+    private void PrefillChunk(GenerationSequence sequence)
+    {
+        int remaining = sequence.Request.Prompt.Count - sequence.PrefilledTokens;
+        try
+        {
+            using (no_grad())
+                _strategy.Prefill(sequence, _prefillChunk > 0 ? Math.Min(_prefillChunk, remaining) : remaining);
+        }
+        catch
+        {
+            _prefilling.Remove(sequence);
+            sequence.Cancel();
+            _strategy.Forget(sequence);
+            throw;
+        }
+        // Its full blocks become findable now, by requests arriving while it is still prefilling or running.
+        if (sequence.Finished is null && sequence.Session is null) _cache.CommitPrefix(sequence.CacheId, sequence.Request.Prompt);
+        if (sequence.PrefilledTokens < sequence.Request.Prompt.Count) return;
+        _prefilling.Remove(sequence);
+        _running.Add(sequence);
+    }
+
+    /// <summary>One token boundary for every running sequence (grouped by the cache they live in), then the next
+    /// prompt chunk of the first sequence still prefilling; the ones that finish leave. Returns whether any sequence
+    /// is still running or prefilling.</summary>
     public bool Step()
     {
         using (no_grad())
             foreach (var group in _running.GroupBy(s => s.Cache).Select(g => g.ToList()).ToList())
                 _strategy.Step(group);
+        if (_prefilling.Count > 0) PrefillChunk(_prefilling[0]);
         Leave();
-        return _running.Count > 0;
+        return _running.Count + _prefilling.Count > 0;
     }
 
     /// <summary>Ends a running sequence now (a client went away): it emits nothing more, gives its cache blocks back
@@ -99,11 +141,22 @@ public sealed class GenerationBatch : IDisposable
         if (sequence.Finished is not null) return;
         sequence.Cancel();
         _strategy.Forget(sequence);
+        _prefilling.Remove(sequence);
         Leave();
     }
 
-    /// <summary>Cache blocks the running sequences hold (of <see cref="CacheBlockSize"/> tokens each).</summary>
+    /// <summary>Cache blocks the running sequences hold (of <see cref="CacheBlockSize"/> tokens each); a block
+    /// several share counts once.</summary>
     public int CacheBlocksInUse => _cache.BlocksInUse;
+
+    /// <summary>Prefix-cached blocks no sequence holds (memory kept for later prompts).</summary>
+    public int IdleCachedBlocks => _cache.IdleBlocks;
+
+    public bool PrefixCaching => _cache.PrefixCaching;
+
+    /// <summary>Evicts idle prefix-cached blocks, least recently used first, down to <paramref name="maxIdle"/>,
+    /// sparing the blocks <paramref name="prompt"/> would match. Returns the blocks evicted.</summary>
+    public int TrimPrefixCache(int maxIdle, IReadOnlyList<long>? prompt = null) => _cache.TrimIdle(maxIdle, prompt);
 
     public int CacheBlockSize => _cache.BlockSize;
 

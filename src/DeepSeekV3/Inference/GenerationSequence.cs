@@ -27,6 +27,7 @@ public sealed class GenerationSequence
         _onToken = onToken;
         Session = session;
         CachedPromptTokens = cachedPromptTokens;
+        PrefilledTokens = cachedPromptTokens;
         Sampler = new Sampler(request.Sampling);
         if (request.Sampling.RepetitionPenalty != 1)                               // only the window's tail can count
             for (int i = Math.Max(0, request.Prompt.Count - request.Sampling.RepetitionWindow); i < request.Prompt.Count; i++)
@@ -58,8 +59,12 @@ public sealed class GenerationSequence
     /// <summary>The conversation whose cache this sequence continues; it keeps the entries when the sequence finishes.</summary>
     internal PromptCache? Session { get; }
 
-    /// <summary>Prompt tokens whose entries the cache already held; prefill starts after them.</summary>
+    /// <summary>Prompt tokens whose entries the cache already held (a conversation's cache or the prefix cache);
+    /// prefill starts after them.</summary>
     internal int CachedPromptTokens { get; }
+
+    /// <summary>Prompt tokens whose entries the cache holds so far; the first token comes once all are.</summary>
+    internal int PrefilledTokens { get; set; }
 
     internal int DraftedTokens { get; set; }
     internal int AcceptedTokens { get; set; }
@@ -98,10 +103,14 @@ public sealed class GenerationSequence
         ReleaseCache();
     }
 
-    /// <summary>A finished sequence gives its cache entries back unless a session keeps them.</summary>
+    /// <summary>A finished sequence gives its cache entries back unless a session keeps them; with prefix caching,
+    /// the full blocks of a request that ended normally stay findable (a cancelled one's may be half written).</summary>
     private void ReleaseCache()
     {
-        if (Session is null) Cache.RemoveSequence(CacheId);
+        if (Session is not null) return;
+        if (Cache.PrefixCaching && Finished != FinishReason.Cancelled)
+            Cache.CommitPrefix(CacheId, [.. Request.Prompt, .. _tokens]);
+        Cache.RemoveSequence(CacheId);
     }
 
     /// <summary>What the request produced (once <see cref="Finished"/>).</summary>

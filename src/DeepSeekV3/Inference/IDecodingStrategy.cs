@@ -10,8 +10,9 @@ internal interface IDecodingStrategy : IDisposable
     /// <summary>Cache layers a sequence needs (the main blocks, plus the MTP module's when drafting).</summary>
     int CacheLayers { get; }
 
-    /// <summary>Prefills the sequence's prompt after its cached tokens and emits its first token.</summary>
-    void Prefill(GenerationSequence sequence);
+    /// <summary>Prefills the next <paramref name="tokens"/> prompt tokens after those the cache holds
+    /// (<see cref="GenerationSequence.PrefilledTokens"/>); once the whole prompt is in, emits the first token.</summary>
+    void Prefill(GenerationSequence sequence, int tokens);
 
     /// <summary>One token boundary for running sequences that share a cache: each emits one or more tokens.</summary>
     void Step(IReadOnlyList<GenerationSequence> running);

@@ -8,21 +8,30 @@ namespace DeepSeekV3.Inference;
 /// it. Accepted: both tokens are kept plus a bonus token from the second position; rejected: the corrected token is
 /// kept and the main cache rolls back by one entry. The MTP module's cache layer (index num_hidden_layers) holds only
 /// confirmed (hidden, next token) pairs, so it never rolls back. Greedy output equals plain greedy decoding; with
-/// sampling, <see cref="SpeculativeSampling"/> keeps the output distribution the main model's.
+/// sampling, <see cref="SpeculativeSampling"/> keeps the output distribution the main model's. With a
+/// <see cref="ISpeculationPolicy"/>, a step may instead be a plain batched one-token step: a sequence's draft is then
+/// dropped and its (hidden state, token) pairs wait, so the next MTP step first brings the MTP layer up to date with them
+/// in one pass. Greedy output is the same whatever the policy decides; sampled output keeps its distribution, but which
+/// random draws go where depends on the decisions (and so on timings and what runs beside it).
 /// </summary>
 internal sealed class MtpSpeculativeDecoding : IDecodingStrategy
 {
     private readonly ForwardBackend _backend;
     private readonly Dictionary<GenerationSequence, Draft> _drafts = [];
+    private readonly Dictionary<GenerationSequence, List<(Tensor Hidden, long Token)>> _lag = [];   // owned here
+    private readonly ISpeculationPolicy? _policy;
+    private readonly System.Diagnostics.Stopwatch _clock = new();
 
     /// <summary>A sequence's proposal between steps: the token it verifies next, the draft after it, and the
     /// distribution the draft was drawn from (owned here).</summary>
     private sealed record Draft(long Pending, long Token, Tensor Distribution);
 
-    public MtpSpeculativeDecoding(ForwardBackend backend)
+    /// <param name="policy">Decides per step between MTP and plain steps; null: always MTP.</param>
+    public MtpSpeculativeDecoding(ForwardBackend backend, ISpeculationPolicy? policy = null)
     {
         RequireDrafter(backend.Config);
         _backend = backend;
+        _policy = policy;
     }
 
     /// <summary>Fails unless the model has an MTP module to draft with.</summary>
@@ -36,11 +45,16 @@ internal sealed class MtpSpeculativeDecoding : IDecodingStrategy
 
     public int CacheLayers => MainLayers + 1;
 
-    public void Prefill(GenerationSequence sequence)
+    /// <summary>The whole prompt at once: its MTP entries pair each position with the next token, so they cannot
+    /// start from a cached prefix or stop at a chunk's end.</summary>
+    public void Prefill(GenerationSequence sequence, int tokens)
     {
+        if (sequence.PrefilledTokens != 0 || tokens != sequence.Request.Prompt.Count)
+            throw new InvalidOperationException("speculative decoding prefills a whole prompt at once");
         using var scope = NewDisposeScope();
         sequence.Cache.SetBatch(sequence.CacheId);
         long[] prompt = sequence.Request.Prompt.ToArray();
+        sequence.PrefilledTokens = prompt.Length;
         // The main model over the prompt (hidden state at every position: the MTP module's input), the first token,
         // then the MTP module over every prompt position.
         var prefill = _backend.Prefill(prompt, sequence.Cache, everyHidden: true);
@@ -51,8 +65,54 @@ internal sealed class MtpSpeculativeDecoding : IDecodingStrategy
 
     public void Step(IReadOnlyList<GenerationSequence> running)
     {
-        foreach (var sequence in running)
-            Verify(sequence);
+        bool mtp = _policy?.UseMtp(running.Count) ?? true;
+        int drafted = running.Sum(s => s.DraftedTokens), accepted = running.Sum(s => s.AcceptedTokens);
+        _clock.Restart();
+        if (mtp)
+            foreach (var sequence in running)
+            {
+                CatchUp(sequence);
+                Verify(sequence);
+            }
+        else PlainStep(running);
+        _policy?.Observe(mtp, running.Count, _clock.Elapsed.TotalSeconds,
+            running.Sum(s => s.DraftedTokens) - drafted, running.Sum(s => s.AcceptedTokens) - accepted);
+    }
+
+    /// <summary>One batched one-token pass, as <see cref="PlainDecoding"/> takes; each sequence keeps the pass's hidden
+    /// state with the token it gave, the pair its MTP layer will need.</summary>
+    private void PlainStep(IReadOnlyList<GenerationSequence> running)
+    {
+        foreach (var chunk in running.Chunk(_backend.MaxRows))
+        {
+            using var scope = NewDisposeScope();
+            var cache = chunk[0].Cache;
+            cache.SetBatch(chunk.Select(s => s.CacheId).ToArray());
+            var output = _backend.Step(tensor(chunk.Select(s => s.Tokens[^1]).ToArray()).unsqueeze(1), cache);
+            for (int row = 0; row < chunk.Length; row++)
+            {
+                var sequence = chunk[row];
+                if (_drafts.Remove(sequence, out var draft)) draft.Distribution.Dispose();
+                if (!sequence.Emit(sequence.Sampler.Sample(output.Logits[row, 0])))
+                {
+                    Forget(sequence);
+                    continue;
+                }
+                if (!_lag.TryGetValue(sequence, out var pairs)) _lag[sequence] = pairs = [];
+                pairs.Add((output.Hidden.narrow(0, row, 1).clone().DetachFromDisposeScope(), sequence.Tokens[^1]));
+            }
+        }
+    }
+
+    /// <summary>After plain steps: the MTP layer takes the waiting (hidden, token) pairs in one pass, and drafts.</summary>
+    private void CatchUp(GenerationSequence sequence)
+    {
+        if (!_lag.Remove(sequence, out var pairs)) return;
+        using var scope = NewDisposeScope();
+        sequence.Cache.SetBatch(sequence.CacheId);
+        var hidden = cat(pairs.Select(p => p.Hidden).ToArray(), 1);                                   // [1, n, hidden]
+        foreach (var pair in pairs) pair.Hidden.Dispose();
+        Propose(sequence, hidden, pairs.Select(p => p.Token).ToArray());
     }
 
     /// <summary>One main pass over [pending, draft], then the next draft.</summary>
@@ -106,12 +166,13 @@ internal sealed class MtpSpeculativeDecoding : IDecodingStrategy
     public void Forget(GenerationSequence sequence)
     {
         if (_drafts.Remove(sequence, out var draft)) draft.Distribution.Dispose();
+        if (_lag.Remove(sequence, out var pairs))
+            foreach (var pair in pairs) pair.Hidden.Dispose();
     }
 
-    /// <summary>Frees the drafts of sequences that stopped early.</summary>
+    /// <summary>Frees the drafts and waiting pairs of sequences that stopped early.</summary>
     public void Dispose()
     {
-        foreach (var draft in _drafts.Values) draft.Distribution.Dispose();
-        _drafts.Clear();
+        foreach (var sequence in _drafts.Keys.Concat(_lag.Keys).ToList()) Forget(sequence);
     }
 }

@@ -11,6 +11,9 @@ namespace DeepSeekV3.Inference;
 /// (FlashMLA's 576 = 512 + 64 layout for V3); each sequence owns a block table. Sequences of different lengths live side by side and batch together without moving their entries;
 /// a forward pass over a batch gathers each sequence's slots and masks the padding. Blocks come back to a free list
 /// when a sequence is removed or truncated. Pools grow on demand (allocated per request, never sized up front).
+/// With prefix caching, full blocks are shared across sequences by content (<see cref="LatentBlockPool"/>):
+/// <see cref="MatchPrefix"/> gives a new sequence the blocks of its prompt's longest cached prefix, and
+/// <see cref="CommitPrefix"/> makes a sequence's full blocks findable by later ones.
 /// </summary>
 public sealed class PagedLatentCache : ILatentKvCache, IDisposable
 {
@@ -18,7 +21,7 @@ public sealed class PagedLatentCache : ILatentKvCache, IDisposable
     private readonly ScalarType _dtype;
     private readonly Device _device;
     private Tensor[] _pools;                                   // per layer: [blocks·blockSize, r_kv + d_r]
-    private readonly Stack<int> _freeBlocks = new();
+    private readonly LatentBlockPool _blocks = new();
     private readonly Dictionary<int, Sequence> _sequences = [];
     private int _nextSequenceId;
     private int[] _batch = [];
@@ -27,10 +30,15 @@ public sealed class PagedLatentCache : ILatentKvCache, IDisposable
     {
         public List<int> Blocks { get; } = [];
         public long[] Lengths { get; } = new long[layers];
+
+        /// <summary>Chain hashes of the first blocks, as far as they are full and their tokens known.</summary>
+        public List<UInt128> Hashes { get; } = [];
     }
 
     /// <param name="layers">Cache layers: the main layers, plus the MTP layers when speculating.</param>
-    public PagedLatentCache(ModelConfig config, int layers, ScalarType dtype, Device device, int blockSize = 64)
+    /// <param name="prefixCaching">Share full blocks across sequences by content; a finished sequence's known blocks
+    /// stay cached (idle) until evicted.</param>
+    public PagedLatentCache(ModelConfig config, int layers, ScalarType dtype, Device device, int blockSize = 64, bool prefixCaching = false)
     {
         if (blockSize < 1) throw new ArgumentOutOfRangeException(nameof(blockSize));
         _layers = layers;
@@ -39,10 +47,13 @@ public sealed class PagedLatentCache : ILatentKvCache, IDisposable
         _dtype = dtype;
         _device = device;
         BlockSize = blockSize;
+        PrefixCaching = prefixCaching;
         _pools = Enumerable.Range(0, layers).Select(_ => NewPool(0)).ToArray();
     }
 
     public int BlockSize { get; }
+
+    public bool PrefixCaching { get; }
 
     /// <summary>Blocks the pools hold (used or free).</summary>
     public int CapacityBlocks => (int)(_pools[0].shape[0] / BlockSize);
@@ -50,8 +61,17 @@ public sealed class PagedLatentCache : ILatentKvCache, IDisposable
     /// <summary>Bytes the pools really allocate, all layers.</summary>
     public long AllocatedBytes => _pools.Sum(t => t.NumberOfElements * t.ElementSize);
 
-    /// <summary>Blocks sequences currently hold.</summary>
-    public int BlocksInUse => _sequences.Values.Sum(s => s.Blocks.Count);
+    /// <summary>Blocks sequences currently hold (a block shared by several counts once).</summary>
+    public int BlocksInUse => _blocks.InUse;
+
+    /// <summary>Cached blocks no sequence holds (prefix caching): kept for later prompts, evicted least recently used.</summary>
+    public int IdleBlocks => _blocks.Idle;
+
+    /// <summary>Holders of a block (tests and diagnostics).</summary>
+    internal int References(int block) => _blocks.References(block);
+
+    /// <summary>Idle cached blocks, least recently used first.</summary>
+    internal IEnumerable<int> IdleOrder => _blocks.IdleOrder;
 
     /// <summary>Bytes of the blocks sequences currently hold, all layers.</summary>
     public long BytesInUse => BlocksInUse * BlockBytes;
@@ -67,8 +87,65 @@ public sealed class PagedLatentCache : ILatentKvCache, IDisposable
 
     public void RemoveSequence(int id)
     {
-        foreach (int block in Get(id).Blocks) _freeBlocks.Push(block);
+        foreach (int block in Get(id).Blocks) _blocks.Release(block);
         _sequences.Remove(id);
+    }
+
+    /// <summary>
+    /// Gives a new, empty sequence the cached blocks of the longest prefix of <paramref name="tokens"/> made of full
+    /// blocks, at most <paramref name="maxTokens"/> tokens (a prompt keeps its last token out: its logits are needed).
+    /// Every layer then holds that many entries. Returns them (0 without prefix caching).
+    /// </summary>
+    public int MatchPrefix(int id, IReadOnlyList<long> tokens, int maxTokens)
+    {
+        var sequence = Get(id);
+        if (sequence.Blocks.Count > 0) throw new InvalidOperationException($"sequence {id} already holds entries");
+        if (!PrefixCaching) return 0;
+        UInt128 parent = 0;
+        for (int start = 0; start + BlockSize <= Math.Min(maxTokens, tokens.Count); start += BlockSize)
+        {
+            var hash = LatentBlockPool.Chain(parent, tokens, start, BlockSize);
+            if (!_blocks.TryFind(hash, out int block)) break;
+            _blocks.Retain(block);
+            sequence.Blocks.Add(block);
+            sequence.Hashes.Add(hash);
+            parent = hash;
+        }
+        long matched = (long)sequence.Blocks.Count * BlockSize;
+        Array.Fill(sequence.Lengths, matched);
+        return (int)matched;
+    }
+
+    /// <summary>
+    /// Makes the sequence's full blocks findable by later prompts: <paramref name="tokens"/> are the tokens whose entries
+    /// it holds, in order (prompt, then generated tokens fed back). Only blocks every layer has filled count.
+    /// </summary>
+    public void CommitPrefix(int id, IReadOnlyList<long> tokens)
+    {
+        if (!PrefixCaching) return;
+        var sequence = Get(id);
+        long filled = Math.Min(tokens.Count, sequence.Lengths.Min());
+        for (int b = sequence.Hashes.Count; (long)(b + 1) * BlockSize <= filled; b++)
+        {
+            var hash = LatentBlockPool.Chain(b == 0 ? 0 : sequence.Hashes[b - 1], tokens, b * BlockSize, BlockSize);
+            sequence.Hashes.Add(hash);
+            _blocks.Register(sequence.Blocks[b], hash);
+        }
+    }
+
+    /// <summary>Evicts idle cached blocks, least recently used first, until at most <paramref name="maxIdle"/> remain
+    /// besides those <paramref name="keepFor"/>'s prefix would match. Returns the blocks evicted.</summary>
+    public int TrimIdle(int maxIdle, IReadOnlyList<long>? keepFor = null)
+    {
+        var keep = new HashSet<int>();
+        UInt128 parent = 0;
+        for (int start = 0; keepFor is not null && start + BlockSize <= keepFor.Count; start += BlockSize)
+        {
+            parent = LatentBlockPool.Chain(parent, keepFor, start, BlockSize);
+            if (!_blocks.TryFind(parent, out int block)) break;
+            keep.Add(block);
+        }
+        return _blocks.Trim(Math.Max(0, maxIdle), keep);
     }
 
     /// <summary>Tokens stored for sequence <paramref name="id"/> in <paramref name="layer"/>.</summary>
@@ -93,9 +170,28 @@ public sealed class PagedLatentCache : ILatentKvCache, IDisposable
         int blocksNeeded = (int)((longest + BlockSize - 1) / BlockSize);
         while (sequence.Blocks.Count > blocksNeeded)
         {
-            _freeBlocks.Push(sequence.Blocks[^1]);
+            _blocks.Release(sequence.Blocks[^1]);
             sequence.Blocks.RemoveAt(sequence.Blocks.Count - 1);
         }
+        int fullBlocks = (int)(sequence.Lengths.Min() / BlockSize);
+        if (sequence.Hashes.Count > fullBlocks) sequence.Hashes.RemoveRange(fullBlocks, sequence.Hashes.Count - fullBlocks);
+        // The tail block will be written again: if others read it or the prefix cache knows it, write into a copy.
+        if (fullBlocks < sequence.Blocks.Count)
+        {
+            int tail = sequence.Blocks[fullBlocks];
+            if (_blocks.References(tail) > 1 || _blocks.IsKnown(tail)) sequence.Blocks[fullBlocks] = CopyBlock(tail);
+        }
+    }
+
+    /// <summary>A new block holding a copy of <paramref name="block"/>'s rows in every layer; the old one is released.</summary>
+    private int CopyBlock(int block)
+    {
+        int copy = TakeBlock();
+        using (no_grad())
+            foreach (var pool in _pools)
+                pool.narrow(0, (long)copy * BlockSize, BlockSize).copy_(pool.narrow(0, (long)block * BlockSize, BlockSize));
+        _blocks.Release(block);
+        return copy;
     }
 
     public Tensor Positions(int layer, long steps, Device device)
@@ -191,10 +287,15 @@ public sealed class PagedLatentCache : ILatentKvCache, IDisposable
     private void EnsureBlocks(Sequence sequence, long tokens)
     {
         int needed = (int)((tokens + BlockSize - 1) / BlockSize) - sequence.Blocks.Count;
-        if (needed <= 0) return;
-        if (_freeBlocks.Count < needed)
-            Grow(Math.Max(CapacityBlocks + needed - _freeBlocks.Count, 2 * CapacityBlocks));
-        for (int i = 0; i < needed; i++) sequence.Blocks.Add(_freeBlocks.Pop());
+        for (int i = 0; i < needed; i++) sequence.Blocks.Add(TakeBlock());
+    }
+
+    /// <summary>A block for new entries: free or evicted, else the pools double.</summary>
+    private int TakeBlock()
+    {
+        if (_blocks.TryTake(out int block)) return block;
+        Grow(Math.Max(CapacityBlocks + 1, 2 * CapacityBlocks));
+        return _blocks.TryTake(out block) ? block : throw new InvalidOperationException("a grown cache has no free block");
     }
 
     private void Grow(int blocks)
@@ -204,7 +305,7 @@ public sealed class PagedLatentCache : ILatentKvCache, IDisposable
         {
             _pools[l] = Regrow(_pools[l], blocks);
         }
-        for (int b = blocks - 1; b >= old; b--) _freeBlocks.Push(b);
+        _blocks.Add(blocks - old);
     }
 
     private Tensor Regrow(Tensor pool, int blocks)

@@ -8,12 +8,14 @@ internal sealed class PlainDecoding(ForwardBackend backend) : IDecodingStrategy
 {
     public int CacheLayers => backend.Config.NumHiddenLayers;
 
-    public void Prefill(GenerationSequence sequence)
+    public void Prefill(GenerationSequence sequence, int tokens)
     {
         sequence.Cache.SetBatch(sequence.CacheId);
-        var ids = sequence.Request.Prompt.Skip(sequence.CachedPromptTokens).ToArray();
+        var ids = sequence.Request.Prompt.Skip(sequence.PrefilledTokens).Take(tokens).ToArray();
         using var output = backend.Prefill(ids, sequence.Cache, everyHidden: false);
-        sequence.Emit(sequence.Sampler.Sample(output.Logits[0, -1]));
+        sequence.PrefilledTokens += ids.Length;
+        if (sequence.PrefilledTokens == sequence.Request.Prompt.Count)
+            sequence.Emit(sequence.Sampler.Sample(output.Logits[0, -1]));
     }
 
     public void Step(IReadOnlyList<GenerationSequence> running)

@@ -7,12 +7,14 @@ namespace DeepSeekV3.Inference.Serving;
 /// <summary>
 /// Continuous batching for a server: ONE background thread owns the model and a <see cref="GenerationBatch"/>, and
 /// loops: drop cancelled requests (their cache blocks come back at once), admit waiting ones in arrival order while
-/// the batch has room and the KV budget covers their reservation (each is prefilled as it joins), then advance every
-/// running sequence by one token boundary. Each request's tokens, text (stop strings applied on the loop thread, so a
+/// the batch has room and the KV budget covers their reservation (each is prefilled as it joins: from its prompt's
+/// longest prefix-cached run of full blocks, and only its first chunk when the prompt is long), then advance every
+/// running sequence by one token boundary (and the next chunk of a prompt still going in). Each request's tokens, text (stop strings applied on the loop thread, so a
 /// request stops at exactly the token that completes a stop string) and log-probabilities stream to its caller
 /// through a channel. A request that can never fit (longer than the context, or than the whole KV budget) is refused
-/// at <see cref="Submit"/>. Requests are isolated: each sequence has its own cache entries and its own seeded
-/// sampler, so a request's text does not depend on what runs beside it.
+/// at <see cref="Submit"/>. Requests are isolated: each sequence has its own cache entries (shared prefix blocks are
+/// read-only, and equal to what it would have computed) and its own seeded sampler, so a request's text does not
+/// depend on what runs beside it.
 /// </summary>
 public sealed class ServingEngine : IDisposable
 {
@@ -25,7 +27,7 @@ public sealed class ServingEngine : IDisposable
     private readonly long _budgetBlocks;
     private long _reservedBlocks;
     private bool _stopping;
-    private volatile int _runningCount, _cacheBlocksInUse;
+    private volatile int _runningCount, _cacheBlocksInUse, _prefixCachedBlocks;
     private readonly BatchLockstep? _lockstep;
     private int _admitted;
 
@@ -46,8 +48,14 @@ public sealed class ServingEngine : IDisposable
         if (budgetTokens < 1) throw new InvalidArgumentException($"KV cache budget {budgetTokens} tokens must be >= 1");
         _budgetBlocks = budgetTokens / Options.BlockSize;
         _tokenizer = tokenizer;
+        if (Options.PrefillChunk < 0) throw new InvalidArgumentException($"prefill chunk {Options.PrefillChunk} must be >= 0 (0: off)");
+        // Lockstep followers must run the same passes: a prefix hit on one rank and not another would desynchronize them.
+        // The same holds for MTP on/off decisions, which follow timings: under lockstep every step speculates.
+        bool plainPrefill = !Options.Speculative && lockstep is null;
+        Speculation = Options.Speculative && lockstep is null ? new MtpSpeculationRule() : null;
         _batch = new GenerationBatch(model, blockSize: Options.BlockSize, fused: Options.Fused, speculative: Options.Speculative,
-            backend: backend);
+            backend: backend, prefixCaching: Options.PrefixCaching && plainPrefill, prefillChunk: plainPrefill ? Options.PrefillChunk : 0,
+            speculationPolicy: Speculation);
         _loop = new Thread(Run) { Name = "dsv3 generation loop", IsBackground = true };
         _loop.Start();
     }
@@ -61,6 +69,9 @@ public sealed class ServingEngine : IDisposable
     public long KvCacheTokens => _budgetBlocks * Options.BlockSize;
 
     public ServingMetrics Metrics { get; } = new();
+
+    /// <summary>The rule switching MTP on and off per step, with its step counts; null unless speculating.</summary>
+    public MtpSpeculationRule? Speculation { get; }
 
     /// <summary>max_tokens when a request gives none: the rest of the context (vLLM's rule), at least 1.</summary>
     public int DefaultMaxTokens(int promptTokens) => Math.Max(1, MaxContext - promptTokens);
@@ -76,6 +87,12 @@ public sealed class ServingEngine : IDisposable
 
     /// <summary>Cache blocks running requests hold now (a cancelled or finished request's come back at once).</summary>
     public int CacheBlocksInUse => _cacheBlocksInUse;
+
+    /// <summary>Prefix-cached blocks no running request holds: kept for later prompts, inside the KV budget.</summary>
+    public int PrefixCachedBlocks => _prefixCachedBlocks;
+
+    /// <summary>The KV budget in blocks.</summary>
+    public long KvCacheBlocks => _budgetBlocks;
 
     /// <summary>Share of the KV budget in use, 0 to 1 (vllm:kv_cache_usage_perc).</summary>
     public double KvCacheUsage => _budgetBlocks == 0 ? 0 : Math.Min(1, (double)_cacheBlocksInUse / _budgetBlocks);
@@ -194,6 +211,9 @@ public sealed class ServingEngine : IDisposable
                 if (_reservedBlocks + entry.ReservedBlocks > _budgetBlocks) return;
                 _waiting.Dequeue();
             }
+            // Idle prefix-cached blocks share the budget with reservations: evict the least recently used ones beyond
+            // what is left, sparing those this prompt is about to reuse.
+            _batch.TrimPrefixCache((int)(_budgetBlocks - _reservedBlocks - entry.ReservedBlocks), entry.Request.Prompt);
             Metrics.QueueTime.Observe(entry.Clock.Elapsed.TotalSeconds);
             _reservedBlocks += entry.ReservedBlocks;
             _running.Add(entry);
@@ -260,6 +280,7 @@ public sealed class ServingEngine : IDisposable
     {
         _runningCount = _running.Count;
         _cacheBlocksInUse = _batch.CacheBlocksInUse;
+        _prefixCachedBlocks = _batch.IdleCachedBlocks;
     }
 
     /// <summary>Shutdown: every request still waiting or running ends cancelled, then the batch is freed.</summary>

@@ -23,7 +23,22 @@ public sealed record ServingOptions
     /// <summary>Tokens per cache block.</summary>
     public int BlockSize { get; init; } = 64;
 
-    /// <summary>MTP speculative decoding instead of plain steps.</summary>
+    /// <summary>Share full cache blocks across requests by prompt prefix (vLLM's automatic prefix caching): cached
+    /// blocks no request holds count against <see cref="KvCacheTokens"/> and are evicted least recently used when a
+    /// request needs room. Off with speculative decoding and under expert-parallel lockstep.</summary>
+    public bool PrefixCaching { get; init; } = true;
+
+    /// <summary>Prompt tokens prefilled per loop turn at most, between decode steps of the running batch (vLLM's
+    /// chunked prefill); 0: a whole prompt at once. Off with speculative decoding and under expert-parallel lockstep.</summary>
+    public int PrefillChunk { get; init; } = DefaultPrefillChunk;
+
+    /// <summary>256 tokens: on the bundled model a chunk costs about what a few decode steps of a full batch do, so
+    /// a long prompt stretches the others' inter-token gaps by a few steps' time instead of its whole prefill
+    /// (bench/ServeBench, README); shorter chunks pay LibTorch's fixed cost per forward too often.</summary>
+    public const int DefaultPrefillChunk = 256;
+
+    /// <summary>MTP speculative decoding, switched on and off per step by <see cref="MtpSpeculationRule"/> (always on
+    /// under expert-parallel lockstep, whose ranks must take the same steps).</summary>
     public bool Speculative { get; init; }
 
     /// <summary>The fused decoder where the model allows it (false: LibTorch for every pass).</summary>

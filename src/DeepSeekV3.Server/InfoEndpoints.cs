@@ -12,7 +12,7 @@ internal sealed class InfoEndpoints(ModelHost host, CompletionEndpoints completi
     /// <summary>503 while the model loads (or if it failed to), 200 once requests can run (llama.cpp's rule).</summary>
     public Task Health(HttpContext context)
     {
-        if (host.Engine is null) host.Ready();                     // throws the 503
+        if (!host.IsReady) host.Ready();                           // throws the 503
         return Json(context, new JsonObject { ["status"] = "ok" });
     }
 
@@ -31,9 +31,11 @@ internal sealed class InfoEndpoints(ModelHost host, CompletionEndpoints completi
 
     public Task Metrics(HttpContext context)
     {
-        var engine = host.Ready();
+        if (!host.IsReady) host.Ready();
         context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
-        string text = PrometheusText.Render(engine, modelName) + (host.Parallel?.Metrics(modelName) ?? "");
+        string text = (host.Engine is { } engine ? PrometheusText.Render(engine, modelName) : "") +
+                      (host.Workers is { } workers ? PrefillMetricsText.Render(workers, modelName) : "") +
+                      (host.Parallel?.Metrics(modelName) ?? "");
         return context.Response.WriteAsync(text, context.RequestAborted);
     }
 

@@ -15,19 +15,47 @@ internal sealed class ModelHost : IDisposable
 {
     private DeepSeekV3ForCausalLM? _model;
     private volatile ServingEngine? _engine;
+    private volatile PrefillWorkers? _workers;
+    private readonly RemotePrefill? _remote;
 
+    /// <summary>By role: colocated (prefill workers of its own when asked), prefill (workers, no engine), decode (an
+    /// engine whose prefills come from the prefill server).</summary>
     public ModelHost(ServerOptions options)
     {
+        Role = options.Role;
+        if ((Role != ServeRole.Colocated || options.PrefillWorkers > 0) && options.Serving.Speculative)
+            throw new InvalidArgumentException("prefill/decode separation does not support speculative decoding yet (the MTP draft " +
+                                               "made at prefill would have to move with the cache)");
+        if (Role == ServeRole.Decode)
+            _remote = new RemotePrefill(options.PrefillUrl ?? throw new InvalidArgumentException("--role decode needs --prefill URL (the prefill server)"),
+                options.ApiKey, () => _engine?.Identity ?? "");
         Loading = Task.Run(() =>
         {
             Tokenizer = ByteLevelBpeTokenizer.Load(options.ModelDirectory);
             var defaults = GenerationFields.OpenAiDefaults;
             SamplingDefaults = GenerationConfig.Load(options.ModelDirectory)?.Over(defaults) ?? defaults;
             _model = ModelCheckpoint.Load(options.ModelDirectory);
+            if (Role == ServeRole.Prefill || options.PrefillWorkers > 0)
+                _workers = new PrefillWorkers(_model, Math.Max(1, options.PrefillWorkers), options.MaxPrefillQueue,
+                    options.Serving.BlockSize, options.Serving.Fused);
+            if (Role == ServeRole.Prefill) return;
             Parallel = options.Parallel?.Invoke(_model);
-            _engine = new ServingEngine(_model, Tokenizer, options.Serving, Parallel?.Backend, Parallel?.Lockstep);
+            _engine = new ServingEngine(_model, Tokenizer, options.Serving, Parallel?.Backend, Parallel?.Lockstep,
+                prefill: (IPrefillSource?)_remote ?? _workers);
         });
     }
+
+    public ServeRole Role { get; }
+
+    /// <summary>This process's prefill workers (a prefill server's, or a colocated server's with --prefill-workers);
+    /// null otherwise or while loading.</summary>
+    public PrefillWorkers? Workers => _workers;
+
+    /// <summary>Whether requests can run: the engine, or a prefill server's workers, is up.</summary>
+    public bool IsReady => _engine is not null || (Role == ServeRole.Prefill && _workers is not null);
+
+    /// <summary>The prefill workers, or 503 while the model loads.</summary>
+    public PrefillWorkers ReadyWorkers() => _workers ?? throw NotReady();
 
     /// <summary>Completes when the engine runs; faults if loading failed.</summary>
     public Task Loading { get; }
@@ -44,7 +72,9 @@ internal sealed class ModelHost : IDisposable
     public ServingEngine? Engine => _engine;
 
     /// <summary>The engine, or 503 while the model loads (or failed to).</summary>
-    public ServingEngine Ready() => _engine ?? throw new ApiException(503,
+    public ServingEngine Ready() => _engine ?? throw NotReady();
+
+    private ApiException NotReady() => new(503,
         Loading.IsFaulted ? $"the model failed to load: {Loading.Exception!.GetBaseException().Message}" : "the model is still loading",
         "server_error", code: "model_not_ready");
 
@@ -60,6 +90,8 @@ internal sealed class ModelHost : IDisposable
             // A failed load has nothing to free beyond what loaded; /health reported the error.
         }
         _engine?.Dispose();
+        _workers?.Dispose();
+        _remote?.Dispose();
         _model?.Dispose();
     }
 }

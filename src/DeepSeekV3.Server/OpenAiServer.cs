@@ -92,6 +92,15 @@ public sealed class OpenAiServer : IAsyncDisposable
                 log.LogInformation("{Method} {Path} {Status} {Milliseconds:F0} ms", context.Request.Method, context.Request.Path,
                     context.Response.StatusCode, clock.Elapsed.TotalMilliseconds);
         });
+        if (options.Role == ServeRole.Prefill)
+        {
+            _app.MapGet("/health", Guard(info.Health, log));
+            _app.MapGet("/metrics", Guard(info.Metrics, log));
+            _app.MapPost("/v1/prefill", Guard(new PrefillEndpoints(_host).Prefill, log));
+            _app.MapFallback(Guard(context => throw new ApiException(404, $"no endpoint {context.Request.Method} {context.Request.Path}: this " +
+                "is a prefill server (--role prefill); send completions to its decode server", code: "not_found"), log));
+            return;
+        }
         _app.MapGet("/", Guard(new ChatPage(needsKey: key is not null).Serve, log));
         _app.MapGet("/health", Guard(info.Health, log));
         _app.MapGet("/metrics", Guard(info.Metrics, log));
@@ -125,6 +134,11 @@ public sealed class OpenAiServer : IAsyncDisposable
         catch (InvalidArgumentException e)
         {
             await WriteError(context, ApiException.BadRequest(e.Message));
+        }
+        catch (LatentCacheTransferException e)
+        {
+            // The prefill server's answer cannot be continued here: a fault between the two servers, not the client's.
+            await WriteError(context, new ApiException(502, e.Message, "server_error", code: e.ModelMismatch ? "prefill_model_mismatch" : "prefill_malformed"));
         }
         catch (ServerBusyException e)
         {

@@ -44,8 +44,19 @@ public static class PrometheusText
         Histogram(text, label, "vllm:inter_token_latency_seconds", "Between consecutive tokens of a request.", m.InterTokenLatency);
         Histogram(text, label, "vllm:e2e_request_latency_seconds", "Arrival to last token.", m.EndToEndLatency);
         Histogram(text, label, "vllm:request_queue_time_seconds", "Arrival to admission into the batch.", m.QueueTime);
+        if (engine.SeparatePrefill)
+        {
+            Sample("dsv3:num_requests_prefilling", "gauge", "Requests whose prefill (worker or prefill server) is not handed over yet.", engine.Prefilling);
+            Sample("dsv3:prefills_received_total", "counter", "Prefills handed over to this decode loop.", m.PrefillsHandedOver);
+            Sample("dsv3:kv_transfer_bytes_total", "counter", "Latent KV-cache bytes received with prefills.", m.KvTransferBytes);
+            Histogram(text, label, "dsv3:prefill_handover_seconds", "Arrival to the prefill handed over (queue, prefill, transfer).", m.PrefillHandover);
+        }
         return text.ToString();
     }
+
+    /// <summary>One histogram labelled with the model's name.</summary>
+    public static void ModelHistogram(StringBuilder text, string modelName, string name, string help, Histogram histogram) =>
+        Histogram(text, $"model_name=\"{Escape(modelName)}\"", name, help, histogram);
 
     private static void Histogram(StringBuilder text, string label, string name, string help, Histogram histogram)
     {

@@ -32,5 +32,18 @@ public sealed record ServerOptions
     /// process).</summary>
     public Func<Modeling.DeepSeekV3ForCausalLM, ParallelServing>? Parallel { get; init; }
 
+    /// <summary>Colocated, or one side of prefill/decode separation across processes.</summary>
+    public ServeRole Role { get; init; } = ServeRole.Colocated;
+
+    /// <summary>The prefill server a decode server sends its prompts to (<see cref="ServeRole.Decode"/>).</summary>
+    public Uri? PrefillUrl { get; init; }
+
+    /// <summary>Prefill worker threads apart from the decode loop (0: the decode loop prefills, the plain engine); a
+    /// prefill server runs at least one.</summary>
+    public int PrefillWorkers { get; init; }
+
+    /// <summary>Prompts that may wait for a prefill worker; one more gets 503.</summary>
+    public int MaxPrefillQueue { get; init; } = 1024;
+
     public string ServedModelName => ModelName ?? new DirectoryInfo(ModelDirectory).Name;
 }

@@ -33,11 +33,24 @@ internal static class ServeCommand
         };
         var noPrefixCache = new Option<bool>("--no-prefix-cache") { Description = "Do not share cached prompt-prefix blocks across requests" };
         var threads = new Option<int>("--threads") { Description = "Compute threads (0: LibTorch's default)", DefaultValueFactory = _ => 0 };
+        var role = new Option<ServeRole>("--role")
+        {
+            Description = "colocated (default); prefill: only POST /v1/prefill for a decode server; decode: the OpenAI API, prompts prefilled by --prefill",
+            DefaultValueFactory = _ => ServeRole.Colocated,
+        };
+        var prefillUrl = new Option<string?>("--prefill") { Description = "With --role decode: the prefill server's URL (http://127.0.0.1:8001)" };
+        var prefillWorkers = new Option<int>("--prefill-workers")
+        {
+            Description = "Prefill threads apart from the decode loop, each with its own queue turn and cache (0: the decode loop prefills)",
+            DefaultValueFactory = _ => 0,
+        };
+        var maxPrefillQueue = new Option<int>("--max-prefill-queue") { Description = "Prompts waiting for a prefill worker at most", DefaultValueFactory = _ => 1024 };
         var sampling = new SamplingOptions();
         var experts = new ExpertParallelOptions();
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API")
         {
             model, host, port, apiKey, maxBatch, maxContext, kvTokens, prefillChunk, noPrefixCache, threads, sampling.Speculative,
+            role, prefillUrl, prefillWorkers, maxPrefillQueue,
         };
         experts.AddTo(command);
         command.SetAction(async (result, cancellation) =>
@@ -64,6 +77,10 @@ internal static class ServeCommand
                 Port = result.GetValue(port),
                 ApiKey = result.GetValue(apiKey) ?? Environment.GetEnvironmentVariable(ApiKeyVariable),
                 Serving = serving,
+                Role = result.GetValue(role),
+                PrefillUrl = ParseUrl(result.GetValue(prefillUrl)),
+                PrefillWorkers = result.GetValue(prefillWorkers),
+                MaxPrefillQueue = result.GetValue(maxPrefillQueue),
                 Parallel = parallel is null ? null : loaded => Lead(loaded, world, parallel, result.InvocationConfiguration.Error),
             };
             var log = result.InvocationConfiguration.Error;
@@ -72,14 +89,22 @@ internal static class ServeCommand
             if (options.ApiKey is null && options.Host is not ("127.0.0.1" or "localhost" or "::1"))
                 log.WriteLine($"dsv3 serve: warning: listening beyond loopback without an API key (--api-key or ${ApiKeyVariable})");
             await server.ModelLoaded;
-            log.WriteLine($"dsv3 serve: ready; context {server.Engine!.MaxContext} tokens, KV budget {server.Engine.KvCacheTokens} tokens, " +
-                          $"batch {options.Serving.MaxBatch}");
+            if (server.Engine is { } engine)
+                log.WriteLine($"dsv3 serve: ready; context {engine.MaxContext} tokens, KV budget {engine.KvCacheTokens} tokens, " +
+                              $"batch {options.Serving.MaxBatch}" + (options.Role == ServeRole.Decode ? $", prefills from {options.PrefillUrl}" : ""));
+            else log.WriteLine("dsv3 serve: ready; prefill server (POST /v1/prefill)");
             await server.WaitForShutdownAsync(cancellation);
             log.WriteLine("dsv3 serve: stopping");
             return 0;
         });
         return command;
     }
+
+    /// <summary>--prefill: an absolute http(s) URL.</summary>
+    private static Uri? ParseUrl(string? text) =>
+        text is null ? null
+        : Uri.TryCreate(text, UriKind.Absolute, out var url) && url.Scheme is "http" or "https" ? url
+        : throw new InvalidArgumentException($"--prefill \"{text}\": expected the prefill server's http URL, e.g. http://127.0.0.1:8001");
 
     /// <summary>Rank 0 of an expert-parallel server: its share of the experts, the lockstep the other ranks follow,
     /// and the expert balance in /metrics.</summary>

@@ -121,6 +121,75 @@ public sealed class GenerationBatch : IDisposable
         _running.Add(sequence);
     }
 
+    /// <summary>
+    /// Prefill only (a prefill worker or process): prefills the prompt, draws the first token, and returns the prompt's
+    /// cache rows with the sampler's state, then gives the cache back. <see cref="Add(GenerationRequest, PrefilledRequest, Func{long, bool}?)"/>
+    /// on a batch of the same model continues it exactly.
+    /// </summary>
+    public PrefilledRequest Prefill(GenerationRequest request, string modelIdentity)
+    {
+        Validate(request);
+        RequirePlainDecoding();
+        var sequence = new GenerationSequence(Config, request, _cache, _cache.AddSequence(), _clock, onToken: null, session: null, cachedPromptTokens: 0);
+        try
+        {
+            using (no_grad())
+                _strategy.Prefill(sequence, request.Prompt.Count);
+            bool finished = sequence.Finished is not null;     // its stop rules ended it: the cache is already back
+            int prompt = request.Prompt.Count;
+            byte[] rows = finished ? [] : LatentCacheRows.Export(_cache, sequence.CacheId, prompt);
+            return new PrefilledRequest(modelIdentity, _cache.Dtype, _cache.Layers, _cache.RowWidth, prompt, sequence.Tokens[0],
+                sequence.Logprobs.FirstOrDefault(), sequence.Sampler.State, finished, rows);
+        }
+        finally
+        {
+            sequence.Cancel();                                 // a no-op once finished
+        }
+    }
+
+    /// <summary>
+    /// Adds a request prefilled elsewhere (<see cref="Prefill(GenerationRequest, string)"/>): its rows go into this
+    /// batch's cache, its sampler continues from the prefill side's state, and its first token is emitted here (so
+    /// <paramref name="onToken"/> and the stop rules see it as with <see cref="Add(GenerationRequest, Func{long, bool}?, PromptCache?)"/>).
+    /// The caller checks the model identity; the shapes are checked here.
+    /// </summary>
+    public GenerationSequence Add(GenerationRequest request, PrefilledRequest prefilled, Func<long, bool>? onToken = null)
+    {
+        Validate(request);
+        RequirePlainDecoding();
+        if (prefilled.Dtype != _cache.Dtype || prefilled.Layers != _cache.Layers || prefilled.RowWidth != _cache.RowWidth ||
+            prefilled.PromptTokens != request.Prompt.Count)
+            throw new InvalidArgumentException($"the prefilled cache ({prefilled.Layers} layers × {prefilled.PromptTokens} tokens × " +
+                $"{prefilled.RowWidth} {prefilled.Dtype}) does not fit this request and model ({_cache.Layers} layers × " +
+                $"{request.Prompt.Count} tokens × {_cache.RowWidth} {_cache.Dtype})");
+        var sequence = new GenerationSequence(Config, request, _cache, _cache.AddSequence(), _clock, onToken, session: null, cachedPromptTokens: 0);
+        try
+        {
+            LatentCacheRows.Import(_cache, sequence.CacheId, prefilled.Rows, prefilled.RowTokens);
+            sequence.Sampler.Continue(prefilled.SamplerState, prefilled.FirstLogprobs);
+            if (sequence.Emit(prefilled.FirstToken) && prefilled.Finished)
+                throw new InvalidArgumentException("the prefill side ended this request at its first token, but this side's stop rules " +
+                                                   "let it go on (a different request or model?)");
+        }
+        catch
+        {
+            sequence.Cancel();
+            throw;
+        }
+        _running.Add(sequence);
+        Leave();
+        return sequence;
+    }
+
+    /// <summary>A prefill handed over carries no MTP draft, so only plain decoding continues one.</summary>
+    private void RequirePlainDecoding()
+    {
+        if (_strategy is MtpSpeculativeDecoding)
+            throw new InvalidArgumentException("prefill/decode separation does not support speculative decoding yet: the MTP draft " +
+                                               "made at prefill (its token and distribution) would have to move with the cache");
+    }
+
+
     /// <summary>One token boundary for every running sequence (grouped by the cache they live in), then the next
     /// prompt chunk of the first sequence still prefilling; the ones that finish leave. Returns whether any sequence
     /// is still running or prefilling.</summary>

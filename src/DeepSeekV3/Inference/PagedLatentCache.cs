@@ -255,6 +255,14 @@ public sealed class PagedLatentCache : ILatentKvCache, IDisposable
 
     internal bool IsBf16 => _dtype == ScalarType.BFloat16;
 
+    internal ScalarType Dtype => _dtype;
+
+    /// <summary>Cache layers (main, plus MTP when speculating).</summary>
+    internal int Layers => _layers;
+
+    /// <summary>Elements of one token's row: kv_lora_rank + qk_rope_head_dim.</summary>
+    internal int RowWidth => _latentDim + _ropeDim;
+
     /// <summary>Makes room for <paramref name="steps"/> more entries of sequence <paramref name="id"/> in
     /// <paramref name="layer"/>, counts them as stored, and returns the position of the first. Pools may grow (move):
     /// take pool addresses after reserving.</summary>

@@ -32,6 +32,18 @@ public sealed class Sampler
 
     public SamplingParams Parameters { get; }
 
+    /// <summary>The generator's state after every draw so far (see <see cref="Continue"/>).</summary>
+    internal ulong State => _random.State;
+
+    /// <summary>Continues a sampler of the same request made elsewhere (a prefill worker or process): its generator
+    /// state after the first token, and that token's log-probabilities, so the next draws are the ones the other
+    /// sampler would have made.</summary>
+    internal void Continue(ulong state, TokenLogprobs? lastLogprobs)
+    {
+        _random = SplitMix64.FromState(state);
+        LastLogprobs = lastLogprobs;
+    }
+
     /// <summary>
     /// The distribution tokens are drawn from, fp32 [vocab] on the CPU: one-hot at the argmax when greedy.
     /// The caller owns it. Speculative decoding compares these distributions, so both models use the same rule.

@@ -22,6 +22,10 @@ public struct SplitMix64
     /// <summary>Starts from <paramref name="state"/> itself, so every bit of a 64-bit seed (a request's) counts.</summary>
     public static SplitMix64 FromState(ulong state) => new(state);
 
+    /// <summary>The whole state: <see cref="FromState"/> of it continues this sequence exactly (a request's sampler
+    /// moves from a prefill process to a decode process this way).</summary>
+    public readonly ulong State => _state;
+
     public ulong Next()
     {
         ulong z = unchecked(_state += 0x9E3779B97F4A7C15UL);

@@ -13,7 +13,7 @@ namespace DeepSeekV3.Tests.Serving;
 /// stop string that only rank 0 sees) must produce the in-process server's text, across EPLB re-plans, and /metrics
 /// must report the expert balance before and after the last re-plan.
 /// </summary>
-public sealed partial class ExpertParallelServingTests(ExpertParallelServingTests.LibTorchServer single)
+public sealed class ExpertParallelServingTests(ExpertParallelServingTests.LibTorchServer single)
     : IClassFixture<ExpertParallelServingTests.LibTorchServer>
 {
     /// <summary>The in-process server on the LibTorch backend, which expert-parallel passes also run on.</summary>
@@ -36,7 +36,8 @@ public sealed partial class ExpertParallelServingTests(ExpertParallelServingTest
         foreach (var request in requests)
             expected.Add(Text(await single.PostJson("/v1/completions", request)));
 
-        using var job = ExpertParallelServer.Start(ranks: 2, "--rebalance-every", "3", "--max-batch", "4");
+        using var job = ServeProcess.Start("mpiexec.mpich", ["-n", "2", "dotnet", ServeProcess.Dsv3, "serve", "--model", BundledModelTests.ModelDirectory(),
+            "--port", "0", "--threads", "1", "--ep", "2", "--rebalance-every", "3", "--max-batch", "4"]);
         using var http = new HttpClient { BaseAddress = await job.Ready(TimeSpan.FromSeconds(90)) };
         var answers = await Task.WhenAll(requests.Select(async r =>
         {
@@ -61,72 +62,4 @@ public sealed partial class ExpertParallelServingTests(ExpertParallelServingTest
 
     /// <summary>`mpiexec.mpich -n R dotnet dsv3.dll serve --ep R --port 0 …` on the bundled model, killed with its
     /// process tree on dispose; its address is read from the line rank 0 prints.</summary>
-    private sealed partial class ExpertParallelServer : IDisposable
-    {
-        private readonly Process _process;
-        private readonly StringBuilder _log = new();
-        private readonly TaskCompletionSource<Uri> _address = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        private ExpertParallelServer(Process process) => _process = process;
-
-        public string Log
-        {
-            get { lock (_log) return _log.ToString(); }
-        }
-
-        public static ExpertParallelServer Start(int ranks, params string[] extra)
-        {
-            var info = new ProcessStartInfo("mpiexec.mpich") { RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (string a in (string[])["-n", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture), "dotnet",
-                         Path.Combine(AppContext.BaseDirectory, "dsv3.dll"), "serve", "--model", BundledModelTests.ModelDirectory(),
-                         "--port", "0", "--threads", "1", "--ep", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture), .. extra])
-                info.ArgumentList.Add(a);
-            info.Environment["OMP_NUM_THREADS"] = "1";
-            var server = new ExpertParallelServer(Process.Start(info) ?? throw new InvalidOperationException("cannot start mpiexec.mpich"));
-            void Read(string? line)
-            {
-                if (line is null) return;
-                lock (server._log) server._log.AppendLine(line);
-                if (ListeningAt().Match(line) is { Success: true } m) server._address.TrySetResult(new Uri(m.Groups[1].Value));
-            }
-            server._process.OutputDataReceived += (_, e) => Read(e.Data);
-            server._process.ErrorDataReceived += (_, e) => Read(e.Data);
-            server._process.BeginOutputReadLine();
-            server._process.BeginErrorReadLine();
-            return server;
-        }
-
-        /// <summary>The server's address once /health answers 200.</summary>
-        public async Task<Uri> Ready(TimeSpan timeout)
-        {
-            var clock = Stopwatch.StartNew();
-            var address = await _address.Task.WaitAsync(timeout);
-            using var http = new HttpClient { BaseAddress = address };
-            while (clock.Elapsed < timeout)
-            {
-                if (_process.HasExited) throw new Xunit.Sdk.XunitException($"the server exited ({_process.ExitCode}):\n{Log}");
-                try
-                {
-                    using var health = await http.GetAsync("/health");
-                    if (health.IsSuccessStatusCode) return address;
-                }
-                catch (HttpRequestException)
-                {
-                    // not listening yet
-                }
-                await Task.Delay(200);
-            }
-            throw new Xunit.Sdk.XunitException($"the server was not ready in {timeout.TotalSeconds:F0} s:\n{Log}");
-        }
-
-        public void Dispose()
-        {
-            if (!_process.HasExited) _process.Kill(entireProcessTree: true);
-            _process.WaitForExit();
-            _process.Dispose();
-        }
-
-        [GeneratedRegex(@"listening at (http://\S+?)/? ")]
-        private static partial Regex ListeningAt();
-    }
 }

@@ -29,15 +29,22 @@ public sealed class ServingEngine : IDisposable
     private bool _stopping;
     private volatile int _runningCount, _cacheBlocksInUse, _prefixCachedBlocks;
     private readonly BatchLockstep? _lockstep;
-    private int _admitted;
+    private readonly IPrefillSource? _prefill;
+    private int _admitted, _prefilling;
 
     /// <summary>Starts the generation loop on <paramref name="model"/>, which the engine uses alone from now on.
     /// <paramref name="backend"/> makes the batch's backend (e.g. expert-parallel passes); with
-    /// <paramref name="lockstep"/> every decision is announced first, for ranks whose batches must follow.</summary>
+    /// <paramref name="lockstep"/> every decision is announced first, for ranks whose batches must follow. With
+    /// <paramref name="prefill"/> (prefill/decode separation), prompts are prefilled there and this loop only decodes:
+    /// a request joins the queue once its prefill is handed over.</summary>
     public ServingEngine(DeepSeekV3ForCausalLM model, ByteLevelBpeTokenizer tokenizer, ServingOptions? options = null,
-        Func<ForwardBackend>? backend = null, BatchLockstep? lockstep = null)
+        Func<ForwardBackend>? backend = null, BatchLockstep? lockstep = null, IPrefillSource? prefill = null)
     {
+        if (lockstep is not null && prefill is not null)
+            throw new InvalidArgumentException("prefill/decode separation and expert-parallel serving do not combine yet");
         _lockstep = lockstep;
+        _prefill = prefill;
+        Identity = prefill is null ? "" : ModelIdentity.Of(model);
         Options = options ?? new ServingOptions();
         int modelContext = model.Config.MaxPositionEmbeddings;
         MaxContext = Options.MaxContext ?? modelContext;
@@ -72,6 +79,15 @@ public sealed class ServingEngine : IDisposable
 
     /// <summary>The rule switching MTP on and off per step, with its step counts; null unless speculating.</summary>
     public MtpSpeculationRule? Speculation { get; }
+
+    /// <summary>The model's <see cref="ModelIdentity"/> when prefills come from elsewhere (empty otherwise).</summary>
+    public string Identity { get; }
+
+    /// <summary>Whether prompts are prefilled by an <see cref="IPrefillSource"/> (prefill/decode separation).</summary>
+    public bool SeparatePrefill => _prefill is not null;
+
+    /// <summary>Requests whose prefill has not been handed over yet.</summary>
+    public int Prefilling => Volatile.Read(ref _prefilling);
 
     /// <summary>max_tokens when a request gives none: the rest of the context (vLLM's rule), at least 1.</summary>
     public int DefaultMaxTokens(int promptTokens) => Math.Max(1, MaxContext - promptTokens);
@@ -126,13 +142,12 @@ public sealed class ServingEngine : IDisposable
             });
         try
         {
-            lock (_gate)
+            if (_prefill is null) Enqueue(entry);
+            else
             {
-                if (_stopping) throw new ServerBusyException("the server is shutting down");
-                if (_waiting.Count >= Options.MaxWaiting)
-                    throw new ServerBusyException($"{_waiting.Count} requests are already waiting (the limit); try again later");
-                _waiting.Enqueue(entry);
-                Monitor.PulseAll(_gate);
+                Enqueue(entry, justCheck: true);                   // a full queue refuses at once, before any prefill
+                Interlocked.Increment(ref _prefilling);
+                _ = PrefillThenEnqueue(entry, _prefill.PrefillAsync(entry.Request, cancellation));
             }
         }
         catch
@@ -141,6 +156,41 @@ public sealed class ServingEngine : IDisposable
             throw;
         }
         return entry.Stream;
+    }
+
+    private void Enqueue(ServingEntry entry, bool justCheck = false)
+    {
+        lock (_gate)
+        {
+            if (_stopping) throw new ServerBusyException("the server is shutting down");
+            if (_waiting.Count + (justCheck ? Prefilling : 0) >= Options.MaxWaiting)
+                throw new ServerBusyException($"{_waiting.Count} requests are already waiting (the limit); try again later");
+            if (justCheck) return;
+            _waiting.Enqueue(entry);
+            Monitor.PulseAll(_gate);
+        }
+    }
+
+    /// <summary>Waits for a request's prefill (a prefill worker's or process's), then queues it for the decode batch.</summary>
+    private async Task PrefillThenEnqueue(ServingEntry entry, Task<PrefilledRequest> prefill)
+    {
+        try
+        {
+            var prefilled = await prefill;
+            if (prefilled.ModelIdentity != Identity)
+                throw new LatentCacheTransferException("the prefill came from another model", modelMismatch: true);
+            Metrics.HandedOver(prefilled.Rows.Length, entry.Clock.Elapsed.TotalSeconds);
+            entry.Prefilled = prefilled;
+            Enqueue(entry);
+        }
+        catch (Exception e)
+        {
+            entry.Fail(e is OperationCanceledException ? new OperationCanceledException("the request was cancelled during its prefill") : e);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _prefilling);
+        }
     }
 
     private void Run()
@@ -221,7 +271,10 @@ public sealed class ServingEngine : IDisposable
             {
                 entry.Id = ++_admitted;
                 _lockstep?.AnnounceAdd(entry.Id, entry.Request);
-                entry.Sequence = _batch.Add(entry.Request, token => OnToken(entry, token));
+                entry.Sequence = entry.Prefilled is { } prefilled
+                    ? _batch.Add(entry.Request, prefilled, token => OnToken(entry, token))
+                    : _batch.Add(entry.Request, token => OnToken(entry, token));
+                entry.Prefilled = null;                            // its rows are in the cache now
             }
             catch (Exception e)
             {

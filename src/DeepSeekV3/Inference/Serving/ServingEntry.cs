@@ -34,6 +34,9 @@ internal sealed class ServingEntry
     public volatile bool CancelRequested;
     public CancellationTokenRegistration Registration;
 
+    /// <summary>Its prefill, handed over by a prefill worker or process, until admitted (null without separation).</summary>
+    public PrefilledRequest? Prefilled { get; set; }
+
     /// <summary>Null until admitted.</summary>
     public GenerationSequence? Sequence { get; set; }
 

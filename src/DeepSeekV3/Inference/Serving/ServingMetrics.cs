@@ -7,7 +7,7 @@ namespace DeepSeekV3.Inference.Serving;
 /// </summary>
 public sealed class ServingMetrics
 {
-    private long _promptTokens, _generationTokens, _prefixCacheQueries, _prefixCacheHits, _drafts, _accepted;
+    private long _handedOver, _transferBytes, _promptTokens, _generationTokens, _prefixCacheQueries, _prefixCacheHits, _drafts, _accepted;
     private readonly long[] _finished = new long[Enum.GetValues<FinishReason>().Length];
 
     /// <summary>Prompt tokens of admitted requests (vllm:prompt_tokens_total).</summary>
@@ -40,6 +40,22 @@ public sealed class ServingMetrics
 
     /// <summary>Arrival to admission into the batch (vllm:request_queue_time_seconds).</summary>
     public Histogram QueueTime { get; } = new(Histogram.LatencySeconds);
+
+    /// <summary>Prefills handed over to this decode loop (prefill/decode separation) and the cache-row bytes they
+    /// carried (dsv3:kv_transfer_bytes_total).</summary>
+    public long PrefillsHandedOver => Interlocked.Read(ref _handedOver);
+
+    public long KvTransferBytes => Interlocked.Read(ref _transferBytes);
+
+    /// <summary>Arrival to the prefill handed over: prefill queue, prefill pass and transfer (dsv3:prefill_handover_seconds).</summary>
+    public Histogram PrefillHandover { get; } = new(Histogram.LatencySeconds);
+
+    internal void HandedOver(long bytes, double seconds)
+    {
+        Interlocked.Increment(ref _handedOver);
+        Interlocked.Add(ref _transferBytes, bytes);
+        PrefillHandover.Observe(seconds);
+    }
 
     internal void Admitted(int promptTokens, int cachedTokens)
     {

@@ -7,17 +7,11 @@
 import { readFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { seededRandom } from "./seeded-random.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const total = Number(process.argv[2] ?? 4000);
-let state = 20261216;                                             // mulberry32, seeded: same file on every run
-const random = () => {
-  state = (state + 0x6d2b79f5) | 0;
-  let t = Math.imul(state ^ (state >>> 15), 1 | state);
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
-const pick = (list) => list[Math.floor(random() * list.length)];
+const { random, pick } = seededRandom(20261216);                  // seeded: same file on every run
 const int = (lo, hi) => lo + Math.floor(random() * (hi - lo + 1));
 const readJsonl = (file) => readFileSync(join(root, file), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
 

@@ -26,6 +26,8 @@ internal sealed class ModelHost : IDisposable
         if ((Role != ServeRole.Colocated || options.PrefillWorkers > 0) && options.Serving.Speculative)
             throw new InvalidArgumentException("prefill/decode separation does not support speculative decoding yet (the MTP draft " +
                                                "made at prefill would have to move with the cache)");
+        if (Role != ServeRole.Decode && options.PrefillUrl is not null)
+            throw new InvalidArgumentException($"--prefill URL is for --role decode; this server's role is {Role.ToString().ToLowerInvariant()}");
         if (Role == ServeRole.Decode)
             _remote = new RemotePrefill(options.PrefillUrl ?? throw new InvalidArgumentException("--role decode needs --prefill URL (the prefill server)"),
                 options.ApiKey, () => _engine?.Identity ?? "");

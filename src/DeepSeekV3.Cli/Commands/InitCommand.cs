@@ -35,7 +35,7 @@ internal static class InitCommand
             var options = new ModelCheckpoint.SaveOptions
             {
                 // FP8 covers the block weights only; embedding, head, norms and router stay bf16 as in DeepSeek's release.
-                Dtype = dtypeFp8 ? ScalarType.BFloat16 : TensorSettings.ParseDtype(dtypeName),
+                Dtype = dtypeFp8 ? ScalarType.BFloat16 : TensorSettings.ParseDtype(dtypeName, "f32, bf16, f16 or fp8"),
                 Fp8 = dtypeFp8 || result.GetValue(fp8),
                 MaxShardBytes = result.GetValue(maxShard) << 20,
             };

@@ -19,12 +19,13 @@ internal static class TensorSettings
         throw new InvalidArgumentException($"device \"{name}\" is unknown; expected cpu, cuda or cuda:N");
     }
 
-    public static ScalarType ParseDtype(string name) => name.Trim().ToLowerInvariant() switch
+    /// <param name="expected">The names the caller accepts, for the error (a command may take more than these).</param>
+    public static ScalarType ParseDtype(string name, string expected = "f32, bf16 or f16") => name.Trim().ToLowerInvariant() switch
     {
         "f32" or "fp32" or "float32" => ScalarType.Float32,
         "bf16" or "bfloat16" => ScalarType.BFloat16,
         "f16" or "fp16" or "float16" => ScalarType.Float16,
-        _ => throw new InvalidArgumentException($"dtype \"{name}\" is unknown; expected f32, bf16 or f16"),
+        _ => throw new InvalidArgumentException($"dtype \"{name}\" is unknown; expected {expected}"),
     };
 
     public static string Name(ScalarType dtype) => dtype switch

@@ -78,6 +78,8 @@ public class CliTests
     [Theory]
     [InlineData("unknown preset \"huge\"", "info", "--preset", "huge")]
     [InlineData("give --preset NAME or --config FILE", "init", "--out", "/tmp/never")]
+    [InlineData("dtype \"fp4\" is unknown; expected f32, bf16, f16 or fp8", "init", "--preset", "tiny", "--dtype", "fp4", "--out", "/tmp/never")]
+    [InlineData("--prefill URL is for --role decode; this server's role is prefill", "serve", "--role", "prefill", "--prefill", "http://127.0.0.1:9", "--port", "0")]
     [InlineData("model directory not found", "logits", "--model", "/nonexistent/model", "--tokens", "1")]
     [InlineData("config file not found", "info", "/")]
     public void Bad_arguments_exit_2_with_one_clear_line(string message, params string[] args)

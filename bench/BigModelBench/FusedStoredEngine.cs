@@ -1,26 +1,76 @@
+using System.Diagnostics;
+using DeepSeekV3.Configuration;
+using DeepSeekV3.Inference;
+using DeepSeekV3.Inference.Fused;
+using static TorchSharp.torch;
+
 namespace DeepSeekV3.Bench;
 
 /// <summary>
-/// HOOK for our engine: the fused decoder over a memory-mapped FP8 / BF16 checkpoint with <c>--weights stored</c>
-/// (issue 17, branch kern17). That loading path did not exist on this branch when the bench was written, so this
-/// engine refuses to run rather than measure the f32-dequantizing loader, which cannot hold a 16B model in 24 GB.
-/// To wire it with kern17's API as of its commit 2e2e16d: Load = <c>new MappedCheckpointWeights(dir)</c> and
-/// <c>new FusedDecoder(config, weights, threads)</c>; Prefill = <c>decoder.Prefill(prompt, cache, lastOnly: true)</c>
-/// on a fresh <c>PagedLatentCache</c>; Decode = one sequence per prompt in the cache (<c>AddSequence</c>,
-/// <c>SetBatch</c>), each prompt prefilled, then <c>decoder.Forward(tokens [batch, 1], cache)</c> per step, timing each
-/// step, as <see cref="LlamaCppBigEngine"/> does.
+/// Our engine as <c>dsv3 generate --weights MODE</c> runs it: the fused decoder over the checkpoint's weights without
+/// a LibTorch model (<see cref="WeightsMode.Stored"/>: memory-mapped and used in place, FP8 with its block scales),
+/// an fp32 paged latent cache on the CPU. Greedy, as <see cref="LlamaCppBigEngine"/> is.
 /// </summary>
-internal sealed class FusedStoredEngine(string modelDirectory) : IBigModelEngine
+internal sealed class FusedStoredEngine(string modelDirectory, WeightsMode mode, int threads) : IBigModelEngine
 {
-    public string Name => "DeepSeekV3.NET fused, stored weights";
+    private ModelConfig? _config;
+    private IDecoderWeights? _weights;
+    private FusedDecoder? _decoder;
 
-    public void Load() => throw new NotSupportedException(
-        $"{modelDirectory}: our engine over stored FP8/BF16 weights (FusedDecoder with --weights stored, branch kern17) " +
-        "is not on this branch yet; run --engine llama, or merge kern17 and fill in FusedStoredEngine");
+    public string Name => $"DeepSeekV3.NET fused, --weights {mode.ToString().ToLowerInvariant()}";
 
-    public double Prefill(long[] prompt) => throw new NotSupportedException();
+    public void Load()
+    {
+        _config = ModelConfig.Load(Path.Combine(modelDirectory, Checkpoints.ModelCheckpoint.ConfigFile));
+        _weights = CheckpointWeights.Open(modelDirectory, mode);
+        _decoder = new FusedDecoder(_config, _weights, threads);
+    }
 
-    public double[] Decode(long[][] context, int batch, int steps) => throw new NotSupportedException();
+    public double Prefill(long[] prompt)
+    {
+        using var scope = NewDisposeScope();
+        using var cache = NewCache();
+        cache.SetBatch(cache.AddSequence());
+        var watch = Stopwatch.StartNew();
+        var output = _decoder!.Prefill(prompt, cache, lastOnly: true);
+        _ = output.Logits.argmax(-1).item<long>();
+        return watch.Elapsed.TotalSeconds;
+    }
 
-    public void Dispose() { }
+    public double[] Decode(long[][] contexts, int batchSize, int steps)
+    {
+        using var cache = NewCache();
+        var ids = new int[batchSize];
+        var next = new long[batchSize];
+        for (int s = 0; s < batchSize; s++)
+        {
+            using var scope = NewDisposeScope();
+            ids[s] = cache.AddSequence();
+            cache.SetBatch(ids[s]);
+            next[s] = _decoder!.Prefill(contexts[s], cache, lastOnly: true).Logits.argmax(-1).item<long>();
+        }
+        cache.SetBatch(ids);
+        var seconds = new double[steps];
+        for (int step = 0; step < steps; step++)
+        {
+            using var scope = NewDisposeScope();
+            var watch = Stopwatch.StartNew();
+            var logits = _decoder!.Forward(tensor(next).unsqueeze(1), cache).Logits;   // [batch, 1, vocab]
+            next = logits.argmax(-1).flatten().data<long>().ToArray();
+            seconds[step] = watch.Elapsed.TotalSeconds;
+        }
+        return seconds;
+    }
+
+    public void Dispose()
+    {
+        _decoder?.Dispose();
+        (_weights as IDisposable)?.Dispose();
+    }
+
+    private PagedLatentCache NewCache()
+    {
+        var (dtype, device) = FusedWeightsBackend.Cache;
+        return new PagedLatentCache(_config!, _config!.NumHiddenLayers + _config.NumNextnPredictLayers, dtype, device);
+    }
 }

@@ -9,9 +9,12 @@ using DeepSeekV3.Configuration;
 // against a plain read-bandwidth loop measured in the same process after the engine is gone. Usage:
 //   dotnet run -c Release --project bench/BigModelBench -- --engine llama|ours --config DIR/config.json
 //     [--gguf FILE] [--model DIR] [--name LABEL] [--threads 2] [--prompt 512] [--steps 16] [--batches 1,4]
-//     [--context 64] [--repeats 3] [--mmap true]
+//     [--context 64] [--repeats 3] [--mmap true] [--pair NAME] [--round N]
+//   dotnet run -c Release --project bench/BigModelBench -- --summarize SINCE_UTC   (ranges over the runs since then)
 // bench/BigModelBench/run.sh runs both engines one after the other on a v2-lite checkpoint and its GGUF.
 var options = BenchArgs.Parse(args);
+if (options.TryGetValue("summarize", out var since))
+    return BigModelSummary.Write(DateTime.Parse(since, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal));
 string engineName = options.GetValueOrDefault("engine", "llama");
 int threads = Int("threads", 2), promptLength = Int("prompt", 512), steps = Int("steps", 16), repeats = Int("repeats", 3);
 int contextLength = Int("context", 64);
@@ -29,7 +32,8 @@ var (engine, traffic, weightsPath) = engineName switch
     "llama" => ((IBigModelEngine)new LlamaCppBigEngine(options["gguf"], threads, memoryMap,
             contextSize: (uint)(Math.Max(promptLength, batches.Max() * (contextLength + steps)) + 16), sequences: (uint)batches.Max()),
         WeightTraffic.FromGguf(options["gguf"], config), options["gguf"]),
-    "ours" => (new FusedStoredEngine(options["model"]), WeightTraffic.FromCheckpoint(options["model"], config), options["model"]),
+    "ours" => (new FusedStoredEngine(options["model"], DeepSeekV3.Inference.Fused.WeightsMode.Stored, threads),
+        WeightTraffic.FromCheckpoint(options["model"], config), options["model"]),
     _ => throw new ArgumentException($"--engine {engineName}: expected llama or ours"),
 };
 long weightBytes = File.Exists(weightsPath) ? new FileInfo(weightsPath).Length
@@ -81,6 +85,8 @@ var report = new
     engine = engine.Name,
     model = new { label, config_path = configPath, weights = weightsPath, weight_bytes = weightBytes, parameters = size.TotalParameters,
         activated_parameters = size.ActivatedParameters, weight_bytes_per_decode_step = batches.ToDictionary(b => b.ToString(CultureInfo.InvariantCulture), traffic.BytesPerStep) },
+    pair = options.GetValueOrDefault("pair", label),
+    round = Int("round", 1),
     settings = new { threads, prompt_length = promptLength, steps, warmup_steps = warmupSteps, context_per_sequence = contextLength, repeats, memory_map = memoryMap },
     load_seconds = loadSeconds,
     resident_bytes = new { before_load = residentBefore, after_load = residentAfterLoad, end = residentEnd, peak = peakResident },

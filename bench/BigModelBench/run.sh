@@ -1,19 +1,53 @@
 #!/usr/bin/env bash
-# The 16B side by side, one engine at a time (both copies of a 16B model do not fit in 24 GB):
-#   bench/BigModelBench/run.sh [WORK_DIR] [THREADS]
-# makes a random DeepSeek-V2-Lite-shaped FP8 checkpoint (16 GB) and its Q8_0 GGUF (17 GB) in WORK_DIR
-# (default .data-big17/, needs ~34 GB free disk), runs llama.cpp then our engine on them, and deletes both.
-# BF16/F16 at 16B (32 GB each) do not fit this machine's memory: those are measured on the 276M model only.
+# Big-model decode/prefill side by side, one engine per process (two copies of a 16B model do not fit in 24 GB):
+#   bench/BigModelBench/run.sh [WORK_DIR] [THREADS] [ROUNDS]
+# In WORK_DIR (default .data/big17, git-ignored; needs ~34 GB free disk) it makes, unless they exist:
+#   - the 276M model of bench/InferenceBench (hidden 1024, 8 layers, 16 experts) stored BF16 and FP8, and its GGUFs
+#     F16 and Q8_0 (equal bytes per weight as the stored BF16 / FP8);
+#   - a random DeepSeek-V2-Lite-shaped model (15.7B) stored FP8 (16 GB) and its Q8_0 GGUF (17 GB).
+# BF16/F16 at 16B (32 GB each) do not fit this machine's memory and are measured on the 276M model only.
+# Then ROUNDS (default 3) rounds, each running llama.cpp and ours in turn on every pair, so a range over rounds
+# spans the same conditions for both. KEEP=1 keeps the model files at the end (they are deleted otherwise).
 set -euo pipefail
-work=${1:-.data-big17}
+cd "$(dirname "$0")/../.."
+work=${1:-.data/big17}
 threads=${2:-2}
+rounds=${3:-3}
+dotnet build -c Release src/DeepSeekV3.Cli >/dev/null
+dotnet build -c Release bench/BigModelBench >/dev/null
 dsv3="dotnet src/DeepSeekV3.Cli/bin/Release/net10.0/dsv3.dll"
 bench="dotnet bench/BigModelBench/bin/Release/net10.0/BigModelBench.dll"
 mkdir -p "$work"
-trap 'rm -rf "$work/v2lite-fp8" "$work/v2lite-q8_0.gguf"' EXIT
-cat /proc/loadavg
-$dsv3 init --preset v2-lite --dtype fp8 --seed 1 --out "$work/v2lite-fp8"
-$dsv3 export-gguf --model "$work/v2lite-fp8" --type q8_0 --out "$work/v2lite-q8_0.gguf"
-cp "$work/v2lite-fp8/config.json" "$work/v2lite-config.json"
-$bench --engine llama --config "$work/v2lite-config.json" --gguf "$work/v2lite-q8_0.gguf" --name v2lite-q8_0 --threads "$threads"
-$bench --engine ours --model "$work/v2lite-fp8" --name v2lite-fp8 --threads "$threads" || echo "our engine: see the message above"
+[[ "${KEEP:-0}" == 1 ]] || trap 'rm -rf "$work"/m276-* "$work"/v2lite-*' EXIT
+
+if [[ ! -f "$work/m276-config.json" ]]; then
+  # bench/InferenceBench's BenchModel.Config, written as a config.json from the small preset's.
+  $dsv3 init --preset small --dtype bf16 --out "$work/m276-base" >/dev/null
+  python3 - "$work/m276-base/config.json" "$work/m276-config.json" <<'EOF'
+import json, sys
+config = json.load(open(sys.argv[1]))
+config.update(vocab_size=32000, hidden_size=1024, intermediate_size=2816, num_hidden_layers=8, num_nextn_predict_layers=0,
+              q_lora_rank=384, kv_lora_rank=256, qk_nope_head_dim=64, qk_rope_head_dim=32, v_head_dim=64,
+              moe_intermediate_size=512, initializer_range=0.02)
+json.dump(config, open(sys.argv[2], "w"), indent=2)
+EOF
+  rm -rf "$work/m276-base"
+fi
+for dtype in bf16 fp8; do
+  [[ -f "$work/m276-$dtype/config.json" ]] || $dsv3 init --config "$work/m276-config.json" --dtype $dtype --seed 1 --out "$work/m276-$dtype"
+done
+[[ -f "$work/m276-f16.gguf" ]] || $dsv3 export-gguf --model "$work/m276-bf16" --type f16 --out "$work/m276-f16.gguf"
+[[ -f "$work/m276-q8_0.gguf" ]] || $dsv3 export-gguf --model "$work/m276-fp8" --type q8_0 --out "$work/m276-q8_0.gguf"
+[[ -f "$work/v2lite-fp8/config.json" ]] || $dsv3 init --preset v2-lite --dtype fp8 --seed 1 --out "$work/v2lite-fp8"
+[[ -f "$work/v2lite-q8_0.gguf" ]] || $dsv3 export-gguf --model "$work/v2lite-fp8" --type q8_0 --out "$work/v2lite-q8_0.gguf"
+
+started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+for round in $(seq 1 "$rounds"); do
+  echo "== round $round of $rounds; load $(cut -d' ' -f1-3 /proc/loadavg)"
+  for pair in "m276-f16.gguf m276-bf16" "m276-q8_0.gguf m276-fp8" "v2lite-q8_0.gguf v2lite-fp8"; do
+    set -- $pair
+    $bench --engine llama --config "$work/$2/config.json" --gguf "$work/$1" --name "${1%.gguf}" --pair "$2" --threads "$threads" --round "$round"
+    $bench --engine ours --model "$work/$2" --name "$2" --pair "$2" --threads "$threads" --round "$round"
+  done
+done
+$bench --summarize "$started"

@@ -5,7 +5,7 @@ namespace DeepSeekV3.Tests.Kernels;
 public class WorkerTeamTests
 {
     [Fact]
-    public void Every_member_runs_each_job_once_on_its_own_thread_and_run_waits_for_all()
+    public void Every_member_runs_each_job_once_and_run_waits_for_all()
     {
         using var team = new WorkerTeam(3);
         for (int round = 0; round < 200; round++)
@@ -20,8 +20,33 @@ public class WorkerTeamTests
             });
             Assert.Equal(new[] { 1, 1, 1 }, counts);
             Assert.Equal(Environment.CurrentManagedThreadId, threads[0]);
-            Assert.Equal(3, threads.Distinct().Count());
         }
+    }
+
+    [Fact]
+    public void With_more_members_than_cores_the_caller_takes_late_workers_shares_and_each_runs_once()
+    {
+        // 16 members on this machine's 2 cores: most workers are still asleep when the caller finishes its own
+        // share, so it takes theirs; whoever runs a share, each runs exactly once per Run, and never after it.
+        using var team = new WorkerTeam(16);
+        int caller = Environment.CurrentManagedThreadId, takenByCaller = 0, late = 0;
+        bool running = false;
+        for (int round = 0; round < 300; round++)
+        {
+            var counts = new int[16];
+            Volatile.Write(ref running, true);
+            team.Run(member =>
+            {
+                if (!Volatile.Read(ref running)) Interlocked.Increment(ref late);
+                Interlocked.Increment(ref counts[member]);
+                if (member > 0 && Environment.CurrentManagedThreadId == caller) Interlocked.Increment(ref takenByCaller);
+            });
+            Volatile.Write(ref running, false);
+            Assert.All(counts, c => Assert.Equal(1, c));
+        }
+        Thread.Sleep(50);                                        // a share run after its Run returned would show here
+        Assert.Equal(0, late);
+        Assert.True(takenByCaller > 0, "the caller never took a late worker's share");
     }
 
     [Fact]

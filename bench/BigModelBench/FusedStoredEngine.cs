@@ -16,6 +16,7 @@ internal sealed class FusedStoredEngine(string modelDirectory, WeightsMode mode,
     private ModelConfig? _config;
     private IDecoderWeights? _weights;
     private FusedDecoder? _decoder;
+    private readonly DecodeProfile _profile = new();
 
     public string Name => $"DeepSeekV3.NET fused, --weights {mode.ToString().ToLowerInvariant()}";
 
@@ -50,6 +51,8 @@ internal sealed class FusedStoredEngine(string modelDirectory, WeightsMode mode,
             next[s] = _decoder!.Prefill(contexts[s], cache, lastOnly: true).Logits.argmax(-1).item<long>();
         }
         cache.SetBatch(ids);
+        _profile.Reset();
+        _decoder!.Profile = _profile;       // a few clock reads per layer: the steps' times include them
         var seconds = new double[steps];
         for (int step = 0; step < steps; step++)
         {
@@ -59,8 +62,12 @@ internal sealed class FusedStoredEngine(string modelDirectory, WeightsMode mode,
             next = logits.argmax(-1).flatten().data<long>().ToArray();
             seconds[step] = watch.Elapsed.TotalSeconds;
         }
+        _decoder.Profile = null;
         return seconds;
     }
+
+    public IReadOnlyDictionary<string, double>? StageMilliseconds() => _profile.Passes == 0 ? null
+        : Enum.GetValues<DecodeStage>().ToDictionary(stage => stage.ToString(), stage => _profile.Milliseconds(stage) / _profile.Passes);
 
     public void Dispose()
     {

@@ -20,4 +20,8 @@ internal interface IBigModelEngine : IDisposable
     /// seconds of each step (prompts excluded).
     /// </summary>
     double[] Decode(long[][] context, int batch, int steps);
+
+    /// <summary>Milliseconds per decode step by stage over the last <see cref="Decode"/> call, where the engine
+    /// can tell (ours: <c>DecodeProfile</c>); null otherwise.</summary>
+    IReadOnlyDictionary<string, double>? StageMilliseconds() => null;
 }

@@ -67,10 +67,15 @@ foreach (int batch in batches)
         stepMedians.Add(Median(engine.Decode(contexts, batch, steps).Skip(warmupSteps).ToList()));
     double step = Median(stepMedians);
     double gigabytes = traffic.BytesPerStep(batch) / 1e9;
+    var stages = engine.StageMilliseconds();     // of the last repeat
     decode.Add(new { batch, step_ms = step * 1e3, step_ms_per_repeat = stepMedians.Select(s => s * 1e3), tokens_per_second = batch / step,
-        weight_gb_per_step = gigabytes, effective_gb_per_second = gigabytes / step });
+        weight_gb_per_step = gigabytes, effective_gb_per_second = gigabytes / step, stage_ms = stages,
+        routed_expert_gb_per_second = stages?.GetValueOrDefault("RoutedExperts") is > 0 and var expertMs ? traffic.ExpertBytesPerStep(batch) / 1e9 / (expertMs / 1e3) : (double?)null });
     Console.WriteLine($"decode batch {batch}: {step * 1e3:F1} ms/step, {batch / step:F2} tok/s, {gigabytes:F2} GB of weights per step " +
                       $"-> {gigabytes / step:F1} GB/s (step medians {string.Join(", ", stepMedians.Select(s => (s * 1e3).ToString("F1", CultureInfo.InvariantCulture)))} ms)");
+    if (stages is not null)
+        Console.WriteLine("  stages (ms/step, last repeat): " + string.Join(", ", stages.Where(kv => kv.Value >= 0.05)
+            .Select(kv => $"{kv.Key} {kv.Value.ToString("F2", CultureInfo.InvariantCulture)}")));
 }
 long residentEnd = ProcessMemory.ResidentBytes(), peakResident = ProcessMemory.PeakResidentBytes();
 engine.Dispose();

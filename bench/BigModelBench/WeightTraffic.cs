@@ -15,9 +15,12 @@ internal sealed record WeightTraffic(long DenseBytes, long ExpertBytes, long Emb
     /// <summary>Expected bytes read by one forward step over <paramref name="batch"/> tokens.</summary>
     public double BytesPerStep(int batch)
     {
-        double distinct = Experts == 0 ? 0 : Experts * (1 - Math.Pow(1 - (double)ExpertsPerToken / Experts, batch));
-        return DenseBytes + batch * EmbeddingRowBytes + (Experts == 0 ? 0 : ExpertBytes * distinct / Experts);
+        return DenseBytes + batch * EmbeddingRowBytes + ExpertBytesPerStep(batch);
     }
+
+    /// <summary>The routed experts' part of <see cref="BytesPerStep"/>.</summary>
+    public double ExpertBytesPerStep(int batch) =>
+        Experts == 0 ? 0 : ExpertBytes * (1 - Math.Pow(1 - (double)ExpertsPerToken / Experts, batch));
 
     public static WeightTraffic FromGguf(string path, ModelConfig config)
     {

@@ -13,16 +13,18 @@ internal static class BigModelSummary
 {
     private sealed record Run(string Pair, string Engine, int Round, JsonObject Json);
 
-    private static readonly (string Name, Func<JsonObject, double?> Read, bool HigherIsBetter)[] Figures =
+    /// <summary>Each figure per run: every repeat's value where the run kept them (prefill, decode), else the one value.</summary>
+    private static readonly (string Name, Func<JsonObject, double[]> Read)[] Figures =
     [
-        ("prefill tok/s", j => j["prefill_tokens_per_second"]?.GetValue<double>(), true),
-        ("decode b1 tok/s", j => Decode(j, 1, "tokens_per_second"), true),
-        ("decode b4 tok/s", j => Decode(j, 4, "tokens_per_second"), true),
-        ("decode b1 GB/s", j => Decode(j, 1, "effective_gb_per_second"), true),
-        ("b1 % of read bw", j => Decode(j, 1, "effective_gb_per_second") / j["read_bandwidth_gb_per_second"]?["threads"]?.GetValue<double>() * 100, true),
-        ("load s", j => j["load_seconds"]?.GetValue<double>(), false),
-        ("first prefill s", j => j["first_prefill_seconds"]?.GetValue<double>(), false),
-        ("peak RSS GB", j => j["resident_bytes"]?["peak"]?.GetValue<double>() / 1e9, false),
+        ("prefill tok/s", j => j["prefill_seconds"]!.AsArray().Select(s => j["settings"]!["prompt_length"]!.GetValue<int>() / s!.GetValue<double>()).ToArray()),
+        ("decode b1 tok/s", j => DecodeRepeats(j, 1, ms => 1e3 / ms)),
+        ("decode b4 tok/s", j => DecodeRepeats(j, 4, ms => 4e3 / ms)),
+        ("decode b1 GB/s", j => DecodeRepeats(j, 1, ms => Decode(j, 1, "weight_gb_per_step")!.Value / (ms / 1e3))),
+        ("b1 % of read bw", j => DecodeRepeats(j, 1, ms => Decode(j, 1, "weight_gb_per_step")!.Value / (ms / 1e3)
+                                                            / j["read_bandwidth_gb_per_second"]!["threads"]!.GetValue<double>() * 100)),
+        ("load s", j => One(j["load_seconds"])),
+        ("first prefill s", j => One(j["first_prefill_seconds"])),
+        ("peak RSS GB", j => One(j["resident_bytes"]?["peak"], 1e-9)),
     ];
 
     public static int Write(DateTime sinceUtc)
@@ -45,21 +47,18 @@ internal static class BigModelSummary
             string? ours = engines.Keys.FirstOrDefault(e => e.StartsWith("DeepSeekV3.NET", StringComparison.Ordinal));
             string? llama = engines.Keys.FirstOrDefault(e => e.StartsWith("llama.cpp", StringComparison.Ordinal));
             Console.WriteLine($"\n{pair.Key}: {string.Join(" vs ", engines.Keys)} ({engines.Values.Max(v => v.Count)} rounds)");
-            Console.WriteLine($"  {"figure",-18} {"ours",-22} {"llama.cpp",-22} ours/llama by round");
+            Console.WriteLine($"  {"figure",-18} {"ours",-22} {"llama.cpp",-22} ours/llama (medians; by round where both ran each round)");
             var figures = new JsonObject();
-            foreach (var (name, read, _) in Figures)
+            foreach (var (name, read) in Figures)
             {
                 var mine = Values(ours is null ? [] : engines[ours], read);
                 var theirs = Values(llama is null ? [] : engines[llama], read);
-                var ratios = ours is null || llama is null ? []
-                    : engines[ours].Join(engines[llama], r => r.Round, r => r.Round, (a, b) => read(a.Json) / read(b.Json))
-                        .Where(v => v is { } x && double.IsFinite(x)).Select(v => v!.Value).ToList();
-                Console.WriteLine($"  {name,-18} {Range(mine),-22} {Range(theirs),-22} {Range(ratios, "×")}");
+                Console.WriteLine($"  {name,-18} {Range(mine),-22} {Range(theirs),-22} {Range(Ratios(engines, ours, llama, read), "×")}");
                 figures[name] = new JsonObject
                 {
                     ["ours"] = new JsonArray(mine.Select(v => (JsonNode)v).ToArray()),
                     ["llama_cpp"] = new JsonArray(theirs.Select(v => (JsonNode)v).ToArray()),
-                    ["ratio_by_round"] = new JsonArray(ratios.Select(v => (JsonNode)v).ToArray()),
+                    ["ratio"] = new JsonArray(Ratios(engines, ours, llama, read).Select(v => (JsonNode)v).ToArray()),
                 };
             }
             pairs[pair.Key] = new JsonObject { ["engines"] = new JsonArray(engines.Keys.Select(k => (JsonNode)k).ToArray()), ["figures"] = figures };
@@ -72,8 +71,29 @@ internal static class BigModelSummary
     private static double? Decode(JsonObject run, int batch, string field) =>
         run["decode"]?.AsArray().FirstOrDefault(d => d?["batch"]?.GetValue<int>() == batch)?[field]?.GetValue<double>();
 
-    private static List<double> Values(IEnumerable<Run> runs, Func<JsonObject, double?> read) =>
-        runs.OrderBy(r => r.Round).Select(r => read(r.Json)).Where(v => v is { } x && double.IsFinite(x)).Select(v => v!.Value).ToList();
+    private static double[] DecodeRepeats(JsonObject run, int batch, Func<double, double> fromStepMs) =>
+        run["decode"]?.AsArray().FirstOrDefault(d => d?["batch"]?.GetValue<int>() == batch)?["step_ms_per_repeat"]?.AsArray()
+            .Select(ms => fromStepMs(ms!.GetValue<double>())).ToArray() ?? [];
+
+    private static double[] One(JsonNode? value, double scale = 1) => value is null ? [] : [value.GetValue<double>() * scale];
+
+    private static List<double> Values(IEnumerable<Run> runs, Func<JsonObject, double[]> read) =>
+        runs.OrderBy(r => r.Round).SelectMany(r => read(r.Json)).Where(double.IsFinite).ToList();
+
+    /// <summary>ours / llama.cpp of each run's median: round by round where both engines ran in every round (they took
+    /// turns under like conditions), else every pairing of one run of each (the 16B runs, which cannot alternate
+    /// without re-reading 16 GB from disk each time: the widest honest range).</summary>
+    private static List<double> Ratios(Dictionary<string, List<Run>> engines, string? ours, string? llama, Func<JsonObject, double[]> read)
+    {
+        if (ours is null || llama is null) return [];
+        double? Median(Run r) => read(r.Json) is { Length: > 0 } v ? v.Order().ElementAt(v.Length / 2) : null;
+        var mine = engines[ours];
+        var theirs = engines[llama];
+        bool paired = mine.Count == theirs.Count && mine.Select(r => r.Round).Order().SequenceEqual(theirs.Select(r => r.Round).Order());
+        var pairs = paired ? mine.Join(theirs, r => r.Round, r => r.Round, (a, b) => (a, b))
+            : mine.SelectMany(a => theirs.Select(b => (a, b)));
+        return pairs.Select(p => Median(p.a) / Median(p.b)).Where(v => v is { } x && double.IsFinite(x)).Select(v => v!.Value).ToList();
+    }
 
     private static string Range(List<double> values, string unit = "") => values.Count == 0 ? "-"
         : values.Count == 1 ? $"{Format(values[0])}{unit}"

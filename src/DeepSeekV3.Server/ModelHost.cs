@@ -23,9 +23,6 @@ internal sealed class ModelHost : IDisposable
     public ModelHost(ServerOptions options)
     {
         Role = options.Role;
-        if ((Role != ServeRole.Colocated || options.PrefillWorkers > 0) && options.Serving.Speculative)
-            throw new InvalidArgumentException("prefill/decode separation does not support speculative decoding yet (the MTP draft " +
-                                               "made at prefill would have to move with the cache)");
         if (Role != ServeRole.Decode && options.PrefillUrl is not null)
             throw new InvalidArgumentException($"--prefill URL is for --role decode; this server's role is {Role.ToString().ToLowerInvariant()}");
         if (Role == ServeRole.Decode)
@@ -39,7 +36,7 @@ internal sealed class ModelHost : IDisposable
             _model = ModelCheckpoint.Load(options.ModelDirectory);
             if (Role == ServeRole.Prefill || options.PrefillWorkers > 0)
                 _workers = new PrefillWorkers(_model, Math.Max(1, options.PrefillWorkers), options.MaxPrefillQueue,
-                    options.Serving.BlockSize, options.Serving.Fused);
+                    options.Serving.BlockSize, options.Serving.Fused, options.Serving.Speculative);
             if (Role == ServeRole.Prefill) return;
             Parallel = options.Parallel?.Invoke(_model);
             _engine = new ServingEngine(_model, Tokenizer, options.Serving, Parallel?.Backend, Parallel?.Lockstep,

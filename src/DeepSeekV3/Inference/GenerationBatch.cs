@@ -40,9 +40,6 @@ public sealed class GenerationBatch : IDisposable
         bool prefixCaching = false, int prefillChunk = 0, ISpeculationPolicy? speculationPolicy = null)
     {
         if (prefillChunk < 0) throw new InvalidArgumentException($"prefill chunk {prefillChunk} must be >= 0 (0: off)");
-        if (speculative && (prefixCaching || prefillChunk > 0))
-            throw new InvalidArgumentException("speculative decoding prefills whole prompts: its MTP entries pair each position " +
-                                               "with the next token, so neither prefix caching nor chunked prefill applies");
         _prefillChunk = prefillChunk;
         _backend = backend?.Invoke() ?? ForwardBackend.Create(
             model ?? throw new ArgumentNullException(nameof(model), "give a model or a backend"), mode, fused);
@@ -129,7 +126,6 @@ public sealed class GenerationBatch : IDisposable
     public PrefilledRequest Prefill(GenerationRequest request, string modelIdentity)
     {
         Validate(request);
-        RequirePlainDecoding();
         var sequence = new GenerationSequence(Config, request, _cache, _cache.AddSequence(), _clock, onToken: null, session: null, cachedPromptTokens: 0);
         try
         {
@@ -138,12 +134,14 @@ public sealed class GenerationBatch : IDisposable
             bool finished = sequence.Finished is not null;     // its stop rules ended it: the cache is already back
             int prompt = request.Prompt.Count;
             byte[] rows = finished ? [] : LatentCacheRows.Export(_cache, sequence.CacheId, prompt);
+            var draft = !finished && _strategy is MtpSpeculativeDecoding mtp ? mtp.TakeDraft(sequence) : null;
             return new PrefilledRequest(modelIdentity, _cache.Dtype, _cache.Layers, _cache.RowWidth, prompt, sequence.Tokens[0],
-                sequence.Logprobs.FirstOrDefault(), sequence.Sampler.State, finished, rows);
+                sequence.Logprobs.FirstOrDefault(), sequence.Sampler.State, finished, rows, draft);
         }
         finally
         {
             sequence.Cancel();                                 // a no-op once finished
+            _strategy.Forget(sequence);
         }
     }
 
@@ -156,7 +154,11 @@ public sealed class GenerationBatch : IDisposable
     public GenerationSequence Add(GenerationRequest request, PrefilledRequest prefilled, Func<long, bool>? onToken = null)
     {
         Validate(request);
-        RequirePlainDecoding();
+        var mtp = _strategy as MtpSpeculativeDecoding;
+        if (!prefilled.Finished && (prefilled.Draft is null) != (mtp is null))
+            throw new InvalidArgumentException(mtp is null
+                ? "the prefill side drafted with MTP (speculative decoding) but this side decodes plainly: run both with or both without --speculative mtp"
+                : "this side decodes with MTP (speculative decoding) but the prefill side sent no draft: run both with or both without --speculative mtp");
         if (prefilled.Dtype != _cache.Dtype || prefilled.Layers != _cache.Layers || prefilled.RowWidth != _cache.RowWidth ||
             prefilled.PromptTokens != request.Prompt.Count)
             throw new InvalidArgumentException($"the prefilled cache ({prefilled.Layers} layers × {prefilled.PromptTokens} tokens × " +
@@ -167,9 +169,11 @@ public sealed class GenerationBatch : IDisposable
         {
             LatentCacheRows.Import(_cache, sequence.CacheId, prefilled.Rows, prefilled.RowTokens);
             sequence.Sampler.Continue(prefilled.SamplerState, prefilled.FirstLogprobs);
-            if (sequence.Emit(prefilled.FirstToken) && prefilled.Finished)
+            bool running = sequence.Emit(prefilled.FirstToken);
+            if (running && prefilled.Finished)
                 throw new InvalidArgumentException("the prefill side ended this request at its first token, but this side's stop rules " +
                                                    "let it go on (a different request or model?)");
+            if (running) mtp?.Adopt(sequence, prefilled.Draft!);
         }
         catch
         {
@@ -180,15 +184,6 @@ public sealed class GenerationBatch : IDisposable
         Leave();
         return sequence;
     }
-
-    /// <summary>A prefill handed over carries no MTP draft, so only plain decoding continues one.</summary>
-    private void RequirePlainDecoding()
-    {
-        if (_strategy is MtpSpeculativeDecoding)
-            throw new InvalidArgumentException("prefill/decode separation does not support speculative decoding yet: the MTP draft " +
-                                               "made at prefill (its token and distribution) would have to move with the cache");
-    }
-
 
     /// <summary>One token boundary for every running sequence (grouped by the cache they live in), then the next
     /// prompt chunk of the first sequence still prefilling; the ones that finish leave. Returns whether any sequence

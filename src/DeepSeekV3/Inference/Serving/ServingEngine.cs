@@ -58,7 +58,7 @@ public sealed class ServingEngine : IDisposable
         if (Options.PrefillChunk < 0) throw new InvalidArgumentException($"prefill chunk {Options.PrefillChunk} must be >= 0 (0: off)");
         // Lockstep followers must run the same passes: a prefix hit on one rank and not another would desynchronize them.
         // The same holds for MTP on/off decisions, which follow timings: under lockstep every step speculates.
-        bool plainPrefill = !Options.Speculative && lockstep is null;
+        bool plainPrefill = lockstep is null;
         Speculation = Options.Speculative && lockstep is null ? new MtpSpeculationRule() : null;
         _batch = new GenerationBatch(model, blockSize: Options.BlockSize, fused: Options.Fused, speculative: Options.Speculative,
             backend: backend, prefixCaching: Options.PrefixCaching && plainPrefill, prefillChunk: plainPrefill ? Options.PrefillChunk : 0,

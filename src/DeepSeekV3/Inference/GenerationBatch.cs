@@ -155,10 +155,7 @@ public sealed class GenerationBatch : IDisposable
     {
         Validate(request);
         var mtp = _strategy as MtpSpeculativeDecoding;
-        if (!prefilled.Finished && (prefilled.Draft is null) != (mtp is null))
-            throw new InvalidArgumentException(mtp is null
-                ? "the prefill side drafted with MTP (speculative decoding) but this side decodes plainly: run both with or both without --speculative mtp"
-                : "this side decodes with MTP (speculative decoding) but the prefill side sent no draft: run both with or both without --speculative mtp");
+        if (SpeculationMismatch(prefilled, mtp is not null) is { } mismatch) throw new InvalidArgumentException(mismatch);
         if (prefilled.Dtype != _cache.Dtype || prefilled.Layers != _cache.Layers || prefilled.RowWidth != _cache.RowWidth ||
             prefilled.PromptTokens != request.Prompt.Count)
             throw new InvalidArgumentException($"the prefilled cache ({prefilled.Layers} layers × {prefilled.PromptTokens} tokens × " +
@@ -184,6 +181,13 @@ public sealed class GenerationBatch : IDisposable
         Leave();
         return sequence;
     }
+
+    /// <summary>Why a prefill cannot continue on a side that does (<paramref name="speculative"/>) or does not decode
+    /// with MTP, or null when it can: both sides must agree, since the MTP layer's entries and draft come from prefill.</summary>
+    internal static string? SpeculationMismatch(PrefilledRequest prefilled, bool speculative) =>
+        prefilled.Finished || (prefilled.Draft is not null) == speculative ? null
+        : speculative ? "this side decodes with MTP (speculative decoding) but the prefill side sent no draft: run both with or both without --speculative mtp"
+        : "the prefill side drafted with MTP (speculative decoding) but this side decodes plainly: run both with or both without --speculative mtp";
 
     /// <summary>One token boundary for every running sequence (grouped by the cache they live in), then the next
     /// prompt chunk of the first sequence still prefilling; the ones that finish leave. Returns whether any sequence

@@ -194,6 +194,8 @@ public sealed class ServingEngine : IDisposable
             var prefilled = await prefill;
             if (prefilled.ModelIdentity != Identity)
                 throw new LatentCacheTransferException("the prefill came from another model", modelMismatch: true);
+            if (GenerationBatch.SpeculationMismatch(prefilled, Options.Speculative) is { } mismatch)
+                throw new LatentCacheTransferException(mismatch);
             Metrics.HandedOver(prefilled.Rows.Length, entry.Clock.Elapsed.TotalSeconds);
             entry.Prefilled = prefilled;
             Enqueue(entry);

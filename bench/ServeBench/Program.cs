@@ -19,7 +19,7 @@ var options = BenchArgs.Parse(args);
 bool quick = options.GetValueOrDefault("short", "false") == "true";
 int threads = Int("threads", 2), requestsPerClient = Int("requests-per-client", quick ? 2 : 4), maxTokens = Int("max-tokens", 64);
 int[] clientCounts = Ints("clients", quick ? "8" : "1,8,32"), batches = Ints("batches", "32,1");
-string[] parts = options.GetValueOrDefault("part", "load,chunked,prefix").Split(',');
+string[] parts = options.GetValueOrDefault("part", "load,chunked,pd,prefix").Split(',');
 string bundled = Path.Combine(BenchPaths.RepoRoot(), "models", "default");
 using var randomModel = options.TryGetValue("model-preset", out var preset) ? RandomModel.Create(preset, bundled) : null;
 string modelDir = randomModel?.Directory ?? options.GetValueOrDefault("model", bundled);

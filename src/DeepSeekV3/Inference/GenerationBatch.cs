@@ -120,7 +120,8 @@ public sealed class GenerationBatch : IDisposable
 
     /// <summary>
     /// Prefill only (a prefill worker or process): prefills the prompt, draws the first token, and returns the prompt's
-    /// cache rows with the sampler's state, then gives the cache back. <see cref="Add(GenerationRequest, PrefilledRequest, Func{long, bool}?)"/>
+    /// cache rows with the sampler's state (with speculative decoding, the MTP layer's rows and the first draft too),
+    /// then gives the cache back. <see cref="Add(GenerationRequest, PrefilledRequest, Func{long, bool}?)"/>
     /// on a batch of the same model continues it exactly.
     /// </summary>
     public PrefilledRequest Prefill(GenerationRequest request, string modelIdentity)

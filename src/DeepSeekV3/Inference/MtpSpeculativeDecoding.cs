@@ -12,7 +12,9 @@ namespace DeepSeekV3.Inference;
 /// <see cref="ISpeculationPolicy"/>, a step may instead be a plain batched one-token step: a sequence's draft is then
 /// dropped and its (hidden state, token) pairs wait, so the next MTP step first brings the MTP layer up to date with them
 /// in one pass. Greedy output is the same whatever the policy decides; sampled output keeps its distribution, but which
-/// random draws go where depends on the decisions (and so on timings and what runs beside it).
+/// random draws go where depends on the decisions (and so on timings and what runs beside it). Prompts may go in whole,
+/// in chunks, after a prefix-cache hit, or be prefilled by another batch and handed over with their draft
+/// (<see cref="TakeDraft"/>, <see cref="Adopt"/>): the MTP layer ends up with the same entries every way.
 /// </summary>
 internal sealed class MtpSpeculativeDecoding : IDecodingStrategy
 {

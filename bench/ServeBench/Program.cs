@@ -52,11 +52,20 @@ if (parts.Contains("pd"))
         new("prefill + decode processes", () => ServeProcesses.StartPrefillDecode(modelDir, threads,
             "--max-batch", "16", "--no-prefix-cache", "--prefill-chunk", $"{chunk}")),
     ];
-    Console.WriteLine($"{Environment.ProcessorCount} cores: the prefill worker shares them with the decode loop, and the two processes " +
-                      $"({threads} compute threads each) with each other; with fewer cores than threads, separation cannot help much here.");
+    if (Environment.ProcessorCount < 2 * threads)
+        Console.WriteLine($"note: {Environment.ProcessorCount} cores for 2 × {threads} compute threads: the prefill worker competes with the decode " +
+                          "loop, and the two processes with each other, for the same cores; separation cannot show its benefit on this machine.");
     var pdRuns = await LongPromptRun.Run(setups, shortClients: 4, longRequestsPerClient, maxTokens, longTokens);
-    Save("serve-pd", new { threads, cores = Environment.ProcessorCount, short_clients = 4, max_tokens = maxTokens, long_tokens = longTokens, max_batch = 16,
-        prefill_chunk = chunk }, pdRuns);
+    Save("serve-pd", new
+    {
+        threads,
+        cores = Environment.ProcessorCount,
+        short_clients = 4,
+        max_tokens = maxTokens,
+        long_tokens = longTokens,
+        max_batch = 16,
+        prefill_chunk = chunk
+    }, pdRuns);
 }
 if (parts.Contains("prefix"))
 {

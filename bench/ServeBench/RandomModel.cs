@@ -17,9 +17,18 @@ internal sealed class RandomModel : IDisposable
         // ≈190M parameters (≈40M activated per token): 8 layers of hidden 768, 32 routed experts of 256, top 4.
         ["random-190m"] = new()
         {
-            ["hidden_size"] = 768, ["intermediate_size"] = 2048, ["num_hidden_layers"] = 8, ["num_attention_heads"] = 12,
-            ["num_key_value_heads"] = 12, ["q_lora_rank"] = 384, ["kv_lora_rank"] = 256, ["qk_nope_head_dim"] = 64,
-            ["qk_rope_head_dim"] = 32, ["v_head_dim"] = 64, ["moe_intermediate_size"] = 256, ["n_routed_experts"] = 32,
+            ["hidden_size"] = 768,
+            ["intermediate_size"] = 2048,
+            ["num_hidden_layers"] = 8,
+            ["num_attention_heads"] = 12,
+            ["num_key_value_heads"] = 12,
+            ["q_lora_rank"] = 384,
+            ["kv_lora_rank"] = 256,
+            ["qk_nope_head_dim"] = 64,
+            ["qk_rope_head_dim"] = 32,
+            ["v_head_dim"] = 64,
+            ["moe_intermediate_size"] = 256,
+            ["n_routed_experts"] = 32,
         },
     };
 

@@ -122,4 +122,21 @@ public class MtpPrefillPathsTests
             Assert.Contains("--speculative mtp", Assert.Throws<InvalidArgumentException>(() => plainDecode.Add(request, prefilled)).Message);
         }
     }
+
+    [Fact]
+    public void A_sampled_request_handed_over_draws_what_it_draws_colocated()
+    {
+        // The draft after the first token is drawn at prefill, so the sampler state that travels is the one after it.
+        using var model = TinyModels.Create(SmallVocab, seed: 4, std: 0.3);
+        var request = new GenerationRequest(Prompt(17, 6), new SamplingParams { MaxTokens = 20, IgnoreEos = true, Temperature = 0.9, Seed = 5 });
+        using var colocated = new GenerationBatch(model, blockSize: Block, speculative: true);
+        var expected = colocated.Add(request);
+        while (colocated.Step()) { }
+        using var prefill = new GenerationBatch(model, blockSize: Block, speculative: true);
+        using var decode = new GenerationBatch(model, blockSize: Block, speculative: true);
+        var sequence = decode.Add(request, prefill.Prefill(request, "model"));
+        while (decode.Step()) { }
+        Assert.Equal(expected.Tokens, sequence.Tokens);
+        Assert.Equal((expected.DraftedTokens, expected.AcceptedTokens), (sequence.DraftedTokens, sequence.AcceptedTokens));
+    }
 }

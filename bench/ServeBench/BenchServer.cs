@@ -6,21 +6,26 @@ using DeepSeekV3.Server;
 
 namespace DeepSeekV3.Bench;
 
-/// <summary>The real server in this process on a loopback port, with a client that carries its key.</summary>
+/// <summary>A server under test and a client that carries its key: the real server in this process on a loopback
+/// port (<see cref="Start"/>), or real <c>dsv3 serve</c> processes (<see cref="ServeProcesses"/>).</summary>
 internal sealed class BenchServer : IAsyncDisposable
 {
-    private const string Key = "bench";
+    public const string Key = "bench";
 
-    private BenchServer(OpenAiServer server, HttpClient http)
+    private readonly Func<ValueTask> _stop;
+
+    /// <param name="stop">Stops what serves <paramref name="address"/>.</param>
+    public BenchServer(Uri address, Func<ValueTask> stop)
     {
-        Server = server;
-        Http = http;
+        _stop = stop;
+        Http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromMinutes(10) };
+        Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Key);
     }
 
-    public OpenAiServer Server { get; }
     public HttpClient Http { get; }
 
-    public static async Task<BenchServer> Start(string modelDir, ServingOptions serving)
+    /// <param name="prefillWorkers">In-process prefill workers apart from the decode loop (0: the decode loop prefills).</param>
+    public static async Task<BenchServer> Start(string modelDir, ServingOptions serving, int prefillWorkers = 0)
     {
         var server = await OpenAiServer.StartAsync(new ServerOptions
         {
@@ -29,11 +34,10 @@ internal sealed class BenchServer : IAsyncDisposable
             ApiKey = Key,
             LogRequests = false,
             Serving = serving,
+            PrefillWorkers = prefillWorkers,
         });
         await server.ModelLoaded;
-        var http = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromMinutes(10) };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Key);
-        return new BenchServer(server, http);
+        return new BenchServer(server.Address, server.DisposeAsync);
     }
 
     /// <summary>Tokens the server's tokenizer makes of <paramref name="text"/> as a completion prompt.</summary>
@@ -63,6 +67,6 @@ internal sealed class BenchServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Http.Dispose();
-        await Server.DisposeAsync();
+        await _stop();
     }
 }

@@ -1,24 +1,29 @@
 using System.Diagnostics;
-using DeepSeekV3.Inference.Serving;
 
 namespace DeepSeekV3.Bench;
 
 /// <summary>
-/// Short streaming requests while long prompts keep arriving: for each prefill chunk size (0 = whole prompts), a
-/// server (prefix cache off, so every long prompt is prefilled in full) serves <c>shortClients</c> clients sending
-/// streamed requests one after another and one client sending long prompts (a new document each time) for as long as
-/// the short ones run. Measured at the client: the short requests' inter-token gaps p50/p99 and tokens/s, and the
-/// long prompts' time to first token.
+/// Short streaming requests while long prompts keep arriving: for each setup (a server: chunked prefill or not,
+/// prefill workers, separate prefill and decode processes; prefix cache off, so every long prompt is prefilled in
+/// full), <c>shortClients</c> clients send streamed requests one after another and one client sends long prompts (a
+/// new document each time) for as long as the short ones run. Measured at the client: the short requests'
+/// inter-token gaps p50/p99 and tokens/s, and the long prompts' time to first token.
 /// </summary>
 internal static class LongPromptRun
 {
-    public static async Task<List<object>> Run(string modelDir, int[] chunks, int shortClients, int requestsPerClient, int maxTokens, int longTokens)
+    /// <summary>One server configuration under the load.</summary>
+    /// <param name="Name">Its row in the table and JSON.</param>
+    /// <param name="Start">Starts it (loaded and ready).</param>
+    public sealed record Setup(string Name, Func<Task<BenchServer>> Start);
+
+    public static async Task<List<object>> Run(IReadOnlyList<Setup> setups, int shortClients, int requestsPerClient, int maxTokens, int longTokens)
     {
         var runs = new List<object>();
-        Console.WriteLine($"{"prefill chunk",13} {"short tok/s",11} {"ITL p50",8} {"ITL p99",8} {"ITL max",8} {"long prompts",12} {"long TTFT p50",13}  (ms; long prompt ≈ {longTokens} tokens)");
-        foreach (int chunk in chunks)
+        Console.WriteLine($"{"setup",-26} {"short tok/s",11} {"ITL p50",8} {"ITL p99",8} {"ITL max",8} {"long prompts",12} {"long TTFT p50",13} " +
+                          $"{"long TTFT p99",13}  (ms; long prompt ≈ {longTokens} tokens)");
+        foreach (var setup in setups)
         {
-            await using var server = await BenchServer.Start(modelDir, new ServingOptions { MaxBatch = 16, PrefillChunk = chunk, PrefixCaching = false });
+            await using var server = await setup.Start();
             string document = await server.TextOf(longTokens, "The harbour master wrote down every ship that came in");
             await StreamedRequest.Run(server.Http, "Warm up", maxTokens);
             await StreamedRequest.Run(server.Http, "Document 0: " + document + " Summarize.", 2);
@@ -43,18 +48,19 @@ internal static class LongPromptRun
             var itl = shorts.SelectMany(r => r.InterTokenSeconds).ToArray();
             var run = new
             {
-                prefill_chunk = chunk,
+                setup = setup.Name,
                 short_clients = shortClients,
                 short_requests = shorts.Count,
                 short_tokens_per_second = shorts.Sum(r => r.CompletionTokens) / wall,
                 short_inter_token_seconds = new { p50 = BenchServer.Percentile(itl, 50), p99 = BenchServer.Percentile(itl, 99), max = itl.Max() },
                 long_prompt_tokens = longTokens,
                 long_prompts = longTtft.Count,
-                long_ttft_seconds_p50 = BenchServer.Percentile(longTtft, 50),
+                long_ttft_seconds = new { p50 = BenchServer.Percentile(longTtft, 50), p99 = BenchServer.Percentile(longTtft, 99) },
             };
             runs.Add(run);
-            Console.WriteLine($"{chunk,13} {run.short_tokens_per_second,11:F1} {1000 * run.short_inter_token_seconds.p50,8:F2} " +
-                              $"{1000 * run.short_inter_token_seconds.p99,8:F2} {1000 * run.short_inter_token_seconds.max,8:F1} {longTtft.Count,12} {1000 * run.long_ttft_seconds_p50,13:F1}");
+            Console.WriteLine($"{setup.Name,-26} {run.short_tokens_per_second,11:F1} {1000 * run.short_inter_token_seconds.p50,8:F2} " +
+                              $"{1000 * run.short_inter_token_seconds.p99,8:F2} {1000 * run.short_inter_token_seconds.max,8:F1} {longTtft.Count,12} " +
+                              $"{1000 * run.long_ttft_seconds.p50,13:F1} {1000 * run.long_ttft_seconds.p99,13:F1}");
         }
         return runs;
     }

@@ -1,6 +1,7 @@
 using DeepSeekV3.Checkpoints;
 using DeepSeekV3.Configuration;
 using DeepSeekV3.Inference;
+using DeepSeekV3.Inference.Fused;
 using DeepSeekV3.Inference.Serving;
 using DeepSeekV3.Modeling;
 using DeepSeekV3.Tokenization;
@@ -17,15 +18,16 @@ internal sealed class ModelHost : IDisposable
     private volatile ServingEngine? _engine;
     private volatile PrefillWorkers? _workers;
     private readonly RemotePrefill? _remote;
+    private IDecoderWeights? _weights;
 
     /// <summary>By role: colocated (prefill workers of its own when asked), prefill (workers, no engine), decode (an
     /// engine whose prefills come from the prefill server).</summary>
     public ModelHost(ServerOptions options)
     {
         Role = options.Role;
-        if ((Role != ServeRole.Colocated || options.PrefillWorkers > 0) && options.Serving.Speculative)
-            throw new InvalidArgumentException("prefill/decode separation does not support speculative decoding yet (the MTP draft " +
-                                               "made at prefill would have to move with the cache)");
+        if (options.Weights is { } mode && (Role != ServeRole.Colocated || options.PrefillWorkers > 0 || options.Parallel is not null))
+            throw new InvalidArgumentException($"--weights {mode.ToString().ToLowerInvariant()} serves on the fused decoder without a LibTorch model; " +
+                                               "prefill/decode separation (--role, --prefill-workers) and --ep need the LibTorch model: drop one or the other");
         if (Role != ServeRole.Decode && options.PrefillUrl is not null)
             throw new InvalidArgumentException($"--prefill URL is for --role decode; this server's role is {Role.ToString().ToLowerInvariant()}");
         if (Role == ServeRole.Decode)
@@ -36,10 +38,17 @@ internal sealed class ModelHost : IDisposable
             Tokenizer = ByteLevelBpeTokenizer.Load(options.ModelDirectory);
             var defaults = GenerationFields.OpenAiDefaults;
             SamplingDefaults = GenerationConfig.Load(options.ModelDirectory)?.Over(defaults) ?? defaults;
+            if (options.Weights is { } weightsMode)
+            {
+                var config = ModelCheckpoint.LoadConfig(options.ModelDirectory);
+                var weights = _weights = CheckpointWeights.Open(options.ModelDirectory, weightsMode);
+                _engine = new ServingEngine(config, () => new FusedWeightsBackend(config, weights), Tokenizer, options.Serving);
+                return;
+            }
             _model = ModelCheckpoint.Load(options.ModelDirectory);
             if (Role == ServeRole.Prefill || options.PrefillWorkers > 0)
                 _workers = new PrefillWorkers(_model, Math.Max(1, options.PrefillWorkers), options.MaxPrefillQueue,
-                    options.Serving.BlockSize, options.Serving.Fused);
+                    options.Serving.BlockSize, options.Serving.Fused, options.Serving.Speculative);
             if (Role == ServeRole.Prefill) return;
             Parallel = options.Parallel?.Invoke(_model);
             _engine = new ServingEngine(_model, Tokenizer, options.Serving, Parallel?.Backend, Parallel?.Lockstep,
@@ -95,5 +104,6 @@ internal sealed class ModelHost : IDisposable
         _workers?.Dispose();
         _remote?.Dispose();
         _model?.Dispose();
+        _weights?.Dispose();
     }
 }

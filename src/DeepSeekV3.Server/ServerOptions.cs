@@ -45,5 +45,9 @@ public sealed record ServerOptions
     /// <summary>Prompts that may wait for a prefill worker; one more gets 503.</summary>
     public int MaxPrefillQueue { get; init; } = 1024;
 
+    /// <summary>Serve on the fused decoder from the checkpoint's own weights, without a LibTorch model
+    /// (<c>--weights</c>: stored, fp8, bf16, f32); null: the LibTorch model.</summary>
+    public Inference.Fused.WeightsMode? Weights { get; init; }
+
     public string ServedModelName => ModelName ?? new DirectoryInfo(ModelDirectory).Name;
 }

@@ -45,12 +45,13 @@ internal static class ServeCommand
             DefaultValueFactory = _ => 0,
         };
         var maxPrefillQueue = new Option<int>("--max-prefill-queue") { Description = "Prompts waiting for a prefill worker at most", DefaultValueFactory = _ => 1024 };
+        var weights = CliOptions.Weights();
         var sampling = new SamplingOptions();
         var experts = new ExpertParallelOptions();
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API")
         {
             model, host, port, apiKey, maxBatch, maxContext, kvTokens, prefillChunk, noPrefixCache, threads, sampling.Speculative,
-            role, prefillUrl, prefillWorkers, maxPrefillQueue,
+            role, prefillUrl, prefillWorkers, maxPrefillQueue, weights,
         };
         experts.AddTo(command);
         command.SetAction(async (result, cancellation) =>
@@ -81,6 +82,7 @@ internal static class ServeCommand
                 PrefillUrl = ParseUrl(result.GetValue(prefillUrl)),
                 PrefillWorkers = result.GetValue(prefillWorkers),
                 MaxPrefillQueue = result.GetValue(maxPrefillQueue),
+                Weights = CliOptions.ParseWeights(result.GetValue(weights), "cpu"),
                 Parallel = parallel is null ? null : loaded => Lead(loaded, world, parallel, result.InvocationConfiguration.Error),
             };
             var log = result.InvocationConfiguration.Error;

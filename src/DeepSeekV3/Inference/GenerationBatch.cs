@@ -40,9 +40,6 @@ public sealed class GenerationBatch : IDisposable
         bool prefixCaching = false, int prefillChunk = 0, ISpeculationPolicy? speculationPolicy = null)
     {
         if (prefillChunk < 0) throw new InvalidArgumentException($"prefill chunk {prefillChunk} must be >= 0 (0: off)");
-        if (speculative && (prefixCaching || prefillChunk > 0))
-            throw new InvalidArgumentException("speculative decoding prefills whole prompts: its MTP entries pair each position " +
-                                               "with the next token, so neither prefix caching nor chunked prefill applies");
         _prefillChunk = prefillChunk;
         _backend = backend?.Invoke() ?? ForwardBackend.Create(
             model ?? throw new ArgumentNullException(nameof(model), "give a model or a backend"), mode, fused);
@@ -123,13 +120,13 @@ public sealed class GenerationBatch : IDisposable
 
     /// <summary>
     /// Prefill only (a prefill worker or process): prefills the prompt, draws the first token, and returns the prompt's
-    /// cache rows with the sampler's state, then gives the cache back. <see cref="Add(GenerationRequest, PrefilledRequest, Func{long, bool}?)"/>
+    /// cache rows with the sampler's state (with speculative decoding, the MTP layer's rows and the first draft too),
+    /// then gives the cache back. <see cref="Add(GenerationRequest, PrefilledRequest, Func{long, bool}?)"/>
     /// on a batch of the same model continues it exactly.
     /// </summary>
     public PrefilledRequest Prefill(GenerationRequest request, string modelIdentity)
     {
         Validate(request);
-        RequirePlainDecoding();
         var sequence = new GenerationSequence(Config, request, _cache, _cache.AddSequence(), _clock, onToken: null, session: null, cachedPromptTokens: 0);
         try
         {
@@ -138,12 +135,14 @@ public sealed class GenerationBatch : IDisposable
             bool finished = sequence.Finished is not null;     // its stop rules ended it: the cache is already back
             int prompt = request.Prompt.Count;
             byte[] rows = finished ? [] : LatentCacheRows.Export(_cache, sequence.CacheId, prompt);
+            var draft = !finished && _strategy is MtpSpeculativeDecoding mtp ? mtp.TakeDraft(sequence) : null;
             return new PrefilledRequest(modelIdentity, _cache.Dtype, _cache.Layers, _cache.RowWidth, prompt, sequence.Tokens[0],
-                sequence.Logprobs.FirstOrDefault(), sequence.Sampler.State, finished, rows);
+                sequence.Logprobs.FirstOrDefault(), sequence.Sampler.State, finished, rows, draft);
         }
         finally
         {
             sequence.Cancel();                                 // a no-op once finished
+            _strategy.Forget(sequence);
         }
     }
 
@@ -156,7 +155,8 @@ public sealed class GenerationBatch : IDisposable
     public GenerationSequence Add(GenerationRequest request, PrefilledRequest prefilled, Func<long, bool>? onToken = null)
     {
         Validate(request);
-        RequirePlainDecoding();
+        var mtp = _strategy as MtpSpeculativeDecoding;
+        if (SpeculationMismatch(prefilled, mtp is not null) is { } mismatch) throw new InvalidArgumentException(mismatch);
         if (prefilled.Dtype != _cache.Dtype || prefilled.Layers != _cache.Layers || prefilled.RowWidth != _cache.RowWidth ||
             prefilled.PromptTokens != request.Prompt.Count)
             throw new InvalidArgumentException($"the prefilled cache ({prefilled.Layers} layers × {prefilled.PromptTokens} tokens × " +
@@ -167,9 +167,11 @@ public sealed class GenerationBatch : IDisposable
         {
             LatentCacheRows.Import(_cache, sequence.CacheId, prefilled.Rows, prefilled.RowTokens);
             sequence.Sampler.Continue(prefilled.SamplerState, prefilled.FirstLogprobs);
-            if (sequence.Emit(prefilled.FirstToken) && prefilled.Finished)
+            bool running = sequence.Emit(prefilled.FirstToken);
+            if (running && prefilled.Finished)
                 throw new InvalidArgumentException("the prefill side ended this request at its first token, but this side's stop rules " +
                                                    "let it go on (a different request or model?)");
+            if (running) mtp?.Adopt(sequence, prefilled.Draft!);
         }
         catch
         {
@@ -181,14 +183,12 @@ public sealed class GenerationBatch : IDisposable
         return sequence;
     }
 
-    /// <summary>A prefill handed over carries no MTP draft, so only plain decoding continues one.</summary>
-    private void RequirePlainDecoding()
-    {
-        if (_strategy is MtpSpeculativeDecoding)
-            throw new InvalidArgumentException("prefill/decode separation does not support speculative decoding yet: the MTP draft " +
-                                               "made at prefill (its token and distribution) would have to move with the cache");
-    }
-
+    /// <summary>Why a prefill cannot continue on a side that does (<paramref name="speculative"/>) or does not decode
+    /// with MTP, or null when it can: both sides must agree, since the MTP layer's entries and draft come from prefill.</summary>
+    internal static string? SpeculationMismatch(PrefilledRequest prefilled, bool speculative) =>
+        prefilled.Finished || (prefilled.Draft is not null) == speculative ? null
+        : speculative ? "this side decodes with MTP (speculative decoding) but the prefill side sent no draft: run both with or both without --speculative mtp"
+        : "the prefill side drafted with MTP (speculative decoding) but this side decodes plainly: run both with or both without --speculative mtp";
 
     /// <summary>One token boundary for every running sequence (grouped by the cache they live in), then the next
     /// prompt chunk of the first sequence still prefilling; the ones that finish leave. Returns whether any sequence

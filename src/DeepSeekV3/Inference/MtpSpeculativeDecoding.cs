@@ -12,7 +12,9 @@ namespace DeepSeekV3.Inference;
 /// <see cref="ISpeculationPolicy"/>, a step may instead be a plain batched one-token step: a sequence's draft is then
 /// dropped and its (hidden state, token) pairs wait, so the next MTP step first brings the MTP layer up to date with them
 /// in one pass. Greedy output is the same whatever the policy decides; sampled output keeps its distribution, but which
-/// random draws go where depends on the decisions (and so on timings and what runs beside it).
+/// random draws go where depends on the decisions (and so on timings and what runs beside it). Prompts may go in whole,
+/// in chunks, after a prefix-cache hit, or be prefilled by another batch and handed over with their draft
+/// (<see cref="TakeDraft"/>, <see cref="Adopt"/>): the MTP layer ends up with the same entries every way.
 /// </summary>
 internal sealed class MtpSpeculativeDecoding : IDecodingStrategy
 {
@@ -45,22 +47,57 @@ internal sealed class MtpSpeculativeDecoding : IDecodingStrategy
 
     public int CacheLayers => MainLayers + 1;
 
-    /// <summary>The whole prompt at once: its MTP entries pair each position with the next token, so they cannot
-    /// start from a cached prefix or stop at a chunk's end.</summary>
+    /// <summary>
+    /// The next <paramref name="tokens"/> prompt tokens (a chunk, or the rest of the prompt) through the main model, then
+    /// the MTP module over the same positions: its entry at position i pairs h_i with token i+1, which the prompt gives
+    /// for every position but the last, and the first token for that one, so the draft comes with the last chunk.
+    /// </summary>
     public void Prefill(GenerationSequence sequence, int tokens)
     {
-        if (sequence.PrefilledTokens != 0 || tokens != sequence.Request.Prompt.Count)
-            throw new InvalidOperationException("speculative decoding prefills a whole prompt at once");
         using var scope = NewDisposeScope();
-        sequence.Cache.SetBatch(sequence.CacheId);
-        long[] prompt = sequence.Request.Prompt.ToArray();
-        sequence.PrefilledTokens = prompt.Length;
-        // The main model over the prompt (hidden state at every position: the MTP module's input), the first token,
-        // then the MTP module over every prompt position.
-        var prefill = _backend.Prefill(prompt, sequence.Cache, everyHidden: true);
+        var cache = sequence.Cache;
+        if (sequence.PrefilledTokens > 0 && sequence.PrefilledTokens == sequence.CachedPromptTokens)
+        {
+            // A prefix-cache hit of c tokens: the MTP entry at c-1 pairs it with the token after it, which the prompt
+            // that cached the block need not share with this one. Redo position c-1 (the main pass gives h_{c-1});
+            // Truncate writes into a copy of the shared block, so the cached one stays as it was.
+            cache.Truncate(sequence.CacheId, sequence.PrefilledTokens - 1);
+            sequence.PrefilledTokens--;
+            tokens++;
+        }
+        cache.SetBatch(sequence.CacheId);
+        var prompt = sequence.Request.Prompt;
+        int start = sequence.PrefilledTokens, end = start + tokens;
+        var prefill = _backend.Prefill(prompt.Skip(start).Take(tokens).ToArray(), cache, everyHidden: true);   // hidden [1, tokens, hidden]
+        sequence.PrefilledTokens = end;
+        if (end < prompt.Count)
+        {
+            _backend.DraftMtp(1, prefill.Hidden, tensor(prompt.Skip(start + 1).Take(tokens).ToArray()).unsqueeze(0), cache).Dispose();
+            return;
+        }
         if (!sequence.Emit(sequence.Sampler.Sample(prefill.Logits[0, -1])))
             return;
-        Propose(sequence, prefill.Hidden, prompt.Skip(1).Append(sequence.Tokens[^1]).ToArray());
+        Propose(sequence, prefill.Hidden, prompt.Skip(start + 1).Append(sequence.Tokens[^1]).ToArray());
+    }
+
+    /// <summary>What a sequence prefilled here needs to go on drafting elsewhere (its MTP cache entries travel with
+    /// the main ones): the draft after its first token. The sequence is forgotten here.</summary>
+    public MtpDraft TakeDraft(GenerationSequence sequence)
+    {
+        if (!_drafts.Remove(sequence, out var draft))
+            throw new InvalidOperationException("the sequence has no draft: it is not prefilled, or it finished");
+        using (draft.Distribution)
+            return new MtpDraft(draft.Token, draft.Distribution.data<float>().ToArray());
+    }
+
+    /// <summary>Continues a sequence prefilled elsewhere (<see cref="TakeDraft"/>) whose first token it emitted.</summary>
+    public void Adopt(GenerationSequence sequence, MtpDraft draft)
+    {
+        if (draft.Distribution.Length != _backend.Config.VocabSize)
+            throw new InvalidArgumentException($"the MTP draft's distribution has {draft.Distribution.Length} entries; the vocabulary has {_backend.Config.VocabSize}");
+        if (draft.Token < 0 || draft.Token >= _backend.Config.VocabSize)
+            throw new InvalidArgumentException($"the MTP draft token {draft.Token} is outside the vocabulary [0, {_backend.Config.VocabSize})");
+        _drafts[sequence] = new Draft(sequence.Tokens[^1], draft.Token, tensor(draft.Distribution));
     }
 
     public void Step(IReadOnlyList<GenerationSequence> running)

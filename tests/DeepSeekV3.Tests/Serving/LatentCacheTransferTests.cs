@@ -37,6 +37,19 @@ public class LatentCacheTransferTests
     }
 
     [Fact]
+    public void An_mtp_draft_travels_with_the_rows()
+    {
+        var sent = Sample() with { Draft = new MtpDraft(3, [0.25f, 0f, 0.5f, 0.25f]) };
+        byte[] frame = LatentCacheTransfer.Encode(sent);
+        Assert.Equal(72 + 40 + (8 + 4 + 4 * 4) + 8 + 60, frame.Length);   // draft token, vocab, 4 floats
+        var received = LatentCacheTransfer.Decode(frame, Identity);
+        Assert.Equal(3, received.Draft!.Token);
+        Assert.Equal(sent.Draft!.Distribution, received.Draft.Distribution);
+        Assert.Equal(sent.Rows, received.Rows);
+        Assert.Null(LatentCacheTransfer.Decode(LatentCacheTransfer.Encode(Sample()), Identity).Draft);
+    }
+
+    [Fact]
     public void Truncated_padded_foreign_and_future_frames_are_refused()
     {
         byte[] frame = LatentCacheTransfer.Encode(Sample());
@@ -46,9 +59,13 @@ public class LatentCacheTransferTests
             LatentCacheTransfer.Decode([.. frame, 0], Identity)).Message);
         var foreign = Assert.Throws<LatentCacheTransferException>(() => LatentCacheTransfer.Decode(frame, new string('b', 64)));
         Assert.True(foreign.ModelMismatch);
-        byte[] future = [.. frame];
-        future[8] = 2;                                                   // version 2
-        Assert.Contains("version 2", Assert.Throws<LatentCacheTransferException>(() => LatentCacheTransfer.Decode(future, Identity)).Message);
+        foreach (byte version in new byte[] { 1, 3 })                   // version 1 (before MTP drafts) and a future one
+        {
+            byte[] other = [.. frame];
+            other[8] = version;
+            Assert.Contains($"frame version {version}; this build reads version 2",
+                Assert.Throws<LatentCacheTransferException>(() => LatentCacheTransfer.Decode(other, Identity)).Message);
+        }
         Assert.Contains("not a latent-cache frame", Assert.Throws<LatentCacheTransferException>(() =>
             LatentCacheTransfer.Decode("{\"error\":1}"u8, Identity)).Message);
         byte[] lying = [.. frame];

@@ -123,4 +123,29 @@ public sealed class PrefillDecodeServingTests(ServerFixture colocated) : IClassF
         Assert.Equal("prefill_unavailable", error.GetProperty("code").GetString());
         Assert.False(decode.HasExited, decode.Log);
     }
+
+    [Fact]
+    public async Task With_mtp_two_real_dsv3_processes_answer_greedy_requests_as_the_colocated_servers_do()
+    {
+        // Greedy MTP output is the plain greedy output (SpeculativeServingTests); across the split the MTP module's
+        // cache entries and the first draft travel with the prefill, and the decode side's drafts are counted.
+        var greedy = new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 24 };
+        var expected = new List<string>();
+        var chat = colocated.OpenAi().GetChatClient("default");
+        foreach (string question in Questions)
+            expected.Add((await chat.CompleteChatAsync([new UserChatMessage(question)], greedy)).Value.Content[0].Text);
+        string model = BundledModelTests.ModelDirectory();
+        using var prefill = ServeProcess.Serve("--role", "prefill", "--speculative", "mtp", "--model", model, "--port", "0", "--api-key", ServerFixture.Key);
+        var prefillAddress = await prefill.Ready(TimeSpan.FromSeconds(90));
+        using var decode = ServeProcess.Serve("--role", "decode", "--speculative", "mtp", "--prefill", prefillAddress.ToString(), "--model", model,
+            "--port", "0", "--api-key", ServerFixture.Key);
+        var decodeAddress = await decode.Ready(TimeSpan.FromSeconds(90));
+        var split = Client(decodeAddress).GetChatClient("default");
+        foreach (var (question, answer) in Questions.Zip(expected))
+            Assert.Equal(answer, (await split.CompleteChatAsync([new UserChatMessage(question)], greedy)).Value.Content[0].Text);
+        using var http = new HttpClient { BaseAddress = decodeAddress };
+        string metrics = await http.GetStringAsync("/metrics");
+        Assert.True(ServerFixture.MetricValue(metrics, "vllm:spec_decode_num_drafts_total") > 0, metrics);
+        Assert.Equal(Questions.Length, ServerFixture.MetricValue(metrics, "dsv3:prefills_received_total"));
+    }
 }

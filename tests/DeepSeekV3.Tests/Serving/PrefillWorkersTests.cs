@@ -86,4 +86,32 @@ public class PrefillWorkersTests
         Assert.Equal(plain.Tokens, continued.Tokens);
         Assert.Equal(plain.Logprobs, continued.Logprobs, (a, b) => a.Chosen == b.Chosen && a.Top.SequenceEqual(b.Top));
     }
+
+    [Fact]
+    public async Task With_mtp_an_engine_fed_by_prefill_workers_answers_greedy_requests_as_the_plain_engine_does()
+    {
+        string dir = BundledModelTests.ModelDirectory();
+        using var model = ModelCheckpoint.Load(dir);
+        var tokenizer = ByteLevelBpeTokenizer.Load(dir);
+        var greedy = Requests(tokenizer).Where(r => r.Sampling.IsGreedy).ToList();
+        TextResult[] plain;
+        using (var engine = new ServingEngine(model, tokenizer, new ServingOptions { MaxBatch = 4 }))
+            plain = await RunAll(engine, greedy);
+        var speculative = new ServingOptions { MaxBatch = 4, Speculative = true };
+        using var workers = new PrefillWorkers(model, workers: 1, speculative: true);
+        using (var engine = new ServingEngine(model, tokenizer, speculative, prefill: workers))
+        {
+            var separated = await RunAll(engine, greedy);
+            Assert.Equal(plain.Select(r => r.Result.Tokens), separated.Select(r => r.Result.Tokens));
+            Assert.Equal(greedy.Count, engine.Metrics.PrefillsHandedOver);
+        }
+        // Both sides agree on speculation, or the handover is refused (the server answers 502: a fault between the sides).
+        using var plainWorkers = new PrefillWorkers(model, workers: 1);
+        using (var mismatched = new ServingEngine(model, tokenizer, speculative, prefill: plainWorkers))
+            Assert.Contains("sent no draft", (await Assert.ThrowsAsync<LatentCacheTransferException>(() => mismatched.Submit(greedy[0]).Completion)).Message);
+        using var mtpBatch = new GenerationBatch(model, speculative: true);
+        var prefilled = await plainWorkers.PrefillAsync(new GenerationRequest(greedy[0].Prompt, greedy[0].Sampling), default);
+        Assert.Contains("sent no draft", Assert.Throws<InvalidArgumentException>(() =>
+            mtpBatch.Add(new GenerationRequest(greedy[0].Prompt, greedy[0].Sampling), prefilled)).Message);
+    }
 }

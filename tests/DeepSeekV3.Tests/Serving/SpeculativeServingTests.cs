@@ -49,4 +49,29 @@ public class SpeculativeServingTests(SpeculativeServingTests.Speculative specula
         double estimate = ServerFixture.MetricValue(metrics, "dsv3:spec_decode_acceptance_estimate");
         Assert.Equal((accepted + 1) / (drafts + 2), estimate, 6);
     }
+
+    [Fact]
+    public async Task Greedy_answers_through_prefix_cache_hits_and_chunked_prefill_equal_plain_decoding()
+    {
+        // A shared opening of several 64-token blocks (prefix-cache hits after the first request) and prompts longer
+        // than the 256-token prefill chunk: the MTP module gets its cache entries on both paths.
+        string opening = string.Concat(Enumerable.Range(1, 40).Select(i => $"Entry {i}: the harbour master wrote down a ship. "));
+        JsonObject Long(int i) => new()
+        {
+            ["model"] = "default",
+            ["prompt"] = $"{opening}Question {i}: which ship came on day {i + 3}?",
+            ["max_tokens"] = 16,
+            ["temperature"] = 0,
+            ["ignore_eos"] = true,
+        };
+        for (int i = 0; i < 3; i++)
+        {
+            var answer = await speculative.PostJson("/v1/completions", Long(i));
+            int prompt = answer.GetProperty("usage").GetProperty("prompt_tokens").GetInt32();
+            Assert.True(prompt > ServingOptions.DefaultPrefillChunk, $"{prompt} prompt tokens: not chunked");
+            if (i > 0)
+                Assert.True(answer.GetProperty("usage").GetProperty("prompt_tokens_details").GetProperty("cached_tokens").GetInt32() >= 64, answer.ToString());
+            Assert.Equal(await Complete(plain, Long(i)), answer.GetProperty("choices")[0].GetProperty("text").GetString());
+        }
+    }
 }

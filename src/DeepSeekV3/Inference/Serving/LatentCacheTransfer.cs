@@ -8,24 +8,26 @@ namespace DeepSeekV3.Inference.Serving;
 /// The wire format of a <see cref="PrefilledRequest"/> between a prefill process and a decode process
 /// (media type <see cref="MediaType"/>), little-endian:
 /// <code>
-/// "DSV3LKV\0"  magic, 8 bytes          u16 version (1)          32 bytes model identity (SHA-256)
+/// "DSV3LKV\0"  magic, 8 bytes          u16 version (2)          32 bytes model identity (SHA-256)
 /// u8 dtype (1 float32, 2 bfloat16, 3 float16)   i32 layers   i32 row width (kv_lora_rank + qk_rope_head_dim)
-/// i32 prompt tokens   u8 flags (1 finished at the first token, 2 first-token logprobs follow)
+/// i32 prompt tokens   u8 flags (1 finished at the first token, 2 first-token logprobs follow, 4 an MTP draft follows)
 /// i64 first token   u64 sampler state
 /// [logprobs: i64 token, f32 logprob, i32 top count, top count × (i64 token, f32 logprob)]
+/// [MTP draft: i64 draft token, i32 vocab, vocab × f32 distribution]   (layers then count the MTP module's cache layer)
 /// i64 row bytes = layers × row tokens × row width × dtype size (row tokens: prompt tokens, 0 when finished)
 /// the rows, [layers, row tokens, row width], layer-major
 /// </code>
 /// Reading checks every length against what the header promises, so a truncated or padded body, another version or
-/// another model is a <see cref="LatentCacheTransferException"/> naming what differs.
+/// another model is a <see cref="LatentCacheTransferException"/> naming what differs. Version 2 added the MTP draft
+/// (speculative decoding across the split); version 1 frames are refused, as any other version.
 /// </summary>
 public static class LatentCacheTransfer
 {
     public const string MediaType = "application/x-dsv3-latent-cache";
-    public const ushort Version = 1;
+    public const ushort Version = 2;
     private static ReadOnlySpan<byte> Magic => "DSV3LKV\0"u8;
     private const int IdentityBytes = 32;
-    private const byte FinishedFlag = 1, LogprobsFlag = 2;
+    private const byte FinishedFlag = 1, LogprobsFlag = 2, DraftFlag = 4;
 
     public static byte[] Encode(PrefilledRequest prefilled)
     {
@@ -39,7 +41,8 @@ public static class LatentCacheTransfer
             w.Write(prefilled.Layers);
             w.Write(prefilled.RowWidth);
             w.Write(prefilled.PromptTokens);
-            w.Write((byte)((prefilled.Finished ? FinishedFlag : 0) | (prefilled.FirstLogprobs is null ? 0 : LogprobsFlag)));
+            w.Write((byte)((prefilled.Finished ? FinishedFlag : 0) | (prefilled.FirstLogprobs is null ? 0 : LogprobsFlag) |
+                           (prefilled.Draft is null ? 0 : DraftFlag)));
             w.Write(prefilled.FirstToken);
             w.Write(prefilled.SamplerState);
             if (prefilled.FirstLogprobs is { } logprobs)
@@ -47,6 +50,12 @@ public static class LatentCacheTransfer
                 Write(w, logprobs.Chosen);
                 w.Write(logprobs.Top.Count);
                 foreach (var top in logprobs.Top) Write(w, top);
+            }
+            if (prefilled.Draft is { } draft)
+            {
+                w.Write(draft.Token);
+                w.Write(draft.Distribution.Length);
+                foreach (float p in draft.Distribution) w.Write(p);
             }
             w.Write((long)prefilled.Rows.Length);
             w.Write(prefilled.Rows);
@@ -85,6 +94,17 @@ public static class LatentCacheTransfer
             for (int i = 0; i < count; i++) top[i] = r.Logprob();
             logprobs = new TokenLogprobs(chosen, top);
         }
+        MtpDraft? draft = null;
+        if ((flags & DraftFlag) != 0)
+        {
+            long token = r.I64();
+            int vocab = r.I32();
+            if (vocab < 1 || (long)vocab * sizeof(float) > r.Remaining)
+                throw new LatentCacheTransferException($"an MTP draft distribution of {vocab} entries; the frame has {r.Remaining} bytes left");
+            var distribution = new float[vocab];
+            System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(r.Take(vocab * sizeof(float))).CopyTo(distribution);
+            draft = new MtpDraft(token, distribution);
+        }
         bool finished = (flags & FinishedFlag) != 0;
         long expected = (long)layers * (finished ? 0 : prompt) * width * PrefilledRequest.ElementSize(dtype);
         long rowBytes = r.I64();
@@ -96,7 +116,7 @@ public static class LatentCacheTransfer
         byte[] rows = r.Take((int)rowBytes).ToArray();
         if (r.Remaining != 0)
             throw new LatentCacheTransferException($"{r.Remaining} bytes after the rows");
-        return new PrefilledRequest(identity, dtype, layers, width, prompt, firstToken, logprobs, state, finished, rows);
+        return new PrefilledRequest(identity, dtype, layers, width, prompt, firstToken, logprobs, state, finished, rows, draft);
     }
 
     private static void Write(BinaryWriter w, TokenLogprob logprob)

@@ -29,7 +29,10 @@ public sealed class PrefillWorkers : IPrefillSource, IDisposable
 
     /// <param name="workers">Prefill threads, each with its own backend and cache.</param>
     /// <param name="maxQueue">Prompts that may wait for a worker; one more is refused (<see cref="ServerBusyException"/>).</param>
-    public PrefillWorkers(DeepSeekV3ForCausalLM model, int workers = 1, int maxQueue = 1024, int blockSize = 64, bool fused = true)
+    /// <param name="speculative">Prefill for MTP speculative decoding: the MTP module's cache entries and the first
+    /// draft go with each prefill (<see cref="PrefilledRequest.Draft"/>).</param>
+    public PrefillWorkers(DeepSeekV3ForCausalLM model, int workers = 1, int maxQueue = 1024, int blockSize = 64, bool fused = true,
+        bool speculative = false)
     {
         if (workers < 1) throw new InvalidArgumentException($"prefill workers {workers} must be >= 1");
         if (maxQueue < 1) throw new InvalidArgumentException($"prefill queue {maxQueue} must be >= 1");
@@ -39,7 +42,7 @@ public sealed class PrefillWorkers : IPrefillSource, IDisposable
         _threads = new Thread[workers];
         for (int i = 0; i < workers; i++)
         {
-            _batches[i] = new GenerationBatch(model, blockSize: blockSize, fused: fused);
+            _batches[i] = new GenerationBatch(model, blockSize: blockSize, fused: fused, speculative: speculative);
             var batch = _batches[i];
             _threads[i] = new Thread(() => Run(batch)) { Name = $"dsv3 prefill worker {i}", IsBackground = true };
         }

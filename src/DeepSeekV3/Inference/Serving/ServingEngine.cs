@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using DeepSeekV3.Configuration;
 using DeepSeekV3.Modeling;
 using DeepSeekV3.Tokenization;
 
@@ -39,14 +40,28 @@ public sealed class ServingEngine : IDisposable
     /// a request joins the queue once its prefill is handed over.</summary>
     public ServingEngine(DeepSeekV3ForCausalLM model, ByteLevelBpeTokenizer tokenizer, ServingOptions? options = null,
         Func<ForwardBackend>? backend = null, BatchLockstep? lockstep = null, IPrefillSource? prefill = null)
+        : this(model, model.Config, tokenizer, options, backend, lockstep, prefill)
+    {
+    }
+
+    /// <summary>Starts the generation loop on a backend that runs without a LibTorch model (the fused decoder over a
+    /// checkpoint's own weights, <c>dsv3 serve --weights</c>): prefill/decode separation and expert parallelism need
+    /// the model, so neither is offered here.</summary>
+    public ServingEngine(ModelConfig config, Func<ForwardBackend> backend, ByteLevelBpeTokenizer tokenizer, ServingOptions? options = null)
+        : this(null, config, tokenizer, options, backend, lockstep: null, prefill: null)
+    {
+    }
+
+    private ServingEngine(DeepSeekV3ForCausalLM? model, ModelConfig config, ByteLevelBpeTokenizer tokenizer, ServingOptions? options,
+        Func<ForwardBackend>? backend, BatchLockstep? lockstep, IPrefillSource? prefill)
     {
         if (lockstep is not null && prefill is not null)
             throw new InvalidArgumentException("prefill/decode separation and expert-parallel serving do not combine yet");
         _lockstep = lockstep;
         _prefill = prefill;
-        Identity = prefill is null ? "" : ModelIdentity.Of(model);
+        Identity = prefill is null ? "" : ModelIdentity.Of(model!);
         Options = options ?? new ServingOptions();
-        int modelContext = model.Config.MaxPositionEmbeddings;
+        int modelContext = config.MaxPositionEmbeddings;
         MaxContext = Options.MaxContext ?? modelContext;
         if (MaxContext < 2 || MaxContext > modelContext)
             throw new InvalidArgumentException($"max context {MaxContext} must be in [2, {modelContext}] (the model's max_position_embeddings)");
@@ -58,7 +73,7 @@ public sealed class ServingEngine : IDisposable
         if (Options.PrefillChunk < 0) throw new InvalidArgumentException($"prefill chunk {Options.PrefillChunk} must be >= 0 (0: off)");
         // Lockstep followers must run the same passes: a prefix hit on one rank and not another would desynchronize them.
         // The same holds for MTP on/off decisions, which follow timings: under lockstep every step speculates.
-        bool plainPrefill = !Options.Speculative && lockstep is null;
+        bool plainPrefill = lockstep is null;
         Speculation = Options.Speculative && lockstep is null ? new MtpSpeculationRule() : null;
         _batch = new GenerationBatch(model, blockSize: Options.BlockSize, fused: Options.Fused, speculative: Options.Speculative,
             backend: backend, prefixCaching: Options.PrefixCaching && plainPrefill, prefillChunk: plainPrefill ? Options.PrefillChunk : 0,
@@ -179,6 +194,8 @@ public sealed class ServingEngine : IDisposable
             var prefilled = await prefill;
             if (prefilled.ModelIdentity != Identity)
                 throw new LatentCacheTransferException("the prefill came from another model", modelMismatch: true);
+            if (GenerationBatch.SpeculationMismatch(prefilled, Options.Speculative) is { } mismatch)
+                throw new LatentCacheTransferException(mismatch);
             Metrics.HandedOver(prefilled.Rows.Length, entry.Clock.Elapsed.TotalSeconds);
             entry.Prefilled = prefilled;
             Enqueue(entry);

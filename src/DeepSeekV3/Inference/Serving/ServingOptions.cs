@@ -25,11 +25,11 @@ public sealed record ServingOptions
 
     /// <summary>Share full cache blocks across requests by prompt prefix (vLLM's automatic prefix caching): cached
     /// blocks no request holds count against <see cref="KvCacheTokens"/> and are evicted least recently used when a
-    /// request needs room. Off with speculative decoding and under expert-parallel lockstep.</summary>
+    /// request needs room. Off under expert-parallel lockstep.</summary>
     public bool PrefixCaching { get; init; } = true;
 
     /// <summary>Prompt tokens prefilled per loop turn at most, between decode steps of the running batch (vLLM's
-    /// chunked prefill); 0: a whole prompt at once. Off with speculative decoding and under expert-parallel lockstep.</summary>
+    /// chunked prefill); 0: a whole prompt at once. Off under expert-parallel lockstep.</summary>
     public int PrefillChunk { get; init; } = DefaultPrefillChunk;
 
     /// <summary>256 tokens: on the bundled model a chunk costs about what a few decode steps of a full batch do, so

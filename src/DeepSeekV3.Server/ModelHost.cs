@@ -33,11 +33,11 @@ internal sealed class ModelHost : IDisposable
         if (Role == ServeRole.Decode)
             _remote = new RemotePrefill(options.PrefillUrl ?? throw new InvalidArgumentException("--role decode needs --prefill URL (the prefill server)"),
                 options.ApiKey, () => _engine?.Identity ?? "");
+        // Read before loading (a small file): the chat page shows these from the start.
+        SamplingDefaults = DefaultSampling.Of(options.ModelDirectory);
         Loading = Task.Run(() =>
         {
             Tokenizer = ByteLevelBpeTokenizer.Load(options.ModelDirectory);
-            var defaults = GenerationFields.OpenAiDefaults;
-            SamplingDefaults = GenerationConfig.Load(options.ModelDirectory)?.Over(defaults) ?? defaults;
             if (options.Weights is { } weightsMode)
             {
                 var config = ModelCheckpoint.LoadConfig(options.ModelDirectory);
@@ -74,7 +74,7 @@ internal sealed class ModelHost : IDisposable
     public ByteLevelBpeTokenizer? Tokenizer { get; private set; }
 
     /// <summary>Sampling for fields a request leaves out: the model's generation_config.json, else OpenAI's defaults.</summary>
-    public SamplingParams SamplingDefaults { get; private set; } = GenerationFields.OpenAiDefaults;
+    public SamplingParams SamplingDefaults { get; }
 
     /// <summary>The engine's parallel parts (null in one process or while loading).</summary>
     public ParallelServing? Parallel { get; private set; }

@@ -101,7 +101,7 @@ public sealed class OpenAiServer : IAsyncDisposable
                 "is a prefill server (--role prefill); send completions to its decode server", code: "not_found"), log));
             return;
         }
-        _app.MapGet("/", Guard(new ChatPage(needsKey: key is not null).Serve, log));
+        _app.MapGet("/", Guard(new ChatPage(needsKey: key is not null, _host.SamplingDefaults).Serve, log));
         _app.MapGet("/health", Guard(info.Health, log));
         _app.MapGet("/metrics", Guard(info.Metrics, log));
         _app.MapGet("/v1/models", Guard(info.Models, log));

@@ -3,6 +3,7 @@ using System.Globalization;
 using DeepSeekV3.Checkpoints;
 using DeepSeekV3.Inference;
 using DeepSeekV3.Tokenization;
+using DeepSeekV3.Training.Checkpointing;
 using DeepSeekV3.Training.Data;
 using DeepSeekV3.Training.Distillation;
 
@@ -32,9 +33,13 @@ internal static class DistillCommand
         var logitKd = new Option<bool>("--logit-kd") { Description = "Train on KL(teacher ‖ student) of the teacher's distribution instead of SFT on its tokens" };
         var kdTemperature = new Option<double>("--kd-temperature") { Description = "τ of --logit-kd (loss scaled by τ²)", DefaultValueFactory = _ => 1.0 };
         var threads = new Option<int>("--threads") { Description = "Torch CPU threads (0: library default)", DefaultValueFactory = _ => 1 };
+        var saveEvery = new Option<int>("--save-every") { Description = "Checkpoint the student every N steps (0: SFT only at the end, KD none)", DefaultValueFactory = _ => 0 };
+        var keep = new Option<int>("--keep") { Description = "Checkpoints to keep", DefaultValueFactory = _ => 3 };
+        var resume = new Option<bool>("--resume") { Description = "Continue the student's training from its newest checkpoint (the teacher's distill.jsonl is reused)" };
         var command = new Command("distill", "Distill a teacher into a student: teacher-sampled chat data, then SFT or logit KD")
         {
             teacher, student, prompts, output, samples, temperature, topP, maxTokens, reward, seed, steps, lr, seqLen, batch, logitKd, kdTemperature, threads,
+            saveEvery, keep, resume,
         };
         command.SetAction(result =>
         {
@@ -51,19 +56,26 @@ internal static class DistillCommand
                 RewardFilter = filter,
                 Seed = result.GetValue(seed),
             };
-            List<DistilledExample> data;
-            using (var teacherModel = ModelCheckpoint.Load(teacherDir))
-                data = TeacherData.Generate(teacherModel, tokenizer, items, sampling);
-            if (data.Count == 0)
-                throw new InvalidArgumentException("distill: the reward filter kept no teacher completion; raise --samples or drop --reward-filter");
-            Directory.CreateDirectory(outDir);
             string dataPath = Path.Combine(outDir, "distill.jsonl");
-            TeacherData.WriteChat(dataPath, data);
-            int total = items.Count * sampling.Samples;
-            writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"teacher: {data.Count} of {total} completions kept{(filter ? " (correct ones)" : "")}; data: {dataPath}"));
+            bool resuming = result.GetValue(resume);
+            if (resuming && File.Exists(dataPath))
+                writer.WriteLine($"teacher: reusing {dataPath} (--resume; it was written whole, atomically)");
+            else
+            {
+                List<DistilledExample> data;
+                using (var teacherModel = ModelCheckpoint.Load(teacherDir))
+                    data = TeacherData.Generate(teacherModel, tokenizer, items, sampling);
+                if (data.Count == 0)
+                    throw new InvalidArgumentException("distill: the reward filter kept no teacher completion; raise --samples or drop --reward-filter");
+                Directory.CreateDirectory(outDir);
+                TeacherData.WriteChat(dataPath, data);
+                int total = items.Count * sampling.Samples;
+                writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"teacher: {data.Count} of {total} completions kept{(filter ? " (correct ones)" : "")}; data: {dataPath}"));
+            }
             string[] common = ["--steps", $"{result.GetValue(steps)}", "--lr", $"{result.GetValue(lr).ToString(CultureInfo.InvariantCulture)}",
-                               "--seq-len", $"{result.GetValue(seqLen)}", "--threads", $"{result.GetValue(threads)}"];
+                               "--seq-len", $"{result.GetValue(seqLen)}", "--threads", $"{result.GetValue(threads)}",
+                               "--save-every", $"{result.GetValue(saveEvery)}", "--keep", $"{result.GetValue(keep)}", .. (resuming ? ["--resume"] : Array.Empty<string>())];
             if (!result.GetValue(logitKd))
             {
                 // The SFT path as it is: `dsv3 sft` on the written data, its run under OUT/sft.
@@ -78,13 +90,19 @@ internal static class DistillCommand
                 BatchSequences = result.GetValue(batch),
                 LearningRate = result.GetValue(lr),
                 Seed = result.GetValue(seed),
-            }, result.GetValue(seqLen));
+            }, result.GetValue(seqLen), new StepCheckpoints
+            {
+                RunDirectory = outDir,
+                SaveEvery = result.GetValue(saveEvery),
+                KeepLast = result.GetValue(keep),
+                Resume = resuming,
+            });
         });
         return command;
     }
 
     private static int LogitKd(TextWriter writer, string teacherDir, string studentDir, string outDir, string dataPath,
-        ByteLevelBpeTokenizer tokenizer, LogitDistillationOptions options, int sequenceLength)
+        ByteLevelBpeTokenizer tokenizer, LogitDistillationOptions options, int sequenceLength, StepCheckpoints checkpoints)
     {
         var packed = PackedDataset.Pack(ChatExamples.Load(dataPath, tokenizer),
             new DataOptions { SequenceLength = sequenceLength, FimRate = 0, ValidationFraction = 0, Seed = options.Seed });
@@ -98,7 +116,7 @@ internal static class DistillCommand
         {
             if (step == 1 || step % 10 == 0 || step == options.Steps)
                 writer.WriteLine(string.Create(CultureInfo.InvariantCulture, $"step {step}/{options.Steps}: KD loss {loss:F4} ({clock.Elapsed.TotalSeconds:F0} s)"));
-        });
+        }, checkpoints);
         double after = kd.Divergence(packed, probe);
         string modelDir = Path.Combine(outDir, "model");
         ModelCheckpoint.Save(studentModel, modelDir);

@@ -5,6 +5,7 @@ using DeepSeekV3.Checkpoints;
 using DeepSeekV3.Inference;
 using DeepSeekV3.IO;
 using DeepSeekV3.Tokenization;
+using DeepSeekV3.Training.Checkpointing;
 using DeepSeekV3.Training.Data;
 using DeepSeekV3.Training.Mtp;
 
@@ -30,9 +31,12 @@ internal static class MtpTuneCommand
         var seed = new Option<long>("--seed") { Description = "Window order", DefaultValueFactory = _ => 1234 };
         var json = new Option<string?>("--json") { Description = "Write settings, loss curve and acceptance before/after to this JSON file" };
         var threads = new Option<int>("--threads") { Description = "Torch CPU threads (0: library default)", DefaultValueFactory = _ => 1 };
+        var saveEvery = new Option<int>("--save-every") { Description = "Checkpoint into OUT/checkpoints every N steps (0: none)", DefaultValueFactory = _ => 0 };
+        var keep = new Option<int>("--keep") { Description = "Checkpoints to keep", DefaultValueFactory = _ => 3 };
+        var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in OUT/checkpoints up to --steps" };
         var command = new Command("mtp-tune", "Fine-tune the MTP module(s) alone on the main model's own predictions; report speculative acceptance before/after")
         {
-            model, data, output, steps, seqLen, batch, lr, soft, documents, evalPrompts, evalTokens, seed, json, threads,
+            model, data, output, steps, seqLen, batch, lr, soft, documents, evalPrompts, evalTokens, seed, json, threads, saveEvery, keep, resume,
         };
         command.SetAction(result =>
         {
@@ -64,6 +68,14 @@ internal static class MtpTuneCommand
                 $"data: {train.Count} documents, {packed.TrainTokens:N0} tokens, {packed.TrainWindows} windows; acceptance before: greedy {before.Greedy:P1}, T 0.7 {before.Sampled:P1}"));
             var curve = new List<object>();
             var clock = System.Diagnostics.Stopwatch.StartNew();
+            string outDir = result.GetValue(output)!;
+            var checkpoints = new StepCheckpoints
+            {
+                RunDirectory = outDir,
+                SaveEvery = result.GetValue(saveEvery),
+                KeepLast = result.GetValue(keep),
+                Resume = result.GetValue(resume),
+            };
             using (var tuner = new MtpSelfDistillation(network, options))
             {
                 tuner.Run(packed, (step, loss, agreement) =>
@@ -72,13 +84,12 @@ internal static class MtpTuneCommand
                     if (step == 1 || step % 10 == 0 || step == options.Steps)
                         writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
                             $"step {step}/{options.Steps}: loss {loss:F4}, depth-1 argmax agreement {agreement:P1} ({clock.Elapsed.TotalSeconds:F0} s)"));
-                });
+                }, checkpoints);
             }
             network.eval();
             var after = Acceptance(network, held, newTokens);
             writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"acceptance after: greedy {after.Greedy:P1} (before {before.Greedy:P1}), T 0.7 {after.Sampled:P1} (before {before.Sampled:P1})"));
-            string outDir = result.GetValue(output)!;
             ModelCheckpoint.Save(network, outDir);
             TrainCommand.CopyTokenizer(dir, outDir);
             writer.WriteLine($"model: {outDir}");

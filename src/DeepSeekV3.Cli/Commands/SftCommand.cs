@@ -10,7 +10,8 @@ namespace DeepSeekV3.Cli.Commands;
 
 /// <summary>`dsv3 sft`: supervised fine-tuning on chat-format JSONL (report §5.1): conversations rendered with the
 /// model's chat template, the loss on assistant tokens only, examples packed into windows, cosine learning-rate
-/// decay; the same trainer, checkpoints and resume as `dsv3 train`.</summary>
+/// decay; the same trainer, checkpoints and resume as `dsv3 train`. With --mix-pretrain, windows of pre-training text
+/// are replayed among the conversations (plain LM loss on all their tokens) to keep what pre-training taught.</summary>
 internal static class SftCommand
 {
     public static Command Create()
@@ -36,10 +37,13 @@ internal static class SftCommand
         var threads = new Option<int>("--threads") { Description = "Torch CPU threads (0: library default)", DefaultValueFactory = _ => 1 };
         var logEvery = new Option<int>("--log-every") { Description = "Progress line every N steps", DefaultValueFactory = _ => 10 };
         var noPlots = new Option<bool>("--no-plots") { Description = "Skip the PNG plots at the end" };
+        var mixPretrain = new Option<string[]>("--mix-pretrain") { Description = "Pre-training text replayed during fine-tuning, as `dsv3 train --data` reads it (text files, directories, .jsonl with \"text\"); repeatable", AllowMultipleArgumentsPerToken = true };
+        var mixRatio = new Option<double>("--mix-ratio") { Description = "Share of training windows that are pre-training windows (with --mix-pretrain; Megatron-style blend by samples)", DefaultValueFactory = _ => 0.25 };
+        var tokenCache = new Option<string>("--token-cache") { Description = "Folder for cached token shards of --mix-pretrain", DefaultValueFactory = _ => Path.Combine(".data", "tokens") };
         var command = new Command("sft", "Supervised fine-tuning on chat JSONL: loss on assistant tokens only, packed, resumable")
         {
             model, data, output, steps, seqLen, batchTokens, microBatch, lr, finalLr, warmup, seed, saveEvery, keep, resume,
-            valFraction, evalEvery, mtpDepth, biasSpeed, threads, logEvery, noPlots,
+            valFraction, evalEvery, mtpDepth, biasSpeed, threads, logEvery, noPlots, mixPretrain, mixRatio, tokenCache,
         };
         command.SetAction(result =>
         {
@@ -51,8 +55,23 @@ internal static class SftCommand
             int sequenceLength = result.GetValue(seqLen), total = result.GetValue(steps);
             var dataOptions = new DataOptions { SequenceLength = sequenceLength, FimRate = 0, ValidationFraction = result.GetValue(valFraction), Seed = result.GetValue(seed) };
             var packed = PackedDataset.Pack(examples, dataOptions);
+            if (result.GetValue(mixRatio) is not (>= 0 and < 1))
+                throw new InvalidArgumentException($"--mix-ratio {result.GetValue(mixRatio)}: expected a share in [0, 1)");
             writer.WriteLine($"data: {examples.Count:N0} conversations, {examples.Sum(e => (long)e.Tokens.Length):N0} tokens, " +
                              $"{examples.Sum(e => (long)e.TrainedTokens):N0} of them assistant tokens (trained)");
+            var encoder = new BpeTokenEncoder(tokenizer, modelDir);
+            if (result.GetValue(mixPretrain) is { Length: > 0 } mixFiles)
+            {
+                // The pre-training text packed as `dsv3 train` packs it with the same seed (its validation documents
+                // stay out), without FIM: replay is plain next-token text.
+                using var shards = TokenShardSet.Open(mixFiles, encoder, result.GetValue(tokenCache)!, null, out _);
+                var pretraining = PackedDataset.Build(shards, encoder, new DataOptions { SequenceLength = sequenceLength, FimRate = 0, Seed = dataOptions.Seed });
+                double ratio = result.GetValue(mixRatio);
+                packed = packed.MixPretraining(pretraining, ratio, dataOptions.Seed);
+                writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"mix: {packed.MixedWindows:N0} pre-training windows of {sequenceLength + 1} tokens from {string.Join(", ", mixFiles)} " +
+                    $"({shards.TotalTokens:N0} tokens) among {packed.TrainWindows:N0} training windows (ratio {ratio})"));
+            }
             double peak = result.GetValue(lr);
             int warmupSteps = result.GetValue(warmup) ?? Math.Max(1, total / 20);
             double depthLambda = 0.1;                                                     // the report's late-training MTP weight
@@ -83,10 +102,10 @@ internal static class SftCommand
                     Objective = new ObjectiveOptions { MtpDepth = result.GetValue(mtpDepth) },
                 },
             };
-            var summary = TrainingRun.Execute(options, packed, new BpeTokenEncoder(tokenizer, modelDir), writer);
+            var summary = TrainingRun.Execute(options, packed, encoder, writer);
             TrainCommand.CopyTokenizer(modelDir, summary.ModelDirectory);
             writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"done: {summary.Steps} steps, assistant-token loss {summary.FinalLoss:F4}, val {(summary.ValidationLoss is double v ? v.ToString("F4", CultureInfo.InvariantCulture) : "none")}; model: {summary.ModelDirectory}"));
+                $"done: {summary.Steps} steps, {(packed.MixedWindows > 0 ? "train loss (assistant tokens and replayed text)" : "assistant-token loss")} {summary.FinalLoss:F4}, val {(summary.ValidationLoss is double v ? v.ToString("F4", CultureInfo.InvariantCulture) : "none")}; model: {summary.ModelDirectory}"));
             return 0;
         });
         return command;

@@ -32,7 +32,7 @@ public static class TrainingRun
         var world = context.World;
         if (!context.IsMain) log = TextWriter.Null;
         string output = options.OutputDirectory;
-        CheckOutputDirectory(output, options.Resume);
+        TrainingCheckpoint.CheckRunDirectory(output, options.Resume);
         // The inputs are read and checked before anything is written into the run directory, so a bad --data
         // leaves an existing run as it was. Rank 0 tokenizes; the others wait and find its token cache.
         if (!context.IsMain) world.Barrier();
@@ -53,7 +53,7 @@ public static class TrainingRun
         using var single = parallel is null ? ParallelContext.Single() : null;
         var context = parallel ?? single!;
         if (!context.IsMain) log = TextWriter.Null;
-        CheckOutputDirectory(options.OutputDirectory, options.Resume);
+        TrainingCheckpoint.CheckRunDirectory(options.OutputDirectory, options.Resume);
         return Train(options, data, encoder, log, cancel, context);
     }
 
@@ -187,17 +187,6 @@ public static class TrainingRun
     /// (null without it).</summary>
     private static ExpertParallelExecutor? ShardExperts(DeepSeekV3ForCausalLM model, ParallelContext context, bool overlap) =>
         context.Layout.ExpertParallel == 1 ? null : ExpertParallel.Shard(model, context, overlap);
-
-    /// <summary>--out must be a directory (or not exist yet); a fresh start must not overwrite another run's
-    /// checkpoints and metrics (as HF's run_clm refuses a non-empty output_dir without resume or overwrite).</summary>
-    private static void CheckOutputDirectory(string output, bool resume)
-    {
-        if (File.Exists(output))
-            throw new InvalidArgumentException($"--out \"{output}\": is a file; expected a run directory (new or existing)");
-        if (!resume && TrainingCheckpoint.Latest(output) is { } checkpoint)
-            throw new InvalidArgumentException(
-                $"--out \"{output}\" already holds a run ({Path.GetFileName(checkpoint)}): add --resume to continue it, or choose another --out");
-    }
 
     private static string PrecisionName(TrainerOptions options)
     {

@@ -66,6 +66,6 @@ public class GenerationConfigTests
         using var greedy = JsonDocument.Parse("""{"temperature": 0}""");
         Assert.Equal(1.0, GenerationFields.Read(greedy.RootElement, chat: true, defaults).Sampling.RepetitionPenalty);
         // A model without generation_config.json: OpenAI's default temperature 1.
-        Assert.Equal(1.0, GenerationFields.Read(empty.RootElement, chat: true, GenerationFields.OpenAiDefaults).Sampling.Temperature);
+        Assert.Equal(1.0, GenerationFields.Read(empty.RootElement, chat: true, DefaultSampling.OpenAi).Sampling.Temperature);
     }
 }

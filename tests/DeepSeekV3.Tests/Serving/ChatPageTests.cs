@@ -24,7 +24,31 @@ public class ChatPageTests(ServerFixture server) : IClassFixture<ServerFixture>
         Assert.DoesNotContain(" src=", html);
         Assert.DoesNotContain("<link", html);
         Assert.DoesNotContain("innerHTML", html);
-        Assert.Contains("<meta name=\"dsv3-api-key\" content=\"none\">", await PageOf(new ChatPage(needsKey: false)));
+        Assert.Contains("<meta name=\"dsv3-api-key\" content=\"none\">", await PageOf(new ChatPage(needsKey: false, DefaultSampling.OpenAi)));
+    }
+
+    [Fact]
+    public async Task The_page_s_sampling_fields_start_at_the_server_s_defaults()
+    {
+        // The bundled model's generation_config.json, read here on its own.
+        using var file = JsonDocument.Parse(File.ReadAllText(Path.Combine(Inference.BundledModelTests.ModelDirectory(), "generation_config.json")));
+        string temperature = file.RootElement.GetProperty("temperature").GetRawText(), topP = file.RootElement.GetProperty("top_p").GetRawText();
+        Assert.NotEqual("1", temperature);
+        using var response = await server.Http.GetAsync("/");
+        string html = await response.Content.ReadAsStringAsync();
+        Assert.Contains($"id=\"temperature\" type=\"number\" min=\"0\" max=\"2\" step=\"0.1\" value=\"{temperature}\"", html);
+        Assert.Contains($"id=\"top-p\" type=\"number\" min=\"0\" max=\"1\" step=\"0.05\" value=\"{topP}\"", html);
+        // Without the file: OpenAI's temperature 1 and top_p 1.
+        string plain = await PageOf(new ChatPage(needsKey: false, DefaultSampling.OpenAi));
+        Assert.Contains("id=\"temperature\" type=\"number\" min=\"0\" max=\"2\" step=\"0.1\" value=\"1\"", plain);
+        Assert.Contains("id=\"top-p\" type=\"number\" min=\"0\" max=\"1\" step=\"0.05\" value=\"1\"", plain);
+        Assert.DoesNotContain("{{", plain);
+
+        // In the browser: the fields the page sends start at those values.
+        await using var page = await HeadlessChromium.OpenAsync(server.Server.Address);
+        var shown = await page.EvaluateAsync("({ t: requestBody().temperature, p: requestBody().top_p })");
+        Assert.Equal(double.Parse(temperature, System.Globalization.CultureInfo.InvariantCulture), shown.GetProperty("t").GetDouble());
+        Assert.Equal(double.Parse(topP, System.Globalization.CultureInfo.InvariantCulture), shown.GetProperty("p").GetDouble());
     }
 
     private static async Task<string> PageOf(ChatPage page)

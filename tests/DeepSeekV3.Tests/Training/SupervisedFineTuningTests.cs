@@ -70,14 +70,19 @@ public class SupervisedFineTuningTests
         Assert.Equal(0f, none.item<float>());
     }
 
-    [Fact]
-    public void Sft_resumed_from_a_checkpoint_reproduces_the_uninterrupted_run()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Sft_resumed_from_a_checkpoint_reproduces_the_uninterrupted_run(bool mixPretraining)
     {
         using var dir = new TempDirectory();
         string repository = Path.GetFullPath(Path.Combine(BundledModelTests.ModelDirectory(), "..", ".."));
         string[] args = ["sft", "--model", BundledModelTests.ModelDirectory(), "--data", Path.Combine(repository, "data", "sft", "sums-chat.jsonl"),
                          "--out", dir.File("run"), "--seq-len", "32", "--batch-tokens", "64", "--micro-batch", "2", "--steps", "4",
                          "--save-every", "2", "--eval-every", "2", "--no-plots", "--lr", "1e-4"];
+        if (mixPretraining)
+            args = [.. args, "--mix-pretrain", Path.Combine(repository, "data", "eval", "text.jsonl"), "--mix-ratio", "0.15",
+                    "--token-cache", dir.File("tokens")];
         var output = new StringWriter();
         Assert.True(CliApp.Run(args, output, output) == 0, output.ToString());
         string metricsFile = dir.File(Path.Combine("run", MetricsLog.FileName));
@@ -88,6 +93,8 @@ public class SupervisedFineTuningTests
         Assert.Equal(uninterrupted.Select(m => m.TotalLoss), resumed.Select(m => m.TotalLoss));
         Assert.Equal(uninterrupted.Select(m => m.ValidationLoss), resumed.Select(m => m.ValidationLoss));
         Assert.Contains("assistant tokens (trained)", output.ToString());
+        if (mixPretraining)
+            Assert.Matches(@"mix: \d+ pre-training windows of 33 tokens", output.ToString());
         Assert.True(File.Exists(dir.File(Path.Combine("run", "model", "tokenizer.json"))));
     }
 }

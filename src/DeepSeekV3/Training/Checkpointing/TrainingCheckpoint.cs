@@ -141,6 +141,17 @@ public static partial class TrainingCheckpoint
         return new Guid(token).ToString("N");
     }
 
+    /// <summary>--out must be a directory (or not exist yet); a fresh start must not overwrite another run's
+    /// checkpoints and metrics (as HF's run_clm refuses a non-empty output_dir without resume or overwrite).</summary>
+    public static void CheckRunDirectory(string output, bool resume)
+    {
+        if (File.Exists(output))
+            throw new InvalidArgumentException($"--out \"{output}\": is a file; expected a run directory (new or existing)");
+        if (!resume && Latest(output) is { } checkpoint)
+            throw new InvalidArgumentException(
+                $"--out \"{output}\" already holds a run ({Path.GetFileName(checkpoint)}): add --resume to continue it, or choose another --out");
+    }
+
     /// <summary>The newest complete checkpoint folder of a run, or null.</summary>
     public static string? Latest(string runDirectory) => Completed(Path.Combine(runDirectory, Folder)).LastOrDefault();
 

@@ -5,7 +5,10 @@ namespace DeepSeekV3.Training.Data;
 /// <summary>
 /// Where the training stream stands: epoch e visits every training window once in a permutation drawn from
 /// (seed, e); Position counts windows already served in that epoch. Saved in checkpoints, so a resumed run reads
-/// exactly the windows the uninterrupted run would have.
+/// exactly the windows the uninterrupted run would have. With mixed pre-training windows
+/// (<see cref="PackedDataset.MixPretraining"/>) each source is permuted on its own and the two are interleaved by
+/// Megatron-LM's blending rule (<c>build_blending_indices</c>): slot i goes to the source furthest below its share of
+/// i + 1 windows, so every prefix of an epoch holds the mix ratio to within one window.
 /// </summary>
 public sealed class DataCursor
 {
@@ -38,11 +41,31 @@ public sealed class DataCursor
             }
             if (_orderEpoch != Epoch)
             {
-                _order = SplitMix64.Permutation(Dataset.TrainWindows, Seed, 0x53485546 + Epoch);
+                _order = Order(Epoch);
                 _orderEpoch = Epoch;
             }
             windows[i] = _order![Position++];
         }
         return windows;
+    }
+
+    private long[] Order(long epoch)
+    {
+        long mixed = Dataset.MixedWindows, own = Dataset.TrainWindows - mixed;
+        var first = SplitMix64.Permutation(own, Seed, 0x53485546 + epoch);
+        if (mixed == 0) return first;
+        var second = SplitMix64.Permutation(mixed, Seed, 0x4D495800 + epoch);
+        long total = own + mixed, taken = 0, takenMixed = 0;
+        var order = new long[total];
+        for (long i = 0; i < total; i++)
+        {
+            // Errors of the two sources against their shares of i + 1 windows, times total: own·(i+1) − taken·total.
+            long ownError = own * (i + 1) - (taken - takenMixed) * total;
+            long mixedError = mixed * (i + 1) - takenMixed * total;
+            bool fromMixed = takenMixed < mixed && (mixedError > ownError || taken - takenMixed == own);
+            order[i] = fromMixed ? own + second[takenMixed++] : first[taken - takenMixed];
+            taken++;
+        }
+        return order;
     }
 }

@@ -14,6 +14,8 @@ namespace DeepSeekV3.Training.Data;
 /// (4 bytes per token): training documents first, then validation documents.
 /// Fine-tuning data (<see cref="Pack"/>) also carries a loss mask per token: <see cref="Labels"/> then gives each
 /// window's targets with the untrained ones (prompts) replaced by <see cref="IgnoredLabel"/>.
+/// Pre-training replay (<see cref="MixPretraining"/>) appends whole pre-training windows to the training split, each
+/// trained on every token as in pre-training.
 /// </summary>
 public sealed class PackedDataset
 {
@@ -24,10 +26,12 @@ public sealed class PackedDataset
     private readonly bool[]? _trained;
     private readonly int[]? _document;
     private readonly int _trainLength, _validationLength;
+    private readonly int[] _mixed;                                                        // [MixedWindows × (T + 1)]
 
     private PackedDataset(int sequenceLength, int[] stream, bool[]? trained, int[]? document, int trainLength, int validationLength,
-        long trainDocuments, long validationDocuments, bool validationFromTail)
+        long trainDocuments, long validationDocuments, bool validationFromTail, int[]? mixed = null)
     {
+        _mixed = mixed ?? [];
         SequenceLength = sequenceLength;
         _stream = stream;
         _trained = trained;
@@ -48,9 +52,18 @@ public sealed class PackedDataset
     /// <summary>True when the validation split is the last share of the packed stream rather than whole documents.</summary>
     public bool ValidationFromTail { get; }
 
-    public long TrainTokens => _trainLength;
+    public long TrainTokens => _trainLength + MixedWindows * (SequenceLength + 1L);
     public long ValidationTokens => _validationLength;
-    public long TrainWindows => WindowCount(_trainLength);
+
+    /// <summary>Training windows: the packed ones [0, TrainWindows − MixedWindows), then the mixed pre-training ones.</summary>
+    public long TrainWindows => WindowCount(_trainLength) + MixedWindows;
+
+    /// <summary>Pre-training windows mixed into the training split (<see cref="MixPretraining"/>); 0 without a mix.</summary>
+    public long MixedWindows => _mixed.Length / (SequenceLength + 1);
+
+    /// <summary>The segment number of every token of a mixed pre-training window: one document per window, so it
+    /// attends causally across the whole window with positions 0..T − 1, as pre-training did.</summary>
+    public const long MixedSegment = -1;
     public long ValidationWindows => WindowCount(_validationLength);
 
     /// <summary>True for fine-tuning data, where only some tokens are targets (see <see cref="Labels"/>).</summary>
@@ -128,6 +141,39 @@ public sealed class PackedDataset
         return Split(t, stream, trained, document, length, trainLength, examples.Count, validationExamples, options.ValidationFraction);
     }
 
+    /// <summary>
+    /// Pre-training replay in fine-tuning: this dataset with training windows of <paramref name="pretraining"/> added,
+    /// so that they make <paramref name="ratio"/> of the training windows (rounded to whole windows), as Megatron-LM's
+    /// blended datasets weight their sources by samples (<c>--data-path 0.8 chat 0.2 pretrain</c>); <see
+    /// cref="DataCursor"/> interleaves the two sources by Megatron's blending rule, so every prefix of an epoch holds
+    /// the ratio to within one window. The windows are a seeded draw without repetition from the pre-training
+    /// training split (never its validation documents); each is trained on all its tokens, with plain causal attention
+    /// (<see cref="MixedSegment"/>). Validation stays this dataset's own.
+    /// </summary>
+    public PackedDataset MixPretraining(PackedDataset pretraining, double ratio, long seed)
+    {
+        if (!(ratio >= 0 && ratio < 1))
+            throw new InvalidArgumentException($"--mix-ratio {ratio}: expected a share of the training windows in [0, 1)");
+        if (MixedWindows > 0)
+            throw new InvalidArgumentException("this dataset already holds mixed pre-training windows");
+        if (pretraining.SequenceLength != SequenceLength)
+            throw new InvalidArgumentException(
+                $"pre-training windows of {pretraining.SequenceLength + 1} tokens: expected {SequenceLength + 1}, this dataset's");
+        long own = WindowCount(_trainLength);
+        long count = (long)Math.Round(own * ratio / (1 - ratio), MidpointRounding.AwayFromZero);
+        long available = pretraining.TrainWindows - pretraining.MixedWindows;
+        if (count > available)
+            throw new InvalidArgumentException(
+                $"--mix-ratio {ratio}: {count:N0} pre-training windows needed beside {own:N0} fine-tuning windows; the pre-training data has {available:N0}");
+        int width = SequenceLength + 1;
+        var mixed = new int[count * width];
+        var order = SplitMix64.Permutation(available, seed, 0x4D495850);                   // "MIXP"
+        for (long i = 0; i < count; i++)
+            pretraining.Window(order[i], validation: false).CopyTo(mixed.AsSpan((int)(i * width), width));
+        return new PackedDataset(SequenceLength, _stream, _trained, _document, _trainLength, _validationLength,
+            TrainDocuments, ValidationDocuments, ValidationFromTail, mixed);
+    }
+
     /// <summary>The dataset over stream[0, length) with [trainLength, length) held out; when the held-out documents
     /// fill no window, the stream's tail instead (if training keeps at least one window).</summary>
     private static PackedDataset Split(int t, int[] stream, bool[]? trained, int[]? document, int length, int trainLength, long documents,
@@ -177,8 +223,13 @@ public sealed class PackedDataset
         long count = validation ? ValidationWindows : TrainWindows;
         if (index < 0 || index >= count)
             throw new ArgumentOutOfRangeException(nameof(index), index, $"window not in [0, {count})");
+        if (IsMixed(index, validation))
+            return _mixed.AsSpan((int)(index - WindowCount(_trainLength)) * (SequenceLength + 1), SequenceLength + 1);
         return _stream.AsSpan(WindowStart(index, validation), SequenceLength + 1);
     }
+
+    /// <summary>True for a mixed pre-training window (<see cref="MixPretraining"/>).</summary>
+    public bool IsMixed(long index, bool validation) => !validation && index >= WindowCount(_trainLength);
 
     private int WindowStart(long index, bool validation) => (validation ? _trainLength : 0) + (int)(index * SequenceLength);
 
@@ -191,9 +242,10 @@ public sealed class PackedDataset
         for (int i = 0; i < windows.Count; i++)
         {
             var window = Window(windows[i], validation);
-            int start = WindowStart(windows[i], validation);
+            bool mixed = IsMixed(windows[i], validation);                                 // every token trained
+            int start = mixed ? 0 : WindowStart(windows[i], validation);
             for (int j = 0; j < window.Length; j++)
-                values[i * (SequenceLength + 1) + j] = _trained[start + j] ? window[j] : IgnoredLabel;
+                values[i * (SequenceLength + 1) + j] = mixed || _trained[start + j] ? window[j] : IgnoredLabel;
         }
         return tensor(values, [windows.Count, SequenceLength + 1], ScalarType.Int64);
     }
@@ -207,9 +259,10 @@ public sealed class PackedDataset
         for (int i = 0; i < windows.Count; i++)
         {
             Window(windows[i], validation);                                               // validates the index
-            int start = WindowStart(windows[i], validation);
+            bool mixed = IsMixed(windows[i], validation);
+            int start = mixed ? 0 : WindowStart(windows[i], validation);
             for (int j = 0; j <= SequenceLength; j++)
-                values[i * (SequenceLength + 1) + j] = _document[start + j];
+                values[i * (SequenceLength + 1) + j] = mixed ? MixedSegment : _document[start + j];
         }
         return tensor(values, [windows.Count, SequenceLength + 1], ScalarType.Int64);
     }

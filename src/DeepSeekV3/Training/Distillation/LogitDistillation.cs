@@ -1,5 +1,6 @@
 using DeepSeekV3.Modeling;
 using DeepSeekV3.Randomness;
+using DeepSeekV3.Training.Checkpointing;
 using DeepSeekV3.Training.Data;
 using DeepSeekV3.Training.Optimization;
 using TorchSharp;
@@ -73,25 +74,29 @@ public sealed class LogitDistillation : IDisposable
     }
 
     /// <summary>Runs the steps over the training windows of <paramref name="data"/> (fine-tuning data with a loss
-    /// mask) in a seeded order; <paramref name="onStep"/> receives (step, loss).</summary>
-    public void Run(PackedDataset data, Action<int, double>? onStep = null)
+    /// mask) in a seeded order; <paramref name="onStep"/> receives (step, loss). With <paramref name="checkpoints"/>,
+    /// saves as they say and, resuming, continues after the newest one's step.</summary>
+    public void Run(PackedDataset data, Action<int, double>? onStep = null, StepCheckpoints? checkpoints = null)
     {
         if (!data.HasLossMask)
             throw new InvalidArgumentException("logit distillation trains on chat data (assistant tokens); got text without a loss mask");
         long count = data.TrainWindows;
+        int perStep = (int)Math.Min(_options.BatchSequences, count);
         var order = SplitMix64.Permutation(count, _options.Seed, 0x4B44);
-        long next = 0;
+        long done = checkpoints?.Restore(_student, _optimizer, _options.Seed, data.SequenceLength) ?? 0;
+        long next = done * perStep;
         _student.train();
-        for (int step = 1; step <= _options.Steps; step++)
+        for (int step = (int)done + 1; step <= _options.Steps; step++)
         {
             using var scope = NewDisposeScope();
-            var ids = Enumerable.Range(0, (int)Math.Min(_options.BatchSequences, count)).Select(_ => order[next++ % count]).ToList();
+            var ids = Enumerable.Range(0, perStep).Select(_ => order[next++ % count]).ToList();
             var loss = Loss(data.Batch(ids, false), data.Labels(ids, false)!, data.Segments(ids, false));
             loss.backward();
             GradientClipping.ClipByGlobalNorm(_student.parameters().Where(p => p.requires_grad), 1.0);
             _optimizer.Step(_options.LearningRate * Math.Min(1.0, (double)step / Math.Max(1, _options.Warmup)));
             _student.zero_grad();
             onStep?.Invoke(step, loss.item<float>());
+            checkpoints?.AfterStep(_student, _optimizer, step, _options.Seed, data.SequenceLength);
         }
         _student.eval();
     }

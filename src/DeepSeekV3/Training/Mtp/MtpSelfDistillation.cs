@@ -1,5 +1,6 @@
 using DeepSeekV3.Modeling;
 using DeepSeekV3.Randomness;
+using DeepSeekV3.Training.Checkpointing;
 using DeepSeekV3.Training.Data;
 using DeepSeekV3.Training.Optimization;
 using TorchSharp;
@@ -83,22 +84,26 @@ public sealed class MtpSelfDistillation : IDisposable
     }
 
     /// <summary>Runs <see cref="MtpTuneOptions.Steps"/> steps over the training windows of <paramref name="data"/>
-    /// in a seeded order; <paramref name="onStep"/> receives (step, loss, agreement) after each.</summary>
-    public void Run(PackedDataset data, Action<int, double, double>? onStep = null)
+    /// in a seeded order; <paramref name="onStep"/> receives (step, loss, agreement) after each. With
+    /// <paramref name="checkpoints"/>, saves as they say and, resuming, continues after the newest one's step.</summary>
+    public void Run(PackedDataset data, Action<int, double, double>? onStep = null, StepCheckpoints? checkpoints = null)
     {
         long windows = data.TrainWindows;
+        int perStep = (int)Math.Min(_options.BatchSequences, windows);
         var order = SplitMix64.Permutation(windows, _options.Seed, 0x4D5450);
-        long next = 0;
-        for (int step = 1; step <= _options.Steps; step++)
+        long done = checkpoints?.Restore(_model, _optimizer, _options.Seed, data.SequenceLength) ?? 0;
+        long next = done * perStep;
+        for (int step = (int)done + 1; step <= _options.Steps; step++)
         {
             using var scope = NewDisposeScope();
-            var ids = Enumerable.Range(0, (int)Math.Min(_options.BatchSequences, windows)).Select(_ => order[next++ % windows]).ToList();
+            var ids = Enumerable.Range(0, perStep).Select(_ => order[next++ % windows]).ToList();
             var (loss, agreement) = Loss(data.Batch(ids, validation: false));
             loss.backward();
             GradientClipping.ClipByGlobalNorm(_trained.Select(p => p.Parameter), 1.0);
             _optimizer.Step(_options.LearningRate * Math.Min(1.0, (double)step / Math.Max(1, _options.Warmup)));
             _model.zero_grad();
             onStep?.Invoke(step, loss.item<float>(), agreement);
+            checkpoints?.AfterStep(_model, _optimizer, step, _options.Seed, data.SequenceLength);
         }
     }
 

@@ -4,6 +4,7 @@ using DeepSeekV3.Inference;
 using DeepSeekV3.Inference.Fused;
 using DeepSeekV3.Kernels;
 using DeepSeekV3.Modeling;
+using DeepSeekV3.Tests.Checkpoints;
 using DeepSeekV3.Tests.Modeling;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
@@ -15,24 +16,20 @@ namespace DeepSeekV3.Tests.Inference;
 /// checkpoint against the LibTorch model loaded from it (FP8 dequantized with its block scales, fp32): logits and
 /// hidden states at every position of a prompt longer than one chunk, then decode steps over the cache it wrote.
 /// </summary>
-public sealed class GemmPrefillTests(ITestOutputHelper output) : IDisposable
+public sealed class GemmPrefillTests(ITestOutputHelper output)
 {
-    private readonly string _directory = Directory.CreateDirectory(
-        Path.Combine(Path.GetTempPath(), "dsv3-gemm-prefill-" + Guid.NewGuid().ToString("N"))).FullName;
+    /// <summary>MappedFp8DecoderTests' model (several scale blocks per projection, the last partial) with a head of
+    /// 64 + 64 kv_b rows, so each head's W_UV slice starts inside a 128-row scale block.</summary>
+    private static ModelConfig Config => MappedFp8DecoderTests.Config with { QkNopeHeadDim = 64, VHeadDim = 64 };
 
-    public void Dispose() => Directory.Delete(_directory, recursive: true);
+    private static double Relative(Tensor expected, Tensor actual) => MappedFp8DecoderTests.Relative(expected, actual);
 
-    /// <summary>Tiny, but with several scale blocks per projection (the last partial), and a head of 64 + 64 kv_b
-    /// rows so each head's W_UV slice starts inside a 128-row scale block.</summary>
-    private static ModelConfig Config => ModelPresets.Tiny with
+    /// <summary>A tiny FP8 checkpoint of <see cref="Config"/> in <paramref name="directory"/>.</summary>
+    private static void SaveFp8(string directory, long seed)
     {
-        HiddenSize = 160, IntermediateSize = 200, MoeIntermediateSize = 136, QLoraRank = 144, KvLoraRank = 136,
-        QkNopeHeadDim = 64, VHeadDim = 64,
-    };
-
-    private static double Relative(Tensor expected, Tensor actual) =>
-        ((actual.to(ScalarType.Float64) - expected.to(ScalarType.Float64)).abs().max()
-         / expected.to(ScalarType.Float64).abs().max()).item<double>();
+        using var source = TinyModels.Create(Config, seed, std: 0.02);
+        ModelCheckpoint.Save(source, directory, new ModelCheckpoint.SaveOptions { Fp8 = true });
+    }
 
     /// <summary>
     /// ≤ 1e-3 in fp32 at every position. With bf16 arithmetic (inputs, tiles and outputs rounded to 8 mantissa bits)
@@ -46,11 +43,11 @@ public sealed class GemmPrefillTests(ITestOutputHelper output) : IDisposable
     public void Fp8_prefill_on_the_gemm_matches_the_dequantized_model(GemmPrecision precision, double tolerance)
     {
         var config = Config;
-        using (var source = TinyModels.Create(config, seed: 5, std: 0.02))
-            ModelCheckpoint.Save(source, _directory, new ModelCheckpoint.SaveOptions { Fp8 = true });
+        using var directory = new TempDirectory();
+        SaveFp8(directory.Path, seed: 5);
         using var _ = no_grad();
-        using var model = ModelCheckpoint.Load(_directory);
-        using var weights = new MappedCheckpointWeights(_directory);
+        using var model = ModelCheckpoint.Load(directory.Path);
+        using var weights = new MappedCheckpointWeights(directory.Path);
         using var fused = new FusedDecoder(config, weights, threads: 2) { PrefillPrecision = precision };
         Assert.Equal(precision, fused.PrefillPrecision);
 
@@ -92,10 +89,10 @@ public sealed class GemmPrefillTests(ITestOutputHelper output) : IDisposable
     public void Last_only_gemm_prefill_gives_the_same_last_position_as_the_full_one()
     {
         var config = Config;
-        using (var source = TinyModels.Create(config, seed: 7, std: 0.08))
-            ModelCheckpoint.Save(source, _directory, new ModelCheckpoint.SaveOptions { Fp8 = true });
+        using var directory = new TempDirectory();
+        SaveFp8(directory.Path, seed: 7);
         using var _ = no_grad();
-        using var weights = new MappedCheckpointWeights(_directory);
+        using var weights = new MappedCheckpointWeights(directory.Path);
         using var fused = new FusedDecoder(config, weights, threads: 2) { PrefillPrecision = GemmPrecision.F32 };
         var prompt = TinyModels.Prompt(FusedDecoder.PrefillChunk + 3, seed: 8);
         ModelOutput Run(bool lastOnly)

@@ -13,9 +13,11 @@ namespace DeepSeekV3.Inference.Fused;
 /// <see cref="Kernels"/>: one call per step instead of dozens of LibTorch ops per layer, and weights streamed at memory
 /// bandwidth. Same math as the model's absorbed forward (tests compare the two at every step), fp32 activations,
 /// fp32, bf16 or block-scaled FP8 weights (<see cref="WeightFormat"/>) from the model or from any
-/// <see cref="IDecoderWeights"/> (a memory-mapped checkpoint), CPU only. Prefill stays with LibTorch (GEMM-bound, where LibTorch is strong); both write the
-/// same <see cref="PagedLatentCache"/>. Not thread-safe: one decoder per generating thread. Build it after the model
-/// has its final device and dtype: it keeps views of the parameters' memory.
+/// <see cref="IDecoderWeights"/> (a memory-mapped checkpoint), CPU only. Long prompts go to LibTorch's model forward
+/// (GEMM-bound, where LibTorch is strong) or, with <see cref="PrefillPrecision"/>, through this decoder's layers with
+/// every linear a GEMM over the weights as stored (<see cref="TileGemm"/>); all write the same
+/// <see cref="PagedLatentCache"/>. Not thread-safe: one decoder per generating thread. Build it after the model has its
+/// final device and dtype: it keeps views of the parameters' memory.
 /// </summary>
 public sealed unsafe class FusedDecoder : IDisposable
 {

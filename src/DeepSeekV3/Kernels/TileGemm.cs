@@ -7,10 +7,12 @@ namespace DeepSeekV3.Kernels;
 /// Y = X·Wᵀ for many rows of X (prefill: a chunk of prompt positions) over a weight kept as stored (fp32, bf16 or
 /// block-scaled FP8, <see cref="WeightMatrix"/>): W is dequantized a tile of rows at a time into a scratch tensor in
 /// the compute precision and multiplied with LibTorch's cache-blocked GEMM, so each weight is read from memory once per
-/// chunk instead of once per 16 rows (<see cref="Gemv"/>), and no full-size dequantized copy ever exists. LibTorch's
-/// GEMM runs on its own threads (<c>torch.set_num_threads</c>). Not thread-safe: one per decoder.
+/// chunk instead of once per 16 rows (<see cref="Gemv"/>), and no full-size dequantized copy ever exists. With a
+/// <paramref name="team"/> of two or more the tiles are shared among its members, each dequantizing its own and running
+/// LibTorch's GEMM on it single-threaded (<see cref="OpenMpThreads"/>); without one (or where that is unavailable)
+/// LibTorch's GEMM runs on its own threads (<c>torch.set_num_threads</c>). Not thread-safe: one per decoder.
 /// </summary>
-public sealed unsafe class TileGemm(GemmPrecision precision)
+public sealed unsafe class TileGemm(GemmPrecision precision, WorkerTeam? team = null)
 {
     /// <summary>
     /// Bytes of one dequantized weight tile. The tile is written by the dequantizer and then read by the GEMM once per
@@ -25,7 +27,9 @@ public sealed unsafe class TileGemm(GemmPrecision precision)
     /// output columns by; a ragged last tile is fine.</summary>
     private const int RowAlign = 16;
 
-    private float[] _row = [];
+    /// <summary>Each team member's fp32 row buffer (FP8/F32 rows on their way to bf16).</summary>
+    private readonly float[][] _rows = new float[team?.Size ?? 1][];
+    private readonly OpenMpThreads? _openMp = team is { Size: > 1 } ? OpenMpThreads.Find() : null;
 
     public GemmPrecision Precision => precision;
 
@@ -49,19 +53,27 @@ public sealed unsafe class TileGemm(GemmPrecision precision)
     public void MultiplyRows(float* x, int m, int xStride, in WeightMatrix w, int first, int count, float* y, int yStride)
     {
         CheckRange(w, first, count, m);
-        int k = w.Columns, tileRows = Math.Min(count, TileRows(k));
-        using var scope = NewDisposeScope();
-        var input = Input(x, m, xStride, k);                                        // [m, k]
-        var tile = empty([tileRows, k], Dtype);
-        byte* tileData = Data(tile);
-        for (int start = 0; start < count; start += tileRows)
+        int k = w.Columns, tileRows = Math.Min(count, TileRows(k)), tiles = (count + tileRows - 1) / tileRows;
+        using var input = Input(x, m, xStride, k);                                  // [m, k]
+        var weight = w;
+        void Tiles(int member, int step)                                            // tiles member, member + step, ...
         {
-            int rows = Math.Min(tileRows, count - start);
-            Dequantize(w, first + start, rows, tileData);
-            using var part = rows == tileRows ? tile.alias() : tile.narrow(0, 0, rows);   // leading rows: contiguous
-            using var product = mm(input, part.t());                                // [m, rows]
-            Output(product, m, rows, y + start, yStride);
+            using var tile = empty([tileRows, k], Dtype);
+            byte* tileData = Data(tile);
+            for (int t = member; t < tiles; t += step)
+            {
+                int start = t * tileRows, rows = Math.Min(tileRows, count - start);
+                Dequantize(weight, first + start, rows, tileData, member);
+                using var part = tile.narrow(0, 0, rows);                           // leading rows: contiguous
+                using var transposed = part.t();
+                using var product = mm(input, transposed);                          // [m, rows]
+                Output(product, m, rows, y + start, yStride);
+            }
         }
+        if (_openMp is { } openMp && tiles > 1)
+            team!.Run(member => openMp.Single(() => Tiles(member, team.Size)));
+        else
+            Tiles(0, 1);
     }
 
     /// <summary>
@@ -72,10 +84,9 @@ public sealed unsafe class TileGemm(GemmPrecision precision)
     public void MultiplyByRows(float* x, int m, int xStride, in WeightMatrix w, int first, int count, float* y, int yStride)
     {
         CheckRange(w, first, count, m);
-        using var scope = NewDisposeScope();
-        var input = Input(x, m, xStride, count);                                    // [m, count]
-        var tile = empty([count, w.Columns], Dtype);
-        Dequantize(w, first, count, Data(tile));
+        using var input = Input(x, m, xStride, count);                              // [m, count]
+        using var tile = empty([count, w.Columns], Dtype);
+        Dequantize(w, first, count, Data(tile), member: 0);
         using var product = mm(input, tile);                                        // [m, w.Columns]
         Output(product, m, w.Columns, y, yStride);
     }
@@ -100,7 +111,7 @@ public sealed unsafe class TileGemm(GemmPrecision precision)
 
     /// <summary>W rows [first, first + rows) in the compute precision into tile [rows, w.Columns]: exact widening to
     /// fp32 (FP8 code × its block's scale), then round-to-nearest-even to bf16 unless the weight is bf16 already.</summary>
-    private void Dequantize(in WeightMatrix w, int first, int rows, byte* tile)
+    private void Dequantize(in WeightMatrix w, int first, int rows, byte* tile, int member)
     {
         int k = w.Columns;
         if (precision == GemmPrecision.F32)
@@ -113,8 +124,8 @@ public sealed unsafe class TileGemm(GemmPrecision precision)
             Buffer.MemoryCopy(w.Row(first), tile, (long)rows * k * 2, (long)rows * k * 2);
             return;
         }
-        if (_row.Length < k) _row = GC.AllocateArray<float>(k, pinned: true);
-        fixed (float* row = _row)
+        if ((_rows[member]?.Length ?? 0) < k) _rows[member] = GC.AllocateArray<float>(k, pinned: true);
+        fixed (float* row = _rows[member])
             for (int r = 0; r < rows; r++)
             {
                 w.CopyRow(first + r, row);

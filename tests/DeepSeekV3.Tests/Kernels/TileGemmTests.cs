@@ -32,8 +32,8 @@ public unsafe class TileGemmTests
     public void Multiply_matches_the_dequantized_product(WeightFormat format, GemmPrecision precision, int n, int k)
     {
         using var _ = no_grad();
-        var gemm = new TileGemm(precision);
-        Assert.True(n > gemm.TileRows(k) || k < 1000, "the large shape must span several tiles");
+        using var team = new WorkerTeam(2);
+        Assert.True(n > new TileGemm(precision).TileRows(k) || k < 1000, "the large shape must span several tiles");
         var (stored, scales, exact) = GemvFormatTests.MakeWeight(format, n, k, seed: 3);
         using (stored) using (scales) using (exact)
         {
@@ -41,11 +41,15 @@ public unsafe class TileGemmTests
             const int m = 37;
             using var x = randn([m, k], generator: new Generator(4));
             using var expected = x.to(ScalarType.Float64).matmul(exact.t());
-            using var y = full([m, n], float.NaN);
-            fixed (byte* xs = x.bytes)
-            fixed (byte* ys = y.bytes)
-                gemm.Multiply((float*)xs, m, w, (float*)ys);
-            AssertClose(y, expected, precision, $"{format} [{n}, {k}] in {precision}");
+            // Alone (LibTorch's threads), and with the tiles shared by a team of two.
+            foreach (var gemm in new[] { new TileGemm(precision), new TileGemm(precision, team) })
+            {
+                using var y = full([m, n], float.NaN);
+                fixed (byte* xs = x.bytes)
+                fixed (byte* ys = y.bytes)
+                    gemm.Multiply((float*)xs, m, w, (float*)ys);
+                AssertClose(y, expected, precision, $"{format} [{n}, {k}] in {precision}");
+            }
         }
     }
 
@@ -82,6 +86,13 @@ public unsafe class TileGemmTests
             using var expectedZ = narrowX.narrow(1, 0, count).to(ScalarType.Float64).matmul(slice);
             AssertClose(z.narrow(1, 0, k), expectedZ, precision, $"{format} rows × slice");
         }
+    }
+
+    [Fact]
+    public void LibTorchs_OpenMP_is_found_on_Linux_so_a_team_shares_the_tiles()
+    {
+        using var warm = ones(1);                                     // LibTorch (and its libgomp) loaded
+        if (OperatingSystem.IsLinux()) Assert.NotNull(OpenMpThreads.Find());
     }
 
     [Fact]

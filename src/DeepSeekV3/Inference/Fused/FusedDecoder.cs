@@ -133,7 +133,7 @@ public sealed unsafe class FusedDecoder : IDisposable
     public GemmPrecision? PrefillPrecision
     {
         get => _gemm?.Precision;
-        init => _gemm = value is { } precision ? new TileGemm(precision) : null;
+        init => _gemm = value is { } precision ? new TileGemm(precision, _team) : null;
     }
 
     /// <summary>

@@ -4,6 +4,7 @@
 // Usage: dotnet run -c Release --project bench/WeightsBench -- [--model DIR] [--steps N] [--repeats N] [--threads N]
 //   [--modes stored,fp8,bf16,f32] [--batches 1,4] [--work DIR]
 // Without --model, a random `small`-preset model saved as `dsv3 init --fp8` would (block linears FP8, the rest bf16).
+// --part prefill [--prompt 512] [--repeats 2] [--work DIR]: prefill tokens/s instead (PrefillComparison.cs).
 using System.Diagnostics;
 using DeepSeekV3.Bench;
 using DeepSeekV3.Checkpoints;
@@ -14,6 +15,17 @@ using DeepSeekV3.Modeling;
 using static TorchSharp.torch;
 
 var options = BenchArgs.Parse(args);
+if (options.GetValueOrDefault("part") == "prefill")
+{
+    set_num_threads(int.Parse(options.GetValueOrDefault("threads", "2")));
+    var prefillRecorder = new BenchResults();
+    string work = options.GetValueOrDefault("work", Path.Combine(BenchPaths.RepoRoot(), ".data", "weights-bench"));
+    var result = PrefillComparison.Run(work, int.Parse(options.GetValueOrDefault("prompt", "512")),
+                                       int.Parse(options.GetValueOrDefault("repeats", "2")), seed: 1);
+    Console.WriteLine($"load average before: {prefillRecorder.LoadBefore}, after: {BenchResults.LoadAverage()}");
+    Console.WriteLine($"wrote {prefillRecorder.Save($"weights-prefill-{get_num_threads()}t", result)}");
+    return;
+}
 int steps = int.Parse(options.GetValueOrDefault("steps", "32")), repeats = int.Parse(options.GetValueOrDefault("repeats", "3"));
 int threads = int.Parse(options.GetValueOrDefault("threads", "2"));
 var modes = options.GetValueOrDefault("modes", "stored,fp8,bf16,f32").Split(',').Select(m => Enum.Parse<WeightsMode>(m, ignoreCase: true)).ToArray();

@@ -25,12 +25,13 @@ public sealed class MappedFp8DecoderTests(ITestOutputHelper output) : IDisposabl
 
     /// <summary>Tiny, but wide enough that every projection has two or more 128-column or 128-row scale blocks, the
     /// last one partial.</summary>
-    private static ModelConfig Config => ModelPresets.Tiny with
+    internal static ModelConfig Config => ModelPresets.Tiny with
     {
         HiddenSize = 160, IntermediateSize = 200, MoeIntermediateSize = 136, QLoraRank = 144, KvLoraRank = 136,
     };
 
-    private static double Relative(Tensor expected, Tensor actual) =>
+    /// <summary>max |actual − expected| / max |expected|, in float64.</summary>
+    internal static double Relative(Tensor expected, Tensor actual) =>
         ((actual.to(ScalarType.Float64) - expected.to(ScalarType.Float64)).abs().max()
          / expected.to(ScalarType.Float64).abs().max()).item<double>();
 

@@ -72,4 +72,27 @@ public unsafe class RowMathTests
         for (int i = 0; i < n; i++)
             Assert.True(Math.Abs(gate[i] - expected[i]) <= 1e-6 * Math.Abs(expected[i]) + 1e-30, $"{i}: {gate[i]} vs {expected[i]}");
     }
+
+    [Fact]
+    public void Narrow_rounds_to_nearest_even_like_LibTorch_in_vectors_and_tail()
+    {
+        // Random values plus the cases that matter: ties both ways, ±0, ±inf, NaN, the largest finite fp32.
+        var random = new Random(11);
+        var x = Enumerable.Range(0, 16 * 50 + 5).Select(_ => (float)((random.NextDouble() - 0.5) * Math.Pow(10, random.Next(-30, 30)))).ToArray();
+        float[] special = [BitConverter.Int32BitsToSingle(0x3F808000), BitConverter.Int32BitsToSingle(0x3F818000), 0f, -0f,
+                           float.PositiveInfinity, float.NegativeInfinity, float.NaN, float.MaxValue];
+        special.CopyTo(x, 3);
+        special.CopyTo(x, x.Length - special.Length);            // in the scalar tail too
+        var y = new ushort[x.Length];
+        fixed (float* source = x)
+        fixed (ushort* destination = y)
+            RowMath.Narrow(source, destination, x.Length);
+        using var expected = TorchSharp.torch.tensor(x).to(TorchSharp.torch.ScalarType.BFloat16).to(TorchSharp.torch.ScalarType.Float32);
+        var reference = expected.data<float>().ToArray();
+        for (int i = 0; i < x.Length; i++)
+        {
+            float actual = RowMath.Bf16ToFloat(y[i]);
+            Assert.True(actual.Equals(reference[i]), $"{x[i]:R} → {actual:R}, LibTorch {reference[i]:R}");
+        }
+    }
 }

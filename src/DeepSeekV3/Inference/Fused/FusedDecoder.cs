@@ -13,9 +13,11 @@ namespace DeepSeekV3.Inference.Fused;
 /// <see cref="Kernels"/>: one call per step instead of dozens of LibTorch ops per layer, and weights streamed at memory
 /// bandwidth. Same math as the model's absorbed forward (tests compare the two at every step), fp32 activations,
 /// fp32, bf16 or block-scaled FP8 weights (<see cref="WeightFormat"/>) from the model or from any
-/// <see cref="IDecoderWeights"/> (a memory-mapped checkpoint), CPU only. Prefill stays with LibTorch (GEMM-bound, where LibTorch is strong); both write the
-/// same <see cref="PagedLatentCache"/>. Not thread-safe: one decoder per generating thread. Build it after the model
-/// has its final device and dtype: it keeps views of the parameters' memory.
+/// <see cref="IDecoderWeights"/> (a memory-mapped checkpoint), CPU only. Long prompts go to LibTorch's model forward
+/// (GEMM-bound, where LibTorch is strong) or, with <see cref="PrefillPrecision"/>, through this decoder's layers with
+/// every linear a GEMM over the weights as stored (<see cref="TileGemm"/>); all write the same
+/// <see cref="PagedLatentCache"/>. Not thread-safe: one decoder per generating thread. Build it after the model has its
+/// final device and dtype: it keeps views of the parameters' memory.
 /// </summary>
 public sealed unsafe class FusedDecoder : IDisposable
 {
@@ -97,18 +99,23 @@ public sealed unsafe class FusedDecoder : IDisposable
     /// sequence's last position, [batch, 1, ·] (a short prompt's prefill): the last block runs the earlier positions
     /// only up to their cache entries, which is all later positions see of them.
     /// </summary>
-    public ModelOutput Forward(Tensor tokens, PagedLatentCache cache, bool lastOnly = false)
+    public ModelOutput Forward(Tensor tokens, PagedLatentCache cache, bool lastOnly = false) =>
+        Pass(tokens, cache, lastOnly, gemm: null);
+
+    /// <summary><see cref="Forward"/> with the linear layers on <paramref name="gemm"/> (any number of rows) or on the
+    /// decode kernels (null: up to <see cref="MaxRows"/> rows).</summary>
+    private ModelOutput Pass(Tensor tokens, PagedLatentCache cache, bool lastOnly, TileGemm? gemm)
     {
-        var (rows, steps) = Rows(tokens, cache);
+        var (rows, steps) = Rows(tokens, cache, gemm is null ? MaxRows : int.MaxValue);
         long start = DecodeProfile.Now;
-        var step = NewStep(cache, steps);
+        var step = NewStep(cache, steps, gemm);
         float* x = _scratch.Residual;
         Embed(tokens, x);
         int last = _config.NumHiddenLayers - 1;
         for (int l = 0; l < last; l++)
             _layers[l].Forward(x, rows, step);
         _layers[last].Forward(x, rows, step, lastOnly);
-        var output = Head(x, _norm, tokens.shape[0], lastOnly ? 1 : steps, returnNormalized: true);
+        var output = Head(x, _norm, tokens.shape[0], lastOnly ? 1 : steps, returnNormalized: true, gemm);
         Profile?.EndPass(start);
         return output;
     }
@@ -118,8 +125,30 @@ public sealed unsafe class FusedDecoder : IDisposable
     public static int PrefillTokens => 2 * MaxRows;
 
     /// <summary>
+    /// The arithmetic of prompts longer than <see cref="MaxRows"/>: null (the default) runs them <see cref="MaxRows"/>
+    /// positions per pass on the decode kernels, exact in fp32 but reading every weight once per 16 positions; set, it
+    /// runs them <see cref="PrefillChunk"/> positions per pass with every linear layer a GEMM (<see cref="TileGemm"/>)
+    /// in that precision: each weight read once per chunk, each chosen expert once for all its rows of the chunk.
+    /// </summary>
+    public GemmPrecision? PrefillPrecision
+    {
+        get => _gemm?.Precision;
+        init => _gemm = value is { } precision ? new TileGemm(precision, _team) : null;
+    }
+
+    /// <summary>
+    /// Prompt positions per GEMM pass (<see cref="PrefillPrecision"/>). Each pass reads every weight it uses once, so
+    /// longer is better until the GEMMs reach their peak: at 256 rows the inner dimension's reuse per weight tile is
+    /// already 256×, while the scratch rows (activations, gathered expert inputs: rows × top-k × hidden floats) stay
+    /// a few MB even for a 16B model, and a served prompt still interleaves with decode steps at that granularity.
+    /// </summary>
+    public const int PrefillChunk = 256;
+
+    private readonly TileGemm? _gemm;
+
+    /// <summary>
     /// One sequence's prompt tokens continuing its cache (the cache's batch is that sequence), <see cref="MaxRows"/>
-    /// positions per pass. Returns the last position's logits [1, 1, vocab] and the hidden state after model.norm at
+    /// positions per pass (or <see cref="PrefillChunk"/> on the GEMM, see <see cref="PrefillPrecision"/>). Returns the last position's logits [1, 1, vocab] and the hidden state after model.norm at
     /// every position [1, n, hidden], or only at the last with <paramref name="lastOnly"/> (see <see cref="Forward"/>);
     /// the caller owns them.
     /// </summary>
@@ -129,10 +158,12 @@ public sealed unsafe class FusedDecoder : IDisposable
         using var scope = NewDisposeScope();
         var hidden = new List<Tensor>();
         ModelOutput last = null!;
-        for (int start = 0; start < tokens.Length; start += MaxRows)
+        var gemm = tokens.Length > MaxRows ? _gemm : null;
+        int chunk = gemm is null ? MaxRows : PrefillChunk;
+        for (int start = 0; start < tokens.Length; start += chunk)
         {
-            int length = Math.Min(MaxRows, tokens.Length - start);
-            last = Forward(tensor(tokens[start..(start + length)]).unsqueeze(0), cache, lastOnly);
+            int length = Math.Min(chunk, tokens.Length - start);
+            last = Pass(tensor(tokens[start..(start + length)]).unsqueeze(0), cache, lastOnly, gemm);
             hidden.Add(last.Hidden);
         }
         var logits = last.Logits.narrow(1, last.Logits.shape[1] - 1, 1);
@@ -153,11 +184,11 @@ public sealed unsafe class FusedDecoder : IDisposable
     {
         if (depth < 1 || depth > _mtp.Length)
             throw new ArgumentOutOfRangeException(nameof(depth), $"MTP depth {depth} not in [1, {_mtp.Length}]");
-        var (rows, steps) = Rows(nextTokens, cache);
+        var (rows, steps) = Rows(nextTokens, cache, MaxRows);
         if (!previous.shape.SequenceEqual(new[] { nextTokens.shape[0], nextTokens.shape[1], _config.HiddenSize }))
             throw new ArgumentException($"previous hidden states [{string.Join(", ", previous.shape)}] do not match tokens [{string.Join(", ", nextTokens.shape)}]");
         long start = DecodeProfile.Now;
-        var step = NewStep(cache, steps);
+        var step = NewStep(cache, steps, gemm: null);
         var (eNorm, hNorm, ehProj, block, headNorm) = _mtp[depth - 1];
         int h = _config.HiddenSize;
         float eps = (float)_config.RmsNormEps;
@@ -175,7 +206,7 @@ public sealed unsafe class FusedDecoder : IDisposable
             }
         ehProj.Multiply(combined, rows, x, _team);
         block.Forward(x, rows, step, lastOnly);                                             // eq. (22)
-        var output = Head(x, headNorm, nextTokens.shape[0], lastOnly ? 1 : steps, returnNormalized: false);   // eq. (23)
+        var output = Head(x, headNorm, nextTokens.shape[0], lastOnly ? 1 : steps, returnNormalized: false, gemm: null);   // eq. (23)
         Profile?.EndPass(start);
         return output;
     }
@@ -204,20 +235,20 @@ public sealed unsafe class FusedDecoder : IDisposable
         return last!;
     }
 
-    private (int Rows, int Steps) Rows(Tensor tokens, PagedLatentCache cache)
+    private (int Rows, int Steps) Rows(Tensor tokens, PagedLatentCache cache, int maxRows)
     {
         if (_model is not null && _model.LmHead.Weight.Handle != _headHandle)
             throw new InvalidOperationException("the model's parameters were replaced (Module.to?) after this FusedDecoder was built; build a new one");
         if (tokens.dim() != 2 || tokens.shape[0] != cache.Batch.Count)
             throw new ArgumentException($"tokens must be [batch, s] with batch = the cache's {cache.Batch.Count} sequences; found [{string.Join(", ", tokens.shape)}]");
         long rows = tokens.shape[0] * tokens.shape[1];
-        if (rows < 1 || rows > MaxRows)
-            throw new ArgumentException($"{rows} token rows; the fused decoder takes 1..{MaxRows} per pass (prefill with the model's forward)");
+        if (rows < 1 || rows > maxRows)
+            throw new ArgumentException($"{rows} token rows; the fused decoder takes 1..{maxRows} per pass (prefill with Prefill or the model's forward)");
         return ((int)rows, (int)tokens.shape[1]);
     }
 
-    private FusedStep NewStep(PagedLatentCache cache, int steps) =>
-        new(_config, cache, _scratch, _team, _inverseFrequencies, _attentionFactor, _softmaxScale, steps) { Profile = Profile };
+    private FusedStep NewStep(PagedLatentCache cache, int steps, TileGemm? gemm) =>
+        new(_config, cache, _scratch, _team, _inverseFrequencies, _attentionFactor, _softmaxScale, steps) { Profile = Profile, Gemm = gemm };
 
     private void Embed(Tensor tokens, float* destination)
     {
@@ -235,7 +266,7 @@ public sealed unsafe class FusedDecoder : IDisposable
     /// The hidden output [batch, steps, hidden] — the normalized rows (main model, after model.norm) or x itself (MTP,
     /// h^k) — and the logits of the normalized rows [batch, steps, vocab], for the batch · steps rows x holds.
     /// </summary>
-    private ModelOutput Head(float* x, float[] norm, long batch, long steps, bool returnNormalized)
+    private ModelOutput Head(float* x, float[] norm, long batch, long steps, bool returnNormalized, TileGemm? gemm)
     {
         int h = _config.HiddenSize, rows = (int)(batch * steps);
         float eps = (float)_config.RmsNormEps;
@@ -249,7 +280,7 @@ public sealed unsafe class FusedDecoder : IDisposable
             float* normalized = _scratch.Normed;
             for (int i = 0; i < rows; i++) RowMath.RmsNorm(x + i * h, w, normalized + i * h, h, eps);
             Buffer.MemoryCopy(returnNormalized ? normalized : x, hiddenBytes, rows * h * 4L, rows * h * 4L);
-            _head.Multiply(normalized, rows, (float*)logitBytes, _team);
+            FusedStep.Multiply(gemm, _team, _head, normalized, rows, (float*)logitBytes);
             clock.Lap(DecodeStage.LmHead);
         }
         return new ModelOutput(logits, hidden);

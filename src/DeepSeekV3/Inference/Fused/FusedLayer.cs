@@ -94,7 +94,7 @@ internal sealed unsafe class FusedLayer
         if (_dense is { } dense)
         {
             var clock = step.Clock();
-            SwiGlu(dense, s.Normed, m, s.Projected, step.Team, s.Gate, s.Up);
+            SwiGlu(dense, s.Normed, m, s.Projected, step.Team, s.Gate, s.Up, step.Gemm);
             clock.Lap(DecodeStage.DenseMlp);
         }
         else
@@ -128,16 +128,27 @@ internal sealed unsafe class FusedLayer
         int heads = c.NumAttentionHeads, dqk = c.QkNopeHeadDim + c.QkRopeHeadDim;
         var clock = step.Clock();
         Queries(n, m, step);                                                  // eqs. (6)-(8): s.Query [m, heads, d_qk]
-        _kvA.Multiply(n, m, s.KeyValue, step.Team);                           // eqs. (1), (3): [m, r_kv + d_r]
+        step.Multiply(_kvA, n, m, s.KeyValue);                                // eqs. (1), (3): [m, r_kv + d_r]
         clock.Lap(DecodeStage.AttentionProjections);
         CacheLatents(m, step);                                                // c_kv normalized, RoPE, cache write
         FusedStep.Gather(s.Query, kept, heads * dqk);
         m = kept.Length;
         clock.Lap(DecodeStage.AttentionCore);
-        // Heads are independent from here to the output projection: the team splits them.
-        step.Team.Run(member => AttendHeads(member, m, step, kept));          // → s.AttentionOutput [m, heads, d_v]
+        if (step.Gemm is { } gemm && m > Gemv.MaxRows)
+        {
+            // A prefill chunk: W_UK and W_UV absorbed by one GEMM per head over all rows (row-by-row AXPYs would cost
+            // as much as the chunk's linear layers), the attention itself as in decoding.
+            AbsorbQueries(step, gemm, m);
+            clock.Lap(DecodeStage.AttentionAbsorb);
+            step.Team.Run(member => AttendHeads(member, m, step, kept, absorb: false));
+            clock.Restart();
+            AbsorbOutputs(step, gemm, m);
+            clock.Lap(DecodeStage.AttentionAbsorb);
+        }
+        else   // Heads are independent from here to the output projection: the team splits them.
+            step.Team.Run(member => AttendHeads(member, m, step, kept, absorb: true));   // → s.AttentionOutput [m, heads, d_v]
         clock.Restart();
-        _o.Multiply(s.AttentionOutput, m, s.Projected, step.Team);            // eq. (11)
+        step.Multiply(_o, s.AttentionOutput, m, s.Projected);                 // eq. (11)
         clock.Lap(DecodeStage.AttentionProjections);
     }
 
@@ -147,15 +158,15 @@ internal sealed unsafe class FusedLayer
         var s = step.Scratch;
         if (_q is { } q)
         {
-            q.Multiply(n, m, s.Query, step.Team);
+            step.Multiply(q, n, m, s.Query);
             return;
         }
         int ql = _config.QLoraRank!.Value;
-        _qA!.Value.Multiply(n, m, s.QueryLatentInput, step.Team);
+        step.Multiply(_qA!.Value, n, m, s.QueryLatentInput);
         fixed (float* norm = _qANorm)
             for (int i = 0; i < m; i++)
                 RowMath.RmsNorm(s.QueryLatentInput + i * ql, norm, s.QueryLatentInput + i * ql, ql, _eps);
-        _qB!.Value.Multiply(s.QueryLatentInput, m, s.Query, step.Team);
+        step.Multiply(_qB!.Value, s.QueryLatentInput, m, s.Query);
     }
 
     /// <summary>
@@ -186,7 +197,7 @@ internal sealed unsafe class FusedLayer
     /// One team member's heads for the m kept rows: W_UK absorbed into the query, attention over the cache
     /// (<see cref="LatentAttention"/>), W_UV absorbed into the output, → s.AttentionOutput [m, heads, d_v].
     /// </summary>
-    private void AttendHeads(int member, int m, FusedStep step, int[] kept)
+    private void AttendHeads(int member, int m, FusedStep step, int[] kept, bool absorb)
     {
         var s = step.Scratch;
         var c = _config;
@@ -196,7 +207,7 @@ internal sealed unsafe class FusedLayer
         float* temp = s.AttentionTemp + member * s.AttentionTempPerMember;
         var clock = member == 0 ? step.Clock() : default;                     // the calling member times the split
         // q_latent[i, head] = Σ_d q_nope[i, head, d] · kv_b[head·(d_n+d_v) + d]; q_pe goes after it.
-        for (int head = first; head < last; head++)
+        for (int head = first; head < last && absorb; head++)
         {
             for (int i = 0; i < m; i++)
             {
@@ -213,11 +224,38 @@ internal sealed unsafe class FusedLayer
                         s.OutputLatent + i * heads * r, first, last, temp);
         clock.Lap(DecodeStage.AttentionCore);
         // o[i, head, v] = out_latent[i, head] · kv_b[head·(d_n+d_v) + d_n + v]
-        for (int head = first; head < last; head++)
+        for (int head = first; head < last && absorb; head++)
             for (int v = 0; v < dv; v++)
                 for (int i = 0; i < m; i++)
                     s.AttentionOutput[(i * heads + head) * dv + v] = _kvB.DotRow(s.OutputLatent + (i * heads + head) * r, head * (dn + dv) + dn + v);
         clock.Lap(DecodeStage.AttentionAbsorb);
+    }
+
+    /// <summary>As <see cref="AttendHeads"/>'s first loop, per head on the GEMM: s.QueryLatent [m, heads, r_kv + d_r]
+    /// = [q_nope [m, d_n] · W_UK (kv_b rows head·(d_n+d_v) .. + d_n) ; q_pe].</summary>
+    private void AbsorbQueries(FusedStep step, TileGemm gemm, int m)
+    {
+        var s = step.Scratch;
+        var c = _config;
+        int heads = c.NumAttentionHeads, dn = c.QkNopeHeadDim, dr = c.QkRopeHeadDim, dv = c.VHeadDim;
+        int dqk = dn + dr, r = c.KvLoraRank, width = r + dr;
+        for (int head = 0; head < heads; head++)
+        {
+            gemm.MultiplyByRows(s.Query + head * dqk, m, heads * dqk, _kvB, head * (dn + dv), dn, s.QueryLatent + head * width, heads * width);
+            for (int i = 0; i < m; i++)
+                Buffer.MemoryCopy(s.Query + (i * heads + head) * dqk + dn, s.QueryLatent + (i * heads + head) * width + r, dr * 4L, dr * 4L);
+        }
+    }
+
+    /// <summary>As <see cref="AttendHeads"/>'s last loop, per head on the GEMM: s.AttentionOutput [m, heads, d_v]
+    /// = out_latent [m, r_kv] · W_UVᵀ (kv_b rows head·(d_n+d_v) + d_n .. + d_v).</summary>
+    private void AbsorbOutputs(FusedStep step, TileGemm gemm, int m)
+    {
+        var s = step.Scratch;
+        var c = _config;
+        int heads = c.NumAttentionHeads, dn = c.QkNopeHeadDim, dv = c.VHeadDim, r = c.KvLoraRank;
+        for (int head = 0; head < heads; head++)
+            gemm.MultiplyRows(s.OutputLatent + head * r, m, heads * r, _kvB, head * (dn + dv) + dn, dv, s.AttentionOutput + head * dv, heads * dv);
     }
 
     /// <summary>DeepSeekMoE (eqs. 12-16) of normalized rows n [m, hidden] → s.Projected [m, hidden].</summary>
@@ -226,7 +264,7 @@ internal sealed unsafe class FusedLayer
         var s = step.Scratch;
         int h = _config.HiddenSize, k = _config.NumExpertsPerTok, experts = _experts.Length;
         var clock = step.Clock();
-        _router!.Value.Multiply(n, m, s.RouterLogits, step.Team);
+        step.MultiplyExact(_router!.Value, n, m, s.RouterLogits);   // fp32 even in a bf16 prefill
         var chosen = new int[m * k];
         var weights = new float[m * k];
         for (int i = 0; i < m; i++)
@@ -259,9 +297,11 @@ internal sealed unsafe class FusedLayer
         {
             var (e, at, count) = work[item];
             SwiGlu(_experts[e], s.ExpertInput + at * h, count, s.ExpertOutput + at * h, team,
-                   s.MemberGate + member * s.MemberIntermediate, s.MemberUp + member * s.MemberIntermediate);
+                   s.MemberGate + member * s.MemberIntermediate, s.MemberUp + member * s.MemberIntermediate, step.Gemm);
         }
-        if (step.Team.Size == 1 || work.Count == 1)
+        // On the GEMM (a prefill chunk) each selected expert is read once for all its rows, one expert after another:
+        // LibTorch's GEMM has the threads.
+        if (step.Gemm is not null || step.Team.Size == 1 || work.Count == 1)
             for (int item = 0; item < work.Count; item++) Run(item, step.Team, 0);
         else
         {
@@ -281,7 +321,7 @@ internal sealed unsafe class FusedLayer
         clock.Lap(DecodeStage.RoutedExperts);
         if (_shared is { } shared)
         {
-            SwiGlu(shared, n, m, s.Projected, step.Team, s.Gate, s.Up);
+            SwiGlu(shared, n, m, s.Projected, step.Team, s.Gate, s.Up, step.Gemm);
             clock.Lap(DecodeStage.SharedExperts);
             AddRows(s.Projected, s.Routed, m);
         }
@@ -311,14 +351,15 @@ internal sealed unsafe class FusedLayer
     }
 
     /// <summary>down(silu(gate·x) ⊙ up·x) for x [m, hidden] → y [m, hidden] (SwiGLU, as <see cref="SwiGluMlp"/>), with the intermediate
-    /// activations in <paramref name="gate"/> and <paramref name="up"/> [m, width].</summary>
+    /// activations in <paramref name="gate"/> and <paramref name="up"/> [m, width]; on <paramref name="gemm"/> for
+    /// many rows (<see cref="FusedStep.Multiply(TileGemm?, WorkerTeam?, in WeightMatrix, float*, int, float*)"/>).</summary>
     internal static void SwiGlu((WeightMatrix Gate, WeightMatrix Up, WeightMatrix Down) mlp, float* x, int m, float* y,
-        WorkerTeam? team, float* gate, float* up)
+        WorkerTeam? team, float* gate, float* up, TileGemm? gemm = null)
     {
         int width = mlp.Gate.Rows;
-        mlp.Gate.Multiply(x, m, gate, team);
-        mlp.Up.Multiply(x, m, up, team);
+        FusedStep.Multiply(gemm, team, mlp.Gate, x, m, gate);
+        FusedStep.Multiply(gemm, team, mlp.Up, x, m, up);
         RowMath.SiluMul(gate, up, m * width);
-        mlp.Down.Multiply(gate, m, y, team);
+        FusedStep.Multiply(gemm, team, mlp.Down, gate, m, y);
     }
 }

@@ -17,6 +17,7 @@ internal sealed unsafe class FusedStep
     private nint _pool;                // this layer's cache rows [slots, r_kv + d_r]
     private int _scoreStride;          // keys per head in Scratch.Scores: the layer's longest row, so rows never overlap
 
+    /// <param name="stepsPerSequence">Token rows per sequence this pass: each sequence's rows are consecutive.</param>
     public FusedStep(ModelConfig config, PagedLatentCache cache, FusedScratch scratch, WorkerTeam team,
         float[] inverseFrequencies, float attentionFactor, float softmaxScale, int stepsPerSequence)
     {
@@ -39,6 +40,38 @@ internal sealed unsafe class FusedStep
 
     public FusedScratch Scratch { get; }
     public WorkerTeam Team { get; }
+
+    /// <summary>
+    /// The GEMM a prefill chunk's linear layers run on (many rows), or null: the decode kernels (<see cref="Gemv"/>,
+    /// up to <see cref="Gemv.MaxRows"/> rows, split over <see cref="Team"/>).
+    /// </summary>
+    public TileGemm? Gemm { get; init; }
+
+    /// <summary>y [m, w.Rows] = x [m, w.Columns] · Wᵀ, see <see cref="Multiply(TileGemm?, WorkerTeam?, in WeightMatrix, float*, int, float*)"/>.</summary>
+    public void Multiply(in WeightMatrix w, float* x, int m, float* y) => Multiply(Gemm, Team, w, x, m, y);
+
+    /// <summary>
+    /// y [m, w.Rows] = x [m, w.Columns] · Wᵀ: on <paramref name="gemm"/> when there is one and more than
+    /// <see cref="Gemv.MaxRows"/> rows, else on the decode kernels over <paramref name="team"/> (null: this thread).
+    /// A chunk's few-row products (an expert chosen by ≤ 16 of its rows, the last row of the last block) read the
+    /// weight once either way, and the decode kernels read it at bandwidth, exactly, without a dequantized tile.
+    /// </summary>
+    public static void Multiply(TileGemm? gemm, WorkerTeam? team, in WeightMatrix w, float* x, int m, float* y)
+    {
+        if (gemm is not null && m > Gemv.MaxRows) gemm.Multiply(x, m, w, y);
+        else w.Multiply(x, m, y, team);
+    }
+
+    /// <summary>
+    /// y [m, w.Rows] = x [m, w.Columns] · Wᵀ on the decode kernels (exact fp32 arithmetic) for any m, 16 rows at a
+    /// time: for a small weight whose outputs decide something discrete (the router's expert choice), where bf16
+    /// rounding would flip near-ties. Such a weight stays in cache across the row blocks.
+    /// </summary>
+    public void MultiplyExact(in WeightMatrix w, float* x, int m, float* y)
+    {
+        for (int i = 0; i < m; i += Gemv.MaxRows)
+            w.Multiply(x + (long)i * w.Columns, Math.Min(Gemv.MaxRows, m - i), y + (long)i * w.Rows, Team);
+    }
 
     /// <summary>Stage timings to add to, or null (not profiling).</summary>
     public DecodeProfile? Profile { get; init; }

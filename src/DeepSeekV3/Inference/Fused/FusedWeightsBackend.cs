@@ -1,4 +1,5 @@
 using DeepSeekV3.Configuration;
+using DeepSeekV3.Kernels;
 using DeepSeekV3.Modeling;
 using static TorchSharp.torch;
 
@@ -6,14 +7,15 @@ namespace DeepSeekV3.Inference.Fused;
 
 /// <summary>
 /// Generation on the <see cref="FusedDecoder"/> alone, over weights that never became a LibTorch model (a
-/// memory-mapped FP8/BF16 checkpoint, or one converted at load: <see cref="CheckpointWeights"/>). Every pass is fused:
-/// prompts go <see cref="FusedDecoder.MaxRows"/> positions per pass (correct at any length; LibTorch's GEMM prefill
-/// would be faster for long prompts but needs the weights as tensors). The cache is fp32 on the CPU. Does not own the
-/// weights.
+/// memory-mapped FP8/BF16 checkpoint, or one converted at load: <see cref="CheckpointWeights"/>). Decode steps are
+/// fused passes; prompts longer than <see cref="FusedDecoder.MaxRows"/> are prefilled on the GEMM
+/// (<see cref="FusedDecoder.PrefillPrecision"/>, bf16 unless <paramref name="prefillPrecision"/> says otherwise; null:
+/// 16 positions per pass on the decode kernels). The cache is fp32 on the CPU. Does not own the weights.
 /// </summary>
-public sealed class FusedWeightsBackend(ModelConfig config, IDecoderWeights weights, int threads = 0) : ForwardBackend(config, null)
+public sealed class FusedWeightsBackend(ModelConfig config, IDecoderWeights weights, int threads = 0,
+    GemmPrecision? prefillPrecision = GemmPrecision.Bf16) : ForwardBackend(config, null)
 {
-    private readonly FusedDecoder _decoder = new(config, weights, threads);
+    private readonly FusedDecoder _decoder = new(config, weights, threads) { PrefillPrecision = prefillPrecision };
 
     public override int MaxRows => FusedDecoder.MaxRows;
 

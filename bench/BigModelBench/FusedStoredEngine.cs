@@ -2,6 +2,7 @@ using System.Diagnostics;
 using DeepSeekV3.Configuration;
 using DeepSeekV3.Inference;
 using DeepSeekV3.Inference.Fused;
+using DeepSeekV3.Kernels;
 using static TorchSharp.torch;
 
 namespace DeepSeekV3.Bench;
@@ -9,22 +10,24 @@ namespace DeepSeekV3.Bench;
 /// <summary>
 /// Our engine as <c>dsv3 generate --weights MODE</c> runs it: the fused decoder over the checkpoint's weights without
 /// a LibTorch model (<see cref="WeightsMode.Stored"/>: memory-mapped and used in place, FP8 with its block scales),
-/// an fp32 paged latent cache on the CPU. Greedy, as <see cref="LlamaCppBigEngine"/> is.
+/// an fp32 paged latent cache on the CPU, prompts on the GEMM prefill in <c>prefill</c> precision (bf16 as
+/// <see cref="FusedWeightsBackend"/> uses; null: 16 rows per pass on the decode kernels). Greedy, as
+/// <see cref="LlamaCppBigEngine"/> is.
 /// </summary>
-internal sealed class FusedStoredEngine(string modelDirectory, WeightsMode mode, int threads) : IBigModelEngine
+internal sealed class FusedStoredEngine(string modelDirectory, WeightsMode mode, int threads, GemmPrecision? prefill) : IBigModelEngine
 {
     private ModelConfig? _config;
     private IDecoderWeights? _weights;
     private FusedDecoder? _decoder;
     private readonly DecodeProfile _profile = new();
 
-    public string Name => $"DeepSeekV3.NET fused, --weights {mode.ToString().ToLowerInvariant()}";
+    public string Name => $"DeepSeekV3.NET fused, --weights {mode.ToString().ToLowerInvariant()}, prefill {prefill?.ToString().ToLowerInvariant() ?? "16 rows"}";
 
     public void Load()
     {
         _config = ModelConfig.Load(Path.Combine(modelDirectory, Checkpoints.ModelCheckpoint.ConfigFile));
         _weights = CheckpointWeights.Open(modelDirectory, mode);
-        _decoder = new FusedDecoder(_config, _weights, threads);
+        _decoder = new FusedDecoder(_config, _weights, threads) { PrefillPrecision = prefill };
     }
 
     public double Prefill(long[] prompt)

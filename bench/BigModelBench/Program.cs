@@ -9,7 +9,7 @@ using DeepSeekV3.Configuration;
 // against a plain read-bandwidth loop measured in the same process after the engine is gone. Usage:
 //   dotnet run -c Release --project bench/BigModelBench -- --engine llama|ours --config DIR/config.json
 //     [--gguf FILE] [--model DIR] [--name LABEL] [--threads 2] [--prompt 512] [--steps 16] [--batches 1,4]
-//     [--context 64] [--repeats 3] [--mmap true] [--pair NAME] [--round N]
+//     [--context 64] [--repeats 3] [--mmap true] [--pair NAME] [--round N] [--prefill bf16|f32|rows]
 //   dotnet run -c Release --project bench/BigModelBench -- --summarize SINCE_UTC   (ranges over the runs since then)
 // bench/BigModelBench/run.sh runs both engines one after the other on a v2-lite checkpoint and its GGUF.
 var options = BenchArgs.Parse(args);
@@ -32,7 +32,14 @@ var (engine, traffic, weightsPath) = engineName switch
     "llama" => ((IBigModelEngine)new LlamaCppBigEngine(options["gguf"], threads, memoryMap,
             contextSize: (uint)(Math.Max(promptLength, batches.Max() * (contextLength + steps)) + 16), sequences: (uint)batches.Max()),
         WeightTraffic.FromGguf(options["gguf"], config), options["gguf"]),
-    "ours" => (new FusedStoredEngine(options["model"], DeepSeekV3.Inference.Fused.WeightsMode.Stored, threads),
+    "ours" => (new FusedStoredEngine(options["model"], DeepSeekV3.Inference.Fused.WeightsMode.Stored, threads,
+            options.GetValueOrDefault("prefill", "bf16") switch
+            {
+                "bf16" => DeepSeekV3.Kernels.GemmPrecision.Bf16,
+                "f32" => DeepSeekV3.Kernels.GemmPrecision.F32,
+                "rows" => null,
+                var p => throw new ArgumentException($"--prefill {p}: expected bf16, f32 or rows"),
+            }),
         WeightTraffic.FromCheckpoint(options["model"], config), options["model"]),
     _ => throw new ArgumentException($"--engine {engineName}: expected llama or ours"),
 };

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 
 namespace DeepSeekV3.Kernels;
@@ -6,8 +7,8 @@ namespace DeepSeekV3.Kernels;
 /// A fork-join team for the decode kernels: the calling thread plus <c>size − 1</c> persistent workers that spin
 /// briefly between jobs and then sleep. A decode step runs a few hundred small parallel sections (one per weight
 /// matrix); waking pool threads for each (Parallel.For) costs more than the work, spinning workers do not. Each
-/// member's share of a job is claimed once, by its worker or, when that worker has not started it by the time the
-/// caller finishes its own, by the caller: on a machine with more runnable threads than cores a descheduled worker
+/// member's share of a job is claimed once, by its worker or, when that worker has not claimed it within 20 µs of the
+/// caller finishing its own share, by the caller: on a machine with more runnable threads than cores a descheduled worker
 /// then costs the step its share's time, not a scheduler time slice per section (measured: a 51M FP8 model decoded
 /// at 243 ms/step on 2 threads beside two busy processes, 1.8 ms on 1). One owner: <see cref="Run"/> is not
 /// re-entrant and must not be called from two threads at once.
@@ -15,6 +16,9 @@ namespace DeepSeekV3.Kernels;
 public sealed class WorkerTeam : IDisposable
 {
     private const int SpinCount = 2047;     // ManualResetEventSlim's maximum
+    /// <summary>How long the caller waits for a worker to claim its share before taking it: 20 µs, well above a
+    /// spinning or just-woken worker's reaction and far below a scheduler time slice (milliseconds).</summary>
+    private static readonly long GraceTicks = Stopwatch.Frequency / 50_000;
     private readonly Thread[] _workers;
     private readonly ManualResetEventSlim[] _start;
     private readonly long[] _claimed;       // per member: the last generation whose share was claimed
@@ -67,7 +71,7 @@ public sealed class WorkerTeam : IDisposable
         // Every share is claimed before Run returns (run here unless the caller's own failed), so no worker can
         // start this generation's job later.
         for (int member = 1; member < Size; member++)
-            if (TryClaim(member, generation) && own is null)
+            if (AwaitClaim(member, generation) && own is null)
             {
                 try
                 {
@@ -78,8 +82,9 @@ public sealed class WorkerTeam : IDisposable
                     _failure = e;
                 }
             }
+        // Yields, never sleeps: a millisecond's sleep per section would cost more than the sections do.
         var wait = new SpinWait();
-        while (Volatile.Read(ref _inFlight) != 0) wait.SpinOnce();
+        while (Volatile.Read(ref _inFlight) != 0) wait.SpinOnce(sleep1Threshold: -1);
         _job = null;
         own?.Throw();
         if (_failure is { } failure)
@@ -92,6 +97,25 @@ public sealed class WorkerTeam : IDisposable
         int per = (count / Size + align - 1) / align * align;
         int first = Math.Min(count, member * per);
         return (first, member == Size - 1 ? count : Math.Min(count, first + per));
+    }
+
+    /// <summary>
+    /// For the caller after its own share: gives member's worker <see cref="GraceTicks"/> to claim its share (a
+    /// spinning worker claims within a microsecond of the start signal), then claims it itself. True if the caller
+    /// now owns the share.
+    /// </summary>
+    private bool AwaitClaim(int member, long generation)
+    {
+        long deadline = 0;
+        var wait = new SpinWait();
+        while (Volatile.Read(ref _claimed[member]) < generation)
+        {
+            long now = Stopwatch.GetTimestamp();
+            if (deadline == 0) deadline = now + GraceTicks;
+            else if (now >= deadline) break;
+            wait.SpinOnce(sleep1Threshold: -1);
+        }
+        return TryClaim(member, generation);
     }
 
     /// <summary>True for the one thread that takes member's share of <paramref name="generation"/>.</summary>

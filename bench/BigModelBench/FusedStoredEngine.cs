@@ -14,9 +14,8 @@ namespace DeepSeekV3.Bench;
 /// <see cref="FusedWeightsBackend"/> uses; null: 16 rows per pass on the decode kernels). Greedy, as
 /// <see cref="LlamaCppBigEngine"/> is.
 /// </summary>
-internal sealed class FusedStoredEngine(string modelDirectory, WeightsMode mode, int threads, GemmPrecision? prefill) : IBigModelEngine
+internal sealed class FusedStoredEngine(string modelDirectory, ModelConfig config, WeightsMode mode, int threads, GemmPrecision? prefill) : IBigModelEngine
 {
-    private ModelConfig? _config;
     private IDecoderWeights? _weights;
     private FusedDecoder? _decoder;
     private readonly DecodeProfile _profile = new();
@@ -25,9 +24,8 @@ internal sealed class FusedStoredEngine(string modelDirectory, WeightsMode mode,
 
     public void Load()
     {
-        _config = ModelConfig.Load(Path.Combine(modelDirectory, Checkpoints.ModelCheckpoint.ConfigFile));
         _weights = CheckpointWeights.Open(modelDirectory, mode);
-        _decoder = new FusedDecoder(_config, _weights, threads) { PrefillPrecision = prefill };
+        _decoder = new FusedDecoder(config, _weights, threads) { PrefillPrecision = prefill };
     }
 
     public double Prefill(long[] prompt)
@@ -81,6 +79,6 @@ internal sealed class FusedStoredEngine(string modelDirectory, WeightsMode mode,
     private PagedLatentCache NewCache()
     {
         var (dtype, device) = FusedWeightsBackend.Cache;
-        return new PagedLatentCache(_config!, _config!.NumHiddenLayers + _config.NumNextnPredictLayers, dtype, device);
+        return new PagedLatentCache(config, config.NumHiddenLayers + config.NumNextnPredictLayers, dtype, device);
     }
 }

@@ -11,8 +11,14 @@ using DeepSeekV3.Configuration;
 //     [--gguf FILE] [--model DIR] [--name LABEL] [--threads 2] [--prompt 512] [--steps 16] [--batches 1,4]
 //     [--context 64] [--repeats 3] [--mmap true] [--pair NAME] [--round N] [--prefill bf16|f32|rows]
 //   dotnet run -c Release --project bench/BigModelBench -- --summarize SINCE_UTC   (ranges over the runs since then)
+//   dotnet run -c Release --project bench/BigModelBench -- --write-config FILE     (InferenceBench's 276M config.json)
 // bench/BigModelBench/run.sh runs both engines one after the other on a v2-lite checkpoint and its GGUF.
 var options = BenchArgs.Parse(args);
+if (options.TryGetValue("write-config", out var configFile))
+{
+    BenchModel.Config.Save(configFile);         // InferenceBench's 276M model, for run.sh's `dsv3 init --config`
+    return 0;
+}
 if (options.TryGetValue("summarize", out var since))
     return BigModelSummary.Write(DateTime.Parse(since, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal));
 string engineName = options.GetValueOrDefault("engine", "llama");
@@ -23,6 +29,11 @@ int[] batches = options.GetValueOrDefault("batches", "1,4").Split(',').Select(b 
 bool memoryMap = bool.Parse(options.GetValueOrDefault("mmap", "true"));
 string configPath = options.TryGetValue("config", out var c) ? c
     : Path.Combine(options["model"], ModelCheckpoint.ConfigFile);
+if (!File.Exists(configPath))
+{
+    Console.Error.WriteLine($"{configPath}: no such file (give --model DIR with a config.json, or --config FILE)");
+    return 2;
+}
 var config = ModelConfig.Load(configPath);
 string label = options.GetValueOrDefault("name", Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(configPath))) ?? "model");
 
@@ -32,7 +43,7 @@ var (engine, traffic, weightsPath) = engineName switch
     "llama" => ((IBigModelEngine)new LlamaCppBigEngine(options["gguf"], threads, memoryMap,
             contextSize: (uint)(Math.Max(promptLength, batches.Max() * (contextLength + steps)) + 16), sequences: (uint)batches.Max()),
         WeightTraffic.FromGguf(options["gguf"], config), options["gguf"]),
-    "ours" => (new FusedStoredEngine(options["model"], DeepSeekV3.Inference.Fused.WeightsMode.Stored, threads,
+    "ours" => (new FusedStoredEngine(options["model"], config, DeepSeekV3.Inference.Fused.WeightsMode.Stored, threads,
             options.GetValueOrDefault("prefill", "bf16") switch
             {
                 "bf16" => DeepSeekV3.Kernels.GemmPrecision.Bf16,

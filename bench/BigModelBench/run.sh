@@ -21,19 +21,8 @@ bench="dotnet bench/BigModelBench/bin/Release/net10.0/BigModelBench.dll"
 mkdir -p "$work"
 [[ "${KEEP:-0}" == 1 ]] || trap 'rm -rf "$work"/m276-* "$work"/v2lite-*' EXIT
 
-if [[ ! -f "$work/m276-config.json" ]]; then
-  # bench/InferenceBench's BenchModel.Config, written as a config.json from the small preset's.
-  $dsv3 init --preset small --dtype bf16 --out "$work/m276-base" >/dev/null
-  python3 - "$work/m276-base/config.json" "$work/m276-config.json" <<'EOF'
-import json, sys
-config = json.load(open(sys.argv[1]))
-config.update(vocab_size=32000, hidden_size=1024, intermediate_size=2816, num_hidden_layers=8, num_nextn_predict_layers=0,
-              q_lora_rank=384, kv_lora_rank=256, qk_nope_head_dim=64, qk_rope_head_dim=32, v_head_dim=64,
-              moe_intermediate_size=512, initializer_range=0.02)
-json.dump(config, open(sys.argv[2], "w"), indent=2)
-EOF
-  rm -rf "$work/m276-base"
-fi
+# bench/InferenceBench's BenchModel.Config, written as a config.json by the bench itself.
+[[ -f "$work/m276-config.json" ]] || $bench --write-config "$work/m276-config.json"
 for dtype in bf16 fp8; do
   [[ -f "$work/m276-$dtype/config.json" ]] || $dsv3 init --config "$work/m276-config.json" --dtype $dtype --seed 1 --out "$work/m276-$dtype"
 done

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -91,7 +92,10 @@ public static unsafe class Gemv
         /// FP8 rows [first, last), one 128-row block of scales at a time. Within a row block every weight row has the
         /// same scale per 128 columns, so instead of scaling each block's partial sums (16 more accumulators for a
         /// 4×4 tile than the 32 registers hold) the scales go into a copy of x, x·S[block] (m·k multiplies per 128
-        /// weight rows, under 1% of the work), and the inner loop is the bf16 one with a different widening.
+        /// weight rows, under 1% of the work), and the inner loop is the bf16 one with a different widening. The
+        /// copy also takes the widening's 2^120 rebias (<see cref="RowMath.LoadFp8Shifted"/>: three instructions per
+        /// 16 codes instead of four; the products are the same numbers), unless some |x·S| ≥ 2^7 would overflow
+        /// fp32 at x·S·2^120: that block then runs with the rebias in the widening.
         /// </summary>
         private void RunFp8(int first, int last)
         {
@@ -102,9 +106,15 @@ public static unsafe class Gemv
                 fixed (float* scaled = buffer)
                     for (int block = first / WeightMatrix.BlockSize; block * WeightMatrix.BlockSize < last; block++)
                     {
-                        ScaleColumns(x, m, k, w.RowScales(block * WeightMatrix.BlockSize), scaled);
-                        Kernel<byte>.Run(scaled, w.Data, y, m, k, n, Math.Max(first, block * WeightMatrix.BlockSize),
-                                         Math.Min(last, (block + 1) * WeightMatrix.BlockSize), prefetch);
+                        int from = Math.Max(first, block * WeightMatrix.BlockSize), to = Math.Min(last, (block + 1) * WeightMatrix.BlockSize);
+                        float* scales = w.RowScales(block * WeightMatrix.BlockSize);
+                        if (ScaleColumns(x, m, k, scales, scaled, RowMath.Fp8Rebias) < ShiftedLimit)
+                            Kernel<Fp8Shifted>.Run(scaled, (Fp8Shifted*)w.Data, y, m, k, n, from, to, prefetch);
+                        else
+                        {
+                            ScaleColumns(x, m, k, scales, scaled, 1f);
+                            Kernel<byte>.Run(scaled, w.Data, y, m, k, n, from, to, prefetch);
+                        }
                     }
             }
             finally
@@ -114,21 +124,46 @@ public static unsafe class Gemv
         }
     }
 
-    /// <summary>scaled[i, j] = x[i, j] · scales[j / 128] for x [m, k].</summary>
-    internal static void ScaleColumns(float* x, int m, int k, float* scales, float* scaled)
+    /// <summary>2^127: |x·S·2^120| at or above this runs with the rebias in the widening (a NaN in x goes either way:
+    /// the products are NaN in both).</summary>
+    private const float ShiftedLimit = (float)(1L << 62) * (1L << 62) * 8f;
+
+    /// <summary>An E4M3 code read as its value times 2^−120 (<see cref="RowMath.LoadFp8Shifted"/>): the kernel's
+    /// element type when x carries the 2^120.</summary>
+    [StructLayout(LayoutKind.Sequential, Size = 1)]
+    private readonly struct Fp8Shifted;
+
+    /// <summary>scaled[i, j] = x[i, j] · scales[j / 128] · factor for x [m, k]; returns the largest |scaled|.</summary>
+    internal static float ScaleColumns(float* x, int m, int k, float* scales, float* scaled, float factor)
     {
+        var largest = Vector512<float>.Zero;
+        float tail = 0;
         for (int i = 0; i < m; i++)
             for (int start = 0, block = 0; start < k; start += WeightMatrix.BlockSize, block++)
             {
                 int end = Math.Min(k, start + WeightMatrix.BlockSize), j = start;
-                var scale = Vector512.Create(scales[block]);
-                for (; j <= end - 16; j += 16) (Vector512.Load(x + (long)i * k + j) * scale).Store(scaled + (long)i * k + j);
-                for (; j < end; j++) scaled[(long)i * k + j] = x[(long)i * k + j] * scales[block];
+                float s = scales[block] * factor;
+                var scale = Vector512.Create(s);
+                for (; j <= end - 16; j += 16)
+                {
+                    var v = Vector512.Load(x + (long)i * k + j) * scale;
+                    v.Store(scaled + (long)i * k + j);
+                    largest = Vector512.Max(largest, Vector512.Abs(v));
+                }
+                for (; j < end; j++)
+                {
+                    float v = x[(long)i * k + j] * s;
+                    scaled[(long)i * k + j] = v;
+                    tail = Math.Max(tail, Math.Abs(v));
+                }
             }
+        float result = tail;
+        for (int lane = 0; lane < 16; lane++) result = Math.Max(result, largest[lane]);
+        return result;
     }
 
-    /// <summary>The kernel for one weight element type (float, bf16 as ushort, or E4M3 codes as byte, their block scales
-    /// already in x); the JIT compiles each separately.</summary>
+    /// <summary>The kernel for one weight element type (float, bf16 as ushort, or E4M3 codes as byte or
+    /// <see cref="Fp8Shifted"/>, their block scales already in x); the JIT compiles each separately.</summary>
     private static class Kernel<T> where T : unmanaged
     {
         public static void Run(float* x, T* w, float* y, int m, int k, int n, int first, int last, bool prefetch)
@@ -180,12 +215,14 @@ public static unsafe class Gemv
         private static Vector512<float> Load(T* p) =>
             typeof(T) == typeof(float) ? Vector512.Load((float*)p)
             : typeof(T) == typeof(ushort) ? RowMath.LoadBf16((ushort*)p)
+            : typeof(T) == typeof(Fp8Shifted) ? RowMath.LoadFp8Shifted((byte*)p)
             : RowMath.LoadFp8((byte*)p);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static float At(T* p, int i) =>
             typeof(T) == typeof(float) ? ((float*)p)[i]
             : typeof(T) == typeof(ushort) ? RowMath.Bf16ToFloat(((ushort*)p)[i])
+            : typeof(T) == typeof(Fp8Shifted) ? RowMath.Fp8ToShifted(((byte*)p)[i])
             : RowMath.Fp8ToFloat(((byte*)p)[i]);
 
         /// <summary>One input row against four weight rows.</summary>

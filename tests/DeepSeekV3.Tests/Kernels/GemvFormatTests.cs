@@ -151,6 +151,40 @@ public unsafe class GemvFormatTests
             if ((i & 0x7F) == 0x7F) continue;   // NaN codes: documented as ±480 on this path; checkpoints hold none
             Assert.Equal(expected[i], widened[i]);
             Assert.Equal(expected[i], RowMath.Fp8ToFloat((byte)i));
+            Assert.Equal(expected[i], RowMath.Fp8ToShifted((byte)i) * (double)RowMath.Fp8Rebias);
+        }
+    }
+
+    [Theory]
+    [InlineData(1f)]      // |x·S| < 2^7: the kernel reads codes as value·2^−120 and x carries the 2^120
+    [InlineData(1e6f)]    // |x·S| up to ~1e7: that would overflow fp32, so the kernel keeps the rebias in the widening
+    public void Fp8_product_is_exact_over_every_finite_code_at_any_activation_size(float size)
+    {
+        // Every finite code (subnormals, ±0 and ±448 included) in every row, scales from 2^-9 to 3, against LibTorch's
+        // own fp8 cast and float64 products.
+        using var _ = no_grad();
+        const int n = 131, k = 260;
+        var finite = Enumerable.Range(0, 256).Where(c => (c & 0x7F) != 0x7F).Select(c => (byte)c).ToArray();
+        using var codes = zeros(n, k).to_type(Float8E4M3.TorchType);
+        fixed (byte* p = codes.bytes)
+            for (int r = 0; r < n; r++)
+                for (int j = 0; j < k; j++) p[r * k + j] = finite[(r * 7 + j) % finite.Length];
+        using var scales = tensor(new[] { 1f / 512, 0.75f, 3f, 0.01f, 1f, 1f / 64 }).reshape(2, 3);
+        using var grid = scales.to(ScalarType.Float64).repeat_interleave(WeightMatrix.BlockSize, 0)
+            .repeat_interleave(WeightMatrix.BlockSize, 1).narrow(0, 0, n).narrow(1, 0, k);
+        using var exact = codes.to(ScalarType.Float64) * grid;
+        var w = new WeightMatrix(codes, scales, "w");
+        for (int m = 1; m <= Gemv.MaxRows; m += 5)
+        {
+            using var x = randn([m, k], generator: new Generator((ulong)m)) * size;
+            using var expected = x.to(ScalarType.Float64).matmul(exact.t());
+            using var magnitude = x.to(ScalarType.Float64).abs().matmul(exact.abs().t());
+            using var y = full([m, n], float.NaN);
+            fixed (byte* xs = x.bytes)
+            fixed (byte* ys = y.bytes)
+                Gemv.Multiply((float*)xs, m, w, (float*)ys);
+            double error = ((y.to(ScalarType.Float64) - expected).abs() / magnitude).max().item<double>();
+            Assert.True(error < 1e-6, $"m = {m}, x ~ {size}: max error {error} relative to Σ|x·w|");
         }
     }
 

@@ -25,7 +25,6 @@ public static class Fp8Comparison
 
     public static object Run(string[] data, ITokenEncoder encoder, string tokenCache, string results, int steps, IDocumentCollection documents)
     {
-        FixMmapThreshold();
         var throughput = new[] { TrainingPrecision.Float32, TrainingPrecision.BFloat16, TrainingPrecision.Fp8 }
             .Select(p => Throughput.Measure("small", ModelPresets.Small, documents, encoder, SequenceLength, BatchSequences, 3,
                 RecomputeMode.None, 0, p))
@@ -90,23 +89,6 @@ public static class Fp8Comparison
         return (new Fp8Run(name, summary.Steps, Smoothed(metrics).Last(), summary.ValidationLoss, timed[timed.Count / 2],
             clock.Elapsed.TotalSeconds, command), metrics);
     }
-
-    /// <summary>
-    /// glibc raises its mmap threshold (up to 32 MB) each time a large mmapped block is freed, after which LibTorch's
-    /// many large, short-lived tensors (the emulated GEMM's partial sums, bfloat16 copies) come from the heap, fragment
-    /// it and are not returned: a 300-step run grew past 9 GB. A fixed 128 KiB threshold (the default, made static) keeps
-    /// them in mmap, returned on free; measured on `small`, 512 tokens/step, FP8: ~1 GB instead of ~2.8 GB after 10 steps.
-    /// Same as running with MALLOC_MMAP_THRESHOLD_=131072.
-    /// </summary>
-    private static void FixMmapThreshold()
-    {
-        const int MmapThreshold = -3;                                                      // M_MMAP_THRESHOLD, malloc.h
-        if (OperatingSystem.IsLinux() && mallopt(MmapThreshold, 128 * 1024) != 1)
-            Console.Error.WriteLine("mallopt(M_MMAP_THRESHOLD) failed; memory may grow (set MALLOC_MMAP_THRESHOLD_=131072)");
-    }
-
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "mallopt")]
-    private static extern int mallopt(int parameter, int value);
 
     /// <summary>Each line of a run's log prefixed with its name (two runs share the console).</summary>
     private sealed class PrefixedLines(string prefix, TextWriter inner) : TextWriter

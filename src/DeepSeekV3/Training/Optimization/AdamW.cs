@@ -48,6 +48,11 @@ public sealed class AdamW : IDisposable
         double correction1 = 1 - Math.Pow(Options.Beta1, StepCount);
         double correction2 = 1 - Math.Pow(Options.Beta2, StepCount);
         using var _ = no_grad();
+        // The scalars are made once and disposed at the end: TorchSharp's implicit double → Scalar temporaries are
+        // left to the finalizer, which may free one while LibTorch still reads it (a test once failed in add_ with a
+        // corrupt Scalar under parallel GC pressure).
+        using Scalar beta1 = Options.Beta1, keep1 = 1 - Options.Beta1, beta2 = Options.Beta2, keep2 = 1 - Options.Beta2;
+        using Scalar decay = 1 - lr * Options.WeightDecay, epsilon = Options.Epsilon, step = -lr / correction1, bias2 = correction2;
         for (int i = 0; i < _slices.Count; i++)
         {
             using var scope = NewDisposeScope();
@@ -58,12 +63,12 @@ public sealed class AdamW : IDisposable
             var (mStored, vStored) = MomentsOf(i);
             var m = mStored.to(ScalarType.Float32);
             var v = vStored.to(ScalarType.Float32);
-            m.mul_(Options.Beta1).add_(grad, alpha: 1 - Options.Beta1);                       // m_t
-            v.mul_(Options.Beta2).addcmul_(grad, grad, value: 1 - Options.Beta2);             // v_t
+            m.mul_(beta1).add_(grad, alpha: keep1);                                             // m_t
+            v.mul_(beta2).addcmul_(grad, grad, value: keep2);                                   // v_t
             if (Options.WeightDecay != 0 && slice.Parameter.dim() >= 2)
-                p.mul_(1 - lr * Options.WeightDecay);                                           // decoupled decay
-            var denominator = (v / correction2).sqrt_().add_(Options.Epsilon);
-            p.addcdiv_(m, denominator, value: -lr / correction1);
+                p.mul_(decay);                                                                  // decoupled decay
+            var denominator = v.div(bias2).sqrt_().add_(epsilon);
+            p.addcdiv_(m, denominator, value: step);
             if (!ReferenceEquals(m, mStored)) mStored.copy_(m);                               // BF16 storage
             if (!ReferenceEquals(v, vStored)) vStored.copy_(v);
         }

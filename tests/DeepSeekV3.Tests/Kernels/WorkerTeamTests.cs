@@ -26,23 +26,36 @@ public class WorkerTeamTests
     [Fact]
     public void With_more_members_than_cores_the_caller_takes_late_workers_shares_and_each_runs_once()
     {
-        // 16 members on this machine's 2 cores: most workers are still asleep when the caller finishes its own
-        // share, so it takes theirs; whoever runs a share, each runs exactly once per Run, and never after it.
+        // 16 members on this machine's 2 cores, with two more threads spinning beside them: workers are often
+        // descheduled for a whole time slice when the caller finishes its own share, so it takes theirs (without the
+        // spinners a quiet machine sometimes let every worker claim in time over all 300 rounds); whoever runs a
+        // share, each runs exactly once per Run, and never after it.
         using var team = new WorkerTeam(16);
         int caller = Environment.CurrentManagedThreadId, takenByCaller = 0, late = 0;
-        bool running = false;
-        for (int round = 0; round < 300; round++)
+        bool running = false, spin = true;
+        var spinners = Enumerable.Range(0, 2).Select(_ => new Thread(() => { while (Volatile.Read(ref spin)) Thread.SpinWait(100); })
+            { IsBackground = true }).ToList();
+        spinners.ForEach(t => t.Start());
+        try
         {
-            var counts = new int[16];
-            Volatile.Write(ref running, true);
-            team.Run(member =>
+            for (int round = 0; round < 300; round++)
             {
-                if (!Volatile.Read(ref running)) Interlocked.Increment(ref late);
-                Interlocked.Increment(ref counts[member]);
-                if (member > 0 && Environment.CurrentManagedThreadId == caller) Interlocked.Increment(ref takenByCaller);
-            });
-            Volatile.Write(ref running, false);
-            Assert.All(counts, c => Assert.Equal(1, c));
+                var counts = new int[16];
+                Volatile.Write(ref running, true);
+                team.Run(member =>
+                {
+                    if (!Volatile.Read(ref running)) Interlocked.Increment(ref late);
+                    Interlocked.Increment(ref counts[member]);
+                    if (member > 0 && Environment.CurrentManagedThreadId == caller) Interlocked.Increment(ref takenByCaller);
+                });
+                Volatile.Write(ref running, false);
+                Assert.All(counts, c => Assert.Equal(1, c));
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref spin, false);
+            spinners.ForEach(t => t.Join());
         }
         Thread.Sleep(50);                                        // a share run after its Run returned would show here
         Assert.Equal(0, late);

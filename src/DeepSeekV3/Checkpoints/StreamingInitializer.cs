@@ -1,6 +1,7 @@
 using DeepSeekV3.Configuration;
 using DeepSeekV3.Modeling;
 using DeepSeekV3.Precision;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DeepSeekV3.Checkpoints;
@@ -122,7 +123,8 @@ public sealed class StreamingInitializer : IDisposable
     /// and converts it to its stored form: FP8 weight and block scale, or the requested dtype.</summary>
     private void StoreReady(ParameterSpec spec)
     {
-        using var draw = randn(spec.Shape, ScalarType.Float32, generator: _generator).mul_(_std);
+        using var std = _std.ToScalar();
+        using var draw = randn(spec.Shape, ScalarType.Float32, generator: _generator).mul_(std);
         if (_options.Fp8 && HfTensorNames.IsFp8Weight(spec.Name))
         {
             var (weight, scale) = BlockQuantization.QuantizeWeight(draw);

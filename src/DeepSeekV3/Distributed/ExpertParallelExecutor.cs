@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using DeepSeekV3.Modeling;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DeepSeekV3.Distributed;
@@ -68,7 +69,7 @@ public sealed class ExpertParallelExecutor : IRoutedExpertExecutor
         {
             var back = TokenExchangeEnd.apply(combined[i], parts[i].Combine);                       // [N·K, hidden] fp32
             var weighted = back * parts[i].WeightOfPair.unsqueeze(1);
-            sums[i] = zeros(parts[i].Tokens, tokens.shape[1], dtype: ScalarType.Float32).index_add(0, parts[i].TokenOfPair, weighted, 1.0);
+            sums[i] = zeros(parts[i].Tokens, tokens.shape[1], dtype: ScalarType.Float32).index_add(0, parts[i].TokenOfPair, weighted, Scalars.OneDouble);
         }
         return (sums.Length == 1 ? sums[0] : cat(sums, 0)).MoveToOuterDisposeScope();
     }
@@ -80,7 +81,8 @@ public sealed class ExpertParallelExecutor : IRoutedExpertExecutor
         // Experts are laid out by rank, so sorting pairs by expert sorts them by (destination rank, local expert).
         var flatExperts = indices.reshape(-1);                                                       // [N·K]
         var order = flatExperts.argsort();
-        var tokenOfPair = order.div(topK, rounding_mode: RoundingMode.floor);
+        using var k = topK.ToScalar();
+        var tokenOfPair = order.div(k, rounding_mode: RoundingMode.floor);
         var weightOfPair = weights.reshape(-1).index_select(0, order);
         int[] sendPerExpert = flatExperts.bincount(null, RoutedExperts).cpu().to(ScalarType.Int32).data<int>().ToArray();
         int[] receivePerExpert = new int[RoutedExperts];                                             // [source rank, local expert]
@@ -131,7 +133,7 @@ public sealed class ExpertParallelExecutor : IRoutedExpertExecutor
         }
         // No rows: keep the (empty) result on the graph anyway, so that every rank runs the combine's backward.
         var byExpertOutput = outputs.Count == 0 ? grouped.to(ScalarType.Float32) : cat(outputs, 0);
-        var inverse = empty_like(permutation).index_put_(arange(permutation.shape[0], dtype: ScalarType.Int64), permutation);
+        var inverse = empty_like(permutation).index_put_(Scalars.Arange(permutation.shape[0], permutation.device), permutation);
         return byExpertOutput.index_select(0, inverse);
     }
 

@@ -63,7 +63,7 @@ public sealed class LogLikelihood(DeepSeekV3ForCausalLM model, int batchSize)
         var scored = tensor(mask, [batch.Length, width]);
         var tokenLogProb = logits.log_softmax(-1).gather(2, target.unsqueeze(2)).squeeze(2); // [b, width]
         var sums = (tokenLogProb * scored).sum(1).data<float>().ToArray();
-        var greedy = logits.argmax(-1).eq(target).logical_or(scored.eq(0)).all(1).data<bool>().ToArray();
+        var greedy = logits.argmax(-1).eq(target).logical_or(scored.eq(Scalars.Zero)).all(1).data<bool>().ToArray();
         for (int row = 0; row < batch.Length; row++)
             scores[batch[row]] = new Score(sums[row], greedy[row], requests[batch[row]].Continuation.Length);
     }

@@ -1,3 +1,4 @@
+using DeepSeekV3.Modeling;
 using static TorchSharp.torch;
 
 namespace DeepSeekV3.Inference;
@@ -21,7 +22,7 @@ public static class SpeculativeSampling
     public static Tensor Residual(Tensor target, Tensor draftDistribution)
     {
         using var scope = NewDisposeScope();
-        var residual = (target - draftDistribution).clamp_min(0);
+        var residual = (target - draftDistribution).clamp_min(Scalars.Zero);
         double mass = residual.sum().item<float>();
         // p == q leaves no residual mass; a rejection is then impossible, but guard against rounding.
         return (mass > 0 ? residual / mass : target.clone()).MoveToOuterDisposeScope();

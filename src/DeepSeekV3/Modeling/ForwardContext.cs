@@ -41,7 +41,7 @@ public sealed record ForwardContext
                 ? DocumentPositions(segments.to(device))
                 : throw new InvalidArgumentException("document masking (Segments) runs without a KV cache");
         return Cache?.Positions(layer, sequenceLength, device) ??
-            arange(sequenceLength, dtype: ScalarType.Int64, device: device).unsqueeze(0);
+            Scalars.Arange(sequenceLength, device).unsqueeze(0);
     }
 
     /// <summary>Each token's index within its document: i − (index of its document's first token), [b, s].</summary>
@@ -49,7 +49,7 @@ public sealed record ForwardContext
     {
         using var scope = NewDisposeScope();
         long batch = segments.shape[0], length = segments.shape[1];
-        var index = arange(length, dtype: ScalarType.Int64, device: segments.device).unsqueeze(0).expand(batch, length);
+        var index = Scalars.Arange(length, segments.device).unsqueeze(0).expand(batch, length);
         var first = cat([ones(batch, 1, ScalarType.Bool, segments.device),
                          segments.narrow(1, 1, length - 1).ne(segments.narrow(1, 0, length - 1))], 1);   // [b, s]
         var start = where(first, index, zeros_like(index)).cummax(1).values;                               // last start ≤ i

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DeepSeekV3.Modeling;
@@ -20,7 +21,8 @@ public sealed class LocalExpertExecutor : IRoutedExpertExecutor
         // Sort the N·K (token, expert) pairs by expert; each expert's tokens are then one contiguous slice.
         var flatExperts = route.Indices.reshape(-1);                                      // [N·K]
         var order = flatExperts.argsort();
-        var tokenOfPair = order.div(topK, rounding_mode: RoundingMode.floor);             // [N·K]
+        using var k = topK.ToScalar();
+        var tokenOfPair = order.div(k, rounding_mode: RoundingMode.floor);                // [N·K]
         var weightOfPair = route.Weights.reshape(-1).index_select(0, order);              // [N·K]
         long[] counts = flatExperts.bincount(null, moe.RoutedExperts).cpu().data<long>().ToArray();
 
@@ -39,7 +41,7 @@ public sealed class LocalExpertExecutor : IRoutedExpertExecutor
             using var expertFp8 = dispatchedFp8?.RowRange(start, counts[e]);
             var expertOut = moe.RunExpert(e, dispatched.narrow(0, start, counts[e]), expertFp8);   // [n_e, hidden]
             var weighted = expertOut.to(ScalarType.Float32) * weightOfPair.narrow(0, start, counts[e]).unsqueeze(1);
-            routed = routed.index_add(0, rows, weighted, 1.0);
+            routed = routed.index_add(0, rows, weighted, Scalars.OneDouble);
             start += counts[e];
         }
         return routed.MoveToOuterDisposeScope();

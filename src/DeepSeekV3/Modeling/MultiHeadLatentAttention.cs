@@ -143,13 +143,13 @@ public sealed class MultiHeadLatentAttention : nn.Module
     private static Tensor DocumentMask(Tensor segments, ScalarType dtype)
     {
         var other = segments.unsqueeze(-1).ne(segments.unsqueeze(1)).unsqueeze(1);         // [b, 1, s, s]
-        return zeros(other.shape, dtype, segments.device).masked_fill(other, double.NegativeInfinity);
+        return zeros(other.shape, dtype, segments.device).masked_fill(other, Scalars.NegativeInfinity);
     }
 
     /// <summary>0 where key position ≤ query position, −inf elsewhere (future and padding): [b or 1, 1, s, t].</summary>
     private static Tensor CausalMask(Tensor queryPositions, Tensor keyPositions, ScalarType dtype)
     {
         var hidden = keyPositions.unsqueeze(1).unsqueeze(1) > queryPositions.unsqueeze(1).unsqueeze(-1);
-        return zeros(hidden.shape, dtype, queryPositions.device).masked_fill(hidden, double.NegativeInfinity);
+        return zeros(hidden.shape, dtype, queryPositions.device).masked_fill(hidden, Scalars.NegativeInfinity);
     }
 }

@@ -11,11 +11,11 @@ namespace DeepSeekV3.Modeling;
 /// </summary>
 public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 {
-    private readonly double _eps;
+    private readonly Scalar _eps;
 
     public RmsNorm(long size, double eps) : base(nameof(RmsNorm))
     {
-        _eps = eps;
+        _eps = eps.ToScalar();
         register_parameter("weight", nn.Parameter(ones(size)));
     }
 
@@ -26,7 +26,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var xf = x.to(ScalarType.Float32);
-        var normalized = xf * rsqrt(xf.pow(2).mean([-1], keepdim: true) + _eps);
+        var normalized = xf * rsqrt(xf.pow(Scalars.Two).mean([-1], keepdim: true) + _eps);
         return (Weight * normalized.to(x.dtype)).MoveToOuterDisposeScope();
     }
 }

@@ -77,7 +77,7 @@ public sealed class Router : nn.Module
         var keptGroups = groupScore.topk(Rule.KeptGroups, dim: -1).indexes;                       // [N, TG]
         var keep = zeros_like(groupScore, dtype: ScalarType.Bool).scatter(-1, keptGroups, ones_like(keptGroups, dtype: ScalarType.Bool));
         var expertKeep = keep.unsqueeze(-1).expand_as(grouped).reshape(tokens, -1);                 // [N, E]
-        return choice.masked_fill(expertKeep.logical_not(), double.NegativeInfinity);
+        return choice.masked_fill(expertKeep.logical_not(), Scalars.NegativeInfinity);
     }
 
     /// <summary>Replaces the correction bias (the trainer's sign-rule update, or a checkpoint load).</summary>

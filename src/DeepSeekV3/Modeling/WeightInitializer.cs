@@ -22,7 +22,7 @@ public static class WeightInitializer
             foreach (var (_, parameter) in module.named_parameters(recurse: false))
             {
                 if (module is RmsNorm)
-                    parameter.fill_(1.0);
+                    parameter.fill_(Scalars.OneDouble);
                 else
                 {
                     // Drawn in fp32 on the CPU from our own generator, so the values do not depend on the device,

@@ -1,3 +1,4 @@
+using DeepSeekV3.Modeling;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -29,7 +30,7 @@ public static class BlockQuantization
         RequireMatrix(weight, "weight", null);
         using var scope = NewDisposeScope();
         var amax = TileQuantization.Amax(weight, blockSize, blockSize);                   // [R, C]
-        var scaleInv = where(amax > 0, amax / Float8E4M3.MaxValue, ones_like(amax));   // [R, C]
+        var scaleInv = where(amax.gt(Scalars.Zero), amax / Float8E4M3.MaxValue, ones_like(amax));   // [R, C]
         var quantized = TileQuantization.Encode(weight, scaleInv, blockSize, blockSize, Float8Format.E4M3); // [out, in] fp8
         return (quantized.MoveToOuterDisposeScope(), scaleInv.MoveToOuterDisposeScope());
     }

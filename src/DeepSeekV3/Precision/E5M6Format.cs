@@ -1,3 +1,5 @@
+using DeepSeekV3.Modeling;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DeepSeekV3.Precision;
@@ -24,6 +26,9 @@ public static class E5M6Format
 
     /// <summary>(2 − 2^−6) · 2^15.</summary>
     public const float MaxValue = 65024f;
+
+    // The rounding's bounds as LibTorch scalars (Modeling.Scalars says why they are made once).
+    private static readonly Scalar SmallestExponent = (2 - Bias).ToScalar(), Lowest = (-MaxValue).ToScalar(), Largest = MaxValue.ToScalar();
 
     /// <summary>2^−14: below it the exponent field is 0 and the spacing is a constant 2^−20.</summary>
     public static float MinNormal { get; } = MathF.ScaleB(1f, 1 - Bias);
@@ -71,8 +76,8 @@ public static class E5M6Format
         using var scope = NewDisposeScope();
         var values = x.to_type(ScalarType.Float32);
         var (_, exponent) = values.frexp();
-        var step = exponent.clamp_min(2 - Bias) - (MantissaBits + 1);                         // log2 of the grid step
-        var rounded = values.ldexp(-step).round().ldexp(step).clamp(-MaxValue, MaxValue);
+        var step = exponent.clamp_min(SmallestExponent) - (MantissaBits + 1);                         // log2 of the grid step
+        var rounded = values.ldexp(-step).round().ldexp(step).clamp(Lowest, Largest);
         var special = values.isinf().logical_or(values.isnan());
         return where(special, values, rounded).MoveToOuterDisposeScope();
     }

@@ -1,3 +1,5 @@
+using DeepSeekV3.Modeling;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DeepSeekV3.Precision;
@@ -30,13 +32,14 @@ public sealed record Fp8Scaling
     public Tensor Scales(Tensor amax)
     {
         using var scope = NewDisposeScope();
-        var scale = amax.to_type(ScalarType.Float32).clamp_min(AmaxFloor) / Format.MaxValue;
+        using var floor = AmaxFloor.ToScalar();
+        var scale = amax.to_type(ScalarType.Float32).clamp_min(floor) / Format.MaxValue;
         if (PowerOfTwo)
         {
             // frexp: scale = m·2^e, m in [0.5, 1). m = 0.5 is already a power of two, 2^(e−1); anything above
             // rounds up to 2^e. Exact, unlike exp2(ceil(log2(s))), whose log2 may round a hair above 2^k down to k.
             var (mantissa, exponent) = scale.frexp();
-            var exact = mantissa.eq(0.5).to_type(exponent.dtype);
+            var exact = mantissa.eq(Scalars.Half).to_type(exponent.dtype);
             scale = ones_like(scale).ldexp(exponent - exact);
         }
         return scale.MoveToOuterDisposeScope();

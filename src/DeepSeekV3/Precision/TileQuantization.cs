@@ -41,7 +41,8 @@ public static class TileQuantization
         using var scope = NewDisposeScope();
         long rows = matrix.shape[0], columns = matrix.shape[1];
         var tiles = Tiles(matrix.to_type(ScalarType.Float32), tileRows, tileColumns);          // [R, r, C, c]
-        var scaled = (tiles / scales.unsqueeze(1).unsqueeze(-1)).clamp(-format.MaxValue, format.MaxValue);
+        using Scalar lowest = (-format.MaxValue).ToScalar(), largest = format.MaxValue.ToScalar();
+        var scaled = (tiles / scales.unsqueeze(1).unsqueeze(-1)).clamp(lowest, largest);
         var codes = Untile(scaled, rows, columns).to_type(format.TorchType);                   // [rows, columns]
         return codes.MoveToOuterDisposeScope();
     }

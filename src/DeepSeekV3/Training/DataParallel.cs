@@ -3,6 +3,7 @@ using DeepSeekV3.Distributed;
 using DeepSeekV3.Modeling;
 using DeepSeekV3.Training.Optimization;
 using DeepSeekV3.Training.Pipeline;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -137,11 +138,12 @@ public sealed class DataParallel : IDisposable
     public void ScaleGradients(double factor)
     {
         using var _ = no_grad();
+        using var scale = factor.ToScalar();
         foreach (var group in _groups)
             foreach (var (_, p) in group.Parameters)
                 if (p.grad is { } g)
                     using (g)
-                        g.mul_(factor);
+                        g.mul_(scale);
     }
 
     /// <summary>After the optimizer updated this rank's share: every replica receives every share.</summary>

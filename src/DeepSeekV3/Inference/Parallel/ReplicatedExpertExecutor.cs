@@ -133,7 +133,7 @@ public sealed class ReplicatedExpertExecutor : IRoutedExpertExecutor
         var rows = back.index_select(0, Indices(order.Select(i => (long)i)));
         var weight = tensor(order.Select(i => weights[sent[i]]).ToArray()).unsqueeze(1);
         var token = Indices(order.Select(i => (long)(sent[i] / topK - first)));
-        return zeros(owned, width, ScalarType.Float32).index_add(0, token, rows * weight, 1.0);
+        return zeros(owned, width, ScalarType.Float32).index_add(0, token, rows * weight, Scalars.OneDouble);
     }
 
     /// <summary>Every rank's owned sums, in token order, on every rank.</summary>

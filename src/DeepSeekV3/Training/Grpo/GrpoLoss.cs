@@ -1,3 +1,5 @@
+using DeepSeekV3.Modeling;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DeepSeekV3.Training.Grpo;
@@ -23,15 +25,16 @@ public static class GrpoLoss
         using var scope = NewDisposeScope();
         var ratio = (logProbs - oldLogProbs).exp();                                       // ρ_{i,t}
         var a = advantages.unsqueeze(1);
-        var surrogate = minimum(ratio * a, ratio.clamp(1 - clip, 1 + clip) * a);
+        using Scalar low = (1 - clip).ToScalar(), high = (1 + clip).ToScalar(), clipScalar = clip.ToScalar();
+        var surrogate = minimum(ratio * a, ratio.clamp(low, high) * a);
         var logReferenceRatio = referenceLogProbs - logProbs;                             // log(π_ref / π_θ)
         var kl = logReferenceRatio.exp() - logReferenceRatio - 1;                         // k3, ≥ 0
         var perToken = -(surrogate - kl * beta);
-        var lengths = mask.sum(1).clamp_min(1);
+        var lengths = mask.sum(1).clamp_min(Scalars.One);
         var loss = ((perToken * mask).sum(1) / lengths).mean();                           // (1/G) Σ_i (1/|o_i|) Σ_t
         var meanKl = ((kl * mask).sum(1) / lengths).mean();
-        var clipped = (ratio - 1).abs().gt(clip).to(ScalarType.Float32);
-        var clippedShare = (clipped * mask).sum() / mask.sum().clamp_min(1);
+        var clipped = (ratio - 1).abs().gt(clipScalar).to(ScalarType.Float32);
+        var clippedShare = (clipped * mask).sum() / mask.sum().clamp_min(Scalars.One);
         return new GrpoLossParts(loss.MoveToOuterDisposeScope(), meanKl.item<float>(), clippedShare.item<float>());
     }
 }

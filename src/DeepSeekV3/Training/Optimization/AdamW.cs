@@ -48,11 +48,10 @@ public sealed class AdamW : IDisposable
         double correction1 = 1 - Math.Pow(Options.Beta1, StepCount);
         double correction2 = 1 - Math.Pow(Options.Beta2, StepCount);
         using var _ = no_grad();
-        // The scalars are made once and disposed at the end: TorchSharp's implicit double → Scalar temporaries are
-        // left to the finalizer, which may free one while LibTorch still reads it (a test once failed in add_ with a
-        // corrupt Scalar under parallel GC pressure).
-        using Scalar beta1 = Options.Beta1, keep1 = 1 - Options.Beta1, beta2 = Options.Beta2, keep2 = 1 - Options.Beta2;
-        using Scalar decay = 1 - lr * Options.WeightDecay, epsilon = Options.Epsilon, step = -lr / correction1, bias2 = correction2;
+        // The scalars are made once and disposed at the end, never left to the finalizer (Modeling.Scalars says why).
+        using Scalar beta1 = Options.Beta1.ToScalar(), keep1 = (1 - Options.Beta1).ToScalar(), beta2 = Options.Beta2.ToScalar(),
+                     keep2 = (1 - Options.Beta2).ToScalar(), decay = (1 - lr * Options.WeightDecay).ToScalar(),
+                     epsilon = Options.Epsilon.ToScalar(), step = (-lr / correction1).ToScalar(), bias2 = correction2.ToScalar();
         for (int i = 0; i < _slices.Count; i++)
         {
             using var scope = NewDisposeScope();

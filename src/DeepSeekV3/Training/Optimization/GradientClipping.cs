@@ -22,8 +22,11 @@ public static class GradientClipping
         double norm = Math.Sqrt(squares.sum().item<double>());
         double scale = Factor(norm, maxNorm);
         if (scale != 1)
+        {
+            using var factor = scale.ToScalar();
             foreach (var g in grads)
-                g.mul_(scale);
+                g.mul_(factor);
+        }
         return norm;
     }
 

@@ -114,6 +114,38 @@ public sealed class MappedFp8DecoderTests(ITestOutputHelper output) : IDisposabl
         Assert.True(y.All(float.IsFinite));
     }
 
+    [Fact]
+    public void The_mapped_checkpoint_is_advised_for_2_MB_pages()
+    {
+        using (var source = randn(256, 256) * 0.02)
+        {
+            var (codes, scales) = BlockQuantization.QuantizeWeight(source);
+            using (codes) using (scales)
+                SafetensorsWriter.Write(Path.Combine(_directory, CheckpointLayout.SingleFileName),
+                    [("model.layers.0.mlp.down_proj.weight", codes), ("model.layers.0.mlp.down_proj.weight_scale_inv", scales)]);
+        }
+        using var weights = new MappedCheckpointWeights(_directory);
+        ulong address;
+        unsafe { address = (ulong)weights.Matrix("model.layers.0.mlp.down_proj.weight").Data; }
+        // /proc/self/smaps: a "start-end perms offset dev inode path" line per mapping, its "VmFlags:" line below;
+        // "hg" is MADV_HUGEPAGE (proc(5)).
+        string? flags = null;
+        bool inside = false;
+        foreach (string line in File.ReadLines("/proc/self/smaps"))
+        {
+            if (line.Length > 0 && char.IsAsciiHexDigit(line[0]) && line.IndexOf('-') is int dash and > 0 && line.IndexOf(' ') > dash)
+            {
+                ulong start = Convert.ToUInt64(line[..dash], 16), end = Convert.ToUInt64(line[(dash + 1)..line.IndexOf(' ')], 16);
+                inside = address >= start && address < end;
+                if (inside) Assert.EndsWith(CheckpointLayout.SingleFileName, line);
+            }
+            else if (inside && line.StartsWith("VmFlags:", StringComparison.Ordinal))
+                flags = line;
+        }
+        Assert.NotNull(flags);
+        Assert.Contains(" hg", flags);
+    }
+
     private static long ResidentBytes()
     {
         string line = File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));

@@ -2,6 +2,7 @@
 // side by side, as weight bytes streamed per second. Usage: dotnet run -c Release --project bench/KernelBench [-- --threads N]
 using DeepSeekV3.Bench;
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using DeepSeekV3.Kernels;
 using DeepSeekV3.Precision;
@@ -125,9 +126,10 @@ double syncWithGap = SyncMicroseconds(spinsFor20us) - 20;
 Console.WriteLine($"team of 2, one empty fork-join: {syncBackToBack:F2} µs back to back, {syncWithGap:F2} µs after 20 µs of other work");
 
 var fp8Decode = Fp8DecodeComparison();
+var moeLayer = MoeLayerComparison(team);
 
 string path = recorder.Save("kernel", new { kernel = "small-batch linear", threads = get_num_threads(), rows, cold_single_row = cold, cold_single_row_fp8 = coldFp8,
-    team_fork_join_us = new { back_to_back = syncBackToBack, after_20us_gap = syncWithGap }, fp8_decode = fp8Decode });
+    team_fork_join_us = new { back_to_back = syncBackToBack, after_20us_gap = syncWithGap }, fp8_decode = fp8Decode, moe_layer_fp8 = moeLayer });
 Console.WriteLine($"wrote {path}");
 
 // Median seconds of f over the copies, each copy run once per pass after a first pass that is not timed: every
@@ -260,4 +262,89 @@ static unsafe Dictionary<string, double> Fp8DecodeComparison()
     return new() { ["bit_manipulation_g_codes_per_s"] = Math.Round(count / bitSeconds / 1e9, 2),
                    ["shifted_no_multiply_g_codes_per_s"] = Math.Round(count / shiftedSeconds / 1e9, 2),
                    ["permute_lookup_g_codes_per_s"] = Math.Round(count / lookupSeconds / 1e9, 2) };
+}
+
+// A batch-1 MoE layer as the fused decoder runs it on DeepSeek-V2-Lite's shapes: 6 of 64 routed experts (gate and up
+// 1408x2048, down 2048x1408, FP8), each member of a team of two taking whole experts, against two reads of as many
+// bytes by the same team: the same experts (what the access pattern allows) and one long stream per member (what the
+// machine's read ceiling measures). Experts are drawn at random per layer from a 554 MB pool, so every read is cold.
+static unsafe Dictionary<string, double> MoeLayerComparison(WorkerTeam team)
+{
+    const int hidden = 2048, width = 1408, pool = 64, chosen = 6, layers = 300, rounds = 5;
+    long matrixBytes = (long)hidden * width, expertBytes = 3 * matrixBytes, poolBytes = pool * expertBytes;
+    byte* arena = (byte*)NativeMemory.AlignedAlloc((nuint)poolBytes, 64);
+    int blocks = (hidden + 127) / 128 * ((width + 127) / 128);
+    float* scales = (float*)NativeMemory.AlignedAlloc((nuint)(blocks * 4), 64);
+    float* x = (float*)NativeMemory.AlignedAlloc((nuint)(hidden * 4), 64);
+    float* scratch = (float*)NativeMemory.AlignedAlloc((nuint)(team.Size * (2 * width + hidden) * 4), 64);
+    try
+    {
+        var random = new Random(1);
+        random.NextBytes(new Span<byte>(arena, checked((int)poolBytes)));
+        for (long i = 0; i < poolBytes; i++) if ((arena[i] & 0x7F) == 0x7F) arena[i] = 0;       // no NaN codes
+        for (int i = 0; i < blocks; i++) scales[i] = 1f / 448;
+        for (int i = 0; i < hidden; i++) x[i] = (float)(random.NextDouble() - 0.5);
+        WeightMatrix Matrix(int expert, int which) => new(arena + expert * expertBytes + which * matrixBytes, scales,
+            which == 2 ? hidden : width, which == 2 ? width : hidden, WeightFormat.Fp8E4M3, "expert");
+        var picks = Enumerable.Range(0, layers).Select(_ => Enumerable.Range(0, pool).OrderBy(_ => random.Next()).Take(chosen).ToArray()).ToArray();
+        var sums = new float[team.Size];
+        void Kernel(int[] experts) => team.Run(member =>
+        {
+            float* gate = scratch + member * (2 * width + hidden), up = gate + width, down = up + width;
+            for (int i = member; i < chosen; i += team.Size)
+            {
+                Gemv.Multiply(x, 1, Matrix(experts[i], 0), gate);
+                Gemv.Multiply(x, 1, Matrix(experts[i], 1), up);
+                RowMath.SiluMul(gate, up, width);
+                Gemv.Multiply(gate, 1, Matrix(experts[i], 2), down);
+            }
+        });
+        void Sum(int member, byte* from, long bytes)
+        {
+            float* p = (float*)from;
+            Vector512<float> a = default, b = default, c = default, d = default;
+            for (long i = 0; i + 64 <= bytes / 4; i += 64)
+            {
+                a += Vector512.Load(p + i); b += Vector512.Load(p + i + 16);
+                c += Vector512.Load(p + i + 32); d += Vector512.Load(p + i + 48);
+            }
+            sums[member] += Vector512.Sum(a + b + c + d);
+        }
+        void ReadExperts(int[] experts) => team.Run(member =>
+        {
+            for (int i = member; i < chosen; i += team.Size) Sum(member, arena + experts[i] * expertBytes, expertBytes);
+        });
+        void ReadLong(int[] experts) => team.Run(member =>
+        {
+            long share = chosen * expertBytes / team.Size / 256 * 256;
+            long start = (experts[0] * 7919L * 4096 + member * share) % (poolBytes - share) / 256 * 256;
+            Sum(member, arena + start, share);
+        });
+        var variants = new (string Name, Action<int[]> Run)[] { ("kernel, whole experts per thread", Kernel), ("read-only, the same experts", ReadExperts), ("read-only, one stream per thread", ReadLong) };
+        var rates = variants.ToDictionary(v => v.Name, _ => new List<double>());
+        for (int round = 0; round <= rounds; round++)                          // round 0 warms up
+            foreach (var (name, run) in variants)
+            {
+                var watch = Stopwatch.StartNew();
+                foreach (var experts in picks) run(experts);
+                if (round > 0) rates[name].Add(layers * chosen * expertBytes / watch.Elapsed.TotalSeconds / 1e9);
+            }
+        Console.WriteLine();
+        Console.WriteLine($"a batch-1 MoE layer, V2-Lite shapes, FP8: {chosen} of {pool} experts per layer, team of {team.Size}, GB/s over {rounds} rounds");
+        var result = new Dictionary<string, double>();
+        foreach (var (name, list) in rates)
+        {
+            var sorted = list.Order().ToArray();
+            Console.WriteLine($"{name,-34} median {sorted[sorted.Length / 2],5:F1}  [{sorted[0]:F1}, {sorted[^1]:F1}]");
+            result[name] = Math.Round(sorted[sorted.Length / 2], 2);
+        }
+        return result;
+    }
+    finally
+    {
+        NativeMemory.AlignedFree(arena);
+        NativeMemory.AlignedFree(scales);
+        NativeMemory.AlignedFree(x);
+        NativeMemory.AlignedFree(scratch);
+    }
 }

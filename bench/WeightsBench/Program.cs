@@ -5,6 +5,9 @@
 //   [--modes stored,fp8,bf16,f32] [--batches 1,4] [--work DIR]
 // Without --model, a random `small`-preset model saved as `dsv3 init --fp8` would (block linears FP8, the rest bf16).
 // --part prefill [--prompt 512] [--repeats 2] [--work DIR]: prefill tokens/s instead (PrefillComparison.cs).
+// --part mapping [--model DIR] [--repeats 3] [--warm-steps 64]: batch-1 decode of the stored weights from a cold page
+//   cache (the files evicted with posix_fadvise before each run; the first --warm-steps steps fault them in and are not
+//   timed), mapped with the OS's default pages vs advised for 2 MB pages.
 using System.Diagnostics;
 using DeepSeekV3.Bench;
 using DeepSeekV3.Checkpoints;
@@ -26,7 +29,7 @@ if (options.GetValueOrDefault("part") == "prefill")
     Console.WriteLine($"wrote {prefillRecorder.Save($"weights-prefill-{get_num_threads()}t", result)}");
     return;
 }
-int steps = int.Parse(options.GetValueOrDefault("steps", "32")), repeats = int.Parse(options.GetValueOrDefault("repeats", "3"));
+int steps = int.Parse(options.GetValueOrDefault("steps", "32")), stepsOption = steps, repeats = int.Parse(options.GetValueOrDefault("repeats", "3"));
 int threads = int.Parse(options.GetValueOrDefault("threads", "2"));
 var modes = options.GetValueOrDefault("modes", "stored,fp8,bf16,f32").Split(',').Select(m => Enum.Parse<WeightsMode>(m, ignoreCase: true)).ToArray();
 var batches = options.GetValueOrDefault("batches", "1,4").Split(',').Select(int.Parse).ToArray();
@@ -42,6 +45,42 @@ if (!options.ContainsKey("model") && !File.Exists(Path.Combine(directory, ModelC
 }
 var config = ModelCheckpoint.LoadConfig(directory);
 Console.WriteLine($"{directory}: {new ModelSize(config).TotalParameters / 1e6:F1}M parameters, {threads} threads, {steps} decode steps after a 16-token prompt per sequence, {repeats} rounds");
+
+if (options.GetValueOrDefault("part") == "mapping")
+{
+    var files = Directory.GetFiles(directory, "*.safetensors");
+    int warmSteps = int.Parse(options.GetValueOrDefault("warm-steps", "64"));
+    var mapped = new Dictionary<bool, (List<double> TokensPerSecond, List<long> PmdBytes)> { [false] = ([], []), [true] = ([], []) };
+    long bytesPerStep = 0;
+    for (int round = 0; round <= repeats; round++)                     // round 0 warms up and is not recorded
+        foreach (bool huge in new[] { false, true })
+        {
+            foreach (string file in files) PageCache.Evict(file);
+            using var weights = new MappedCheckpointWeights(directory, hugePages: huge);
+            using var decoder = new FusedDecoder(config, weights, threads);
+            bytesPerStep = BatchOneStepBytes(config, weights);
+            // Not timed: the weights fault in as decoding reads them, experts in the order routing picks them, as in
+            // a user's first generation (64 steps leave few experts unread: (1 − K/E)^64 is 2% at 6 of 64).
+            Decode(decoder, 1, warmSteps);
+            double tokensPerSecond = Decode(decoder, 1);
+            if (round == 0) continue;
+            mapped[huge].TokensPerSecond.Add(tokensPerSecond);
+            mapped[huge].PmdBytes.Add(PageCache.FilePmdMappedBytes());
+        }
+    Console.WriteLine($"load average before: {recorder.LoadBefore}");
+    Console.WriteLine($"{"mapping",-22} {"tokens/s median [min, max]",30} {"weight GB/s",12} {"2 MB-mapped MB",15}");
+    var mappingRows = new List<Dictionary<string, object>>();
+    foreach (bool huge in new[] { false, true })
+    {
+        var s = mapped[huge].TokensPerSecond.Order().ToArray();
+        string name = huge ? "advised for 2 MB pages" : "OS default";
+        Console.WriteLine($"{name,-22} {$"{s[s.Length / 2]:F1} [{s[0]:F1}, {s[^1]:F1}]",30} {bytesPerStep * s[s.Length / 2] / 1e9,12:F2} {string.Join("/", mapped[huge].PmdBytes.Select(b => b >> 20)),15}");
+        mappingRows.Add(new() { ["mapping"] = huge ? "hugepage-advised" : "default", ["tokens_per_s"] = s, ["batch1_step_bytes"] = bytesPerStep,
+                                ["file_pmd_mapped_bytes"] = mapped[huge].PmdBytes });
+    }
+    Console.WriteLine($"wrote {recorder.Save("weights-mapping", new { model = directory, threads, steps, rounds = repeats, rows = mappingRows })}");
+    return;
+}
 
 var samples = new Dictionary<(WeightsMode, int), List<double>>();
 var loadSeconds = new Dictionary<WeightsMode, List<double>>();
@@ -85,9 +124,10 @@ Console.WriteLine("weight GB/s: the bytes one batch-1 step reads (attention, den
                   "a batch-4 step reads more experts, so its figure is a lower bound");
 Console.WriteLine($"wrote {recorder.Save("weights", new { model = directory, threads, steps, rounds = repeats, rows })}");
 
-// Decode tokens/s of `batch` sequences after a 16-token prompt each (fused prefill), greedy.
-double Decode(FusedDecoder decoder, int batch)
+// Decode tokens/s of `batch` sequences over `count` steps (default --steps) after a 16-token prompt each (fused prefill), greedy.
+double Decode(FusedDecoder decoder, int batch, int? count = null)
 {
+    int steps = count ?? stepsOption;
     using var cache = new PagedLatentCache(config, config.NumHiddenLayers, ScalarType.Float32, CPU);
     var ids = Enumerable.Range(0, batch).Select(_ => cache.AddSequence()).ToArray();
     var next = new long[batch];

@@ -10,7 +10,7 @@ namespace DeepSeekV3.Inference.Fused;
 /// <see cref="IDecoderWeights"/> straight from a checkpoint directory's safetensors files, memory-mapped: every
 /// <see cref="WeightMatrix"/> points into the mapped file, so nothing is copied, start-up reads only the headers, and
 /// resident memory grows only by the pages a forward pass touches (the OS may drop clean pages again under pressure).
-/// The mappings are advised for 2 MB pages (<see cref="HugePageAdvice"/>).
+/// The mappings are advised for 2 MB pages (<see cref="HugePageAdvice"/>) unless asked not to.
 /// F32, BF16 and F8_E4M3 (with its F32 <c>weight_scale_inv</c>) matrices are used as stored; the kernels load
 /// unaligned, so safetensors' arbitrary data offsets need no care. Small 1-D tensors (norms) are copied to fp32.
 /// Dispose only after every decoder built on it.
@@ -21,9 +21,14 @@ public sealed unsafe class MappedCheckpointWeights : IDecoderWeights, IDisposabl
     private readonly CheckpointReader _reader;
     private readonly Dictionary<string, (SafetensorsFile File, MemoryMappedViewAccessor View, nint Base)> _files = new(StringComparer.Ordinal);
 
-    public MappedCheckpointWeights(string directory)
+    private readonly bool _hugePages;
+
+    /// <param name="hugePages">Advise the mappings for 2 MB pages (<see cref="HugePageAdvice"/>); false maps with
+    /// the OS default (bench/WeightsBench --part mapping compares the two).</param>
+    public MappedCheckpointWeights(string directory, bool hugePages = true)
     {
         _directory = directory;
+        _hugePages = hugePages;
         _reader = CheckpointReader.Open(directory);
     }
 
@@ -81,7 +86,7 @@ public sealed unsafe class MappedCheckpointWeights : IDecoderWeights, IDisposabl
             var view = safetensors.MapWholeFile();
             byte* pointer = null;
             view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
-            HugePageAdvice.Advise(pointer, view.PointerOffset + view.Capacity);
+            if (_hugePages) HugePageAdvice.Advise(pointer, view.PointerOffset + view.Capacity);
             mapped = (safetensors, view, (nint)(pointer + view.PointerOffset));
             _files[file] = mapped;
         }

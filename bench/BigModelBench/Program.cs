@@ -96,12 +96,14 @@ foreach (int batch in batches)
             .Select(kv => $"{kv.Key} {kv.Value.ToString("F2", CultureInfo.InvariantCulture)}")));
 }
 long residentEnd = ProcessMemory.ResidentBytes(), peakResident = ProcessMemory.PeakResidentBytes();
+long hugeMapped = FileHugePages.MappedBytes();
 engine.Dispose();
 
 // Measured after the engine is gone so that its buffer neither competes with the weights nor raises VmHWM above.
 double bandwidth = ReadBandwidth.GigabytesPerSecond(threads), bandwidth1 = ReadBandwidth.GigabytesPerSecond(1);
 Console.WriteLine($"plain read bandwidth: {bandwidth:F1} GB/s on {threads} threads, {bandwidth1:F1} GB/s on 1; " +
-                  $"resident {residentEnd / 1e9:F2} GB at the end, peak {peakResident / 1e9:F2} GB; load average after {BenchResults.LoadAverage()}");
+                  $"resident {residentEnd / 1e9:F2} GB at the end, peak {peakResident / 1e9:F2} GB, {hugeMapped / 1e9:F2} GB of files mapped with 2 MB entries; " +
+                  $"load average after {BenchResults.LoadAverage()}");
 
 var report = new
 {
@@ -113,6 +115,7 @@ var report = new
     settings = new { threads, prompt_length = promptLength, steps, warmup_steps = warmupSteps, context_per_sequence = contextLength, repeats, memory_map = memoryMap },
     load_seconds = loadSeconds,
     resident_bytes = new { before_load = residentBefore, after_load = residentAfterLoad, end = residentEnd, peak = peakResident },
+    file_pmd_mapped_bytes = hugeMapped,
     first_prefill_seconds = coldPrefill,
     prefill_seconds = prefill,
     prefill_tokens_per_second = promptLength / Median(prefill),

@@ -42,16 +42,18 @@ for round in $(seq 1 "$rounds"); do
     ours $pair "$round"
   done
 done
-# The 16B files do not (16 + 17 GB in 24 GB): each engine's file is read into the page cache before its run (load
-# time and the first prefill then measure the engine, not this disk's ~100 MB/s), and the engines alternate
+# The 16B files do not fit in the page cache together (16 + 17 GB in 24 GB). Each 16B run starts cold, as a user's
+# first run after a download or a reboot: both files are dropped from the page cache first (dd iflag=nocache count=0),
+# so each engine faults its file in its own way (ours advised for 2 MB pages as routing reaches the experts,
+# llama.cpp populating its mapping at load) and load and the first prefill include the disk. The engines alternate
 # ours, llama.cpp, ours, ... for ROUNDS runs in all, each with its own repeats.
+evict() { sync; for file in "$@"; do dd if="$file" iflag=nocache count=0 status=none; done; }
 for run in $(seq 1 "$rounds"); do
   echo "== 16B run $run of $rounds; load $(cut -d' ' -f1-3 /proc/loadavg)"
+  evict "$work"/v2lite-fp8/*.safetensors "$work/v2lite-q8_0.gguf"
   if (( run % 2 == 1 )); then
-    cat "$work"/v2lite-fp8/*.safetensors > /dev/null
     ours v2lite-q8_0.gguf v2lite-fp8 "$run"
   else
-    cat "$work/v2lite-q8_0.gguf" > /dev/null
     llama v2lite-q8_0.gguf v2lite-fp8 "$run"
   fi
 done

@@ -5,9 +5,10 @@
 //   [--modes stored,fp8,bf16,f32] [--batches 1,4] [--work DIR]
 // Without --model, a random `small`-preset model saved as `dsv3 init --fp8` would (block linears FP8, the rest bf16).
 // --part prefill [--prompt 512] [--repeats 2] [--work DIR]: prefill tokens/s instead (PrefillComparison.cs).
-// --part mapping [--model DIR] [--repeats 3] [--warm-steps 64]: batch-1 decode of the stored weights from a cold page
-//   cache (the files evicted with posix_fadvise before each run; the first --warm-steps steps fault them in and are not
-//   timed), mapped with the OS's default pages vs advised for 2 MB pages.
+// --part mapping [--model DIR] [--repeats 3] [--warm-steps 64] [--cache cold|warm]: batch-1 decode of the stored
+//   weights from a cold page cache (the files evicted with posix_fadvise before each run; the first --warm-steps steps
+//   fault them in and are not timed) or a warm one (each file read through first, as run.sh's `cat`), mapped with the
+//   OS's default pages vs advised for 2 MB pages.
 using System.Diagnostics;
 using DeepSeekV3.Bench;
 using DeepSeekV3.Checkpoints;
@@ -50,12 +51,16 @@ if (options.GetValueOrDefault("part") == "mapping")
 {
     var files = Directory.GetFiles(directory, "*.safetensors");
     int warmSteps = int.Parse(options.GetValueOrDefault("warm-steps", "64"));
+    bool warmCache = options.GetValueOrDefault("cache", "cold") == "warm";
+    Console.WriteLine(warmCache ? "page cache: each file read through once before each run (as `cat FILE > /dev/null`)"
+                                : "page cache: each file evicted before each run");
     var mapped = new Dictionary<bool, (List<double> TokensPerSecond, List<long> PmdBytes)> { [false] = ([], []), [true] = ([], []) };
     long bytesPerStep = 0;
     for (int round = 0; round <= repeats; round++)                     // round 0 warms up and is not recorded
         foreach (bool huge in new[] { false, true })
         {
-            foreach (string file in files) PageCache.Evict(file);
+            foreach (string file in files)
+                if (warmCache) PageCache.ReadThrough(file); else PageCache.Evict(file);
             using var weights = new MappedCheckpointWeights(directory, hugePages: huge);
             using var decoder = new FusedDecoder(config, weights, threads);
             bytesPerStep = BatchOneStepBytes(config, weights);
@@ -65,7 +70,7 @@ if (options.GetValueOrDefault("part") == "mapping")
             double tokensPerSecond = Decode(decoder, 1);
             if (round == 0) continue;
             mapped[huge].TokensPerSecond.Add(tokensPerSecond);
-            mapped[huge].PmdBytes.Add(PageCache.FilePmdMappedBytes());
+            mapped[huge].PmdBytes.Add(FileHugePages.MappedBytes());
         }
     Console.WriteLine($"load average before: {recorder.LoadBefore}");
     Console.WriteLine($"{"mapping",-22} {"tokens/s median [min, max]",30} {"weight GB/s",12} {"2 MB-mapped MB",15}");

@@ -18,6 +18,9 @@ internal static class Scalars
     public static readonly Scalar Two = 2.ToScalar();
     public static readonly Scalar NegativeInfinity = double.NegativeInfinity.ToScalar();
 
+    /// <summary><see cref="Training.Data.PackedDataset.IgnoredLabel"/>, the cross-entropy's ignore_index.</summary>
+    public static readonly Scalar IgnoredLabel = Training.Data.PackedDataset.IgnoredLabel.ToScalar();
+
     /// <summary>0, 1, …, count − 1 (int64) on <paramref name="device"/>.</summary>
     public static torch.Tensor Arange(long count, torch.Device? device = null)
     {

@@ -22,9 +22,6 @@ public sealed class PackedDataset
     /// <summary>The label of a token that is not a training target (PyTorch's cross-entropy ignore_index).</summary>
     public const long IgnoredLabel = -100;
 
-    /// <summary><see cref="IgnoredLabel"/> as a LibTorch scalar (<see cref="Modeling.Scalars"/>).</summary>
-    internal static readonly TorchSharp.Scalar Ignored = TorchSharp.ScalarExtensionMethods.ToScalar(IgnoredLabel);
-
     private readonly int[] _stream;
     private readonly bool[]? _trained;
     private readonly int[]? _document;

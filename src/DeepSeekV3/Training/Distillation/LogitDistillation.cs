@@ -55,7 +55,7 @@ public sealed class LogitDistillation : IDisposable
         long length = windows.shape[1] - 1;
         var context = new ForwardContext { Mode = AttentionMode.Naive, Segments = segments?.narrow(1, 0, length) };
         var inputs = windows.narrow(1, 0, length);
-        var trained = labels.narrow(1, 1, length).ne(PackedDataset.Ignored).reshape(-1);   // [b·T]
+        var trained = labels.narrow(1, 1, length).ne(Scalars.IgnoredLabel).reshape(-1);   // [b·T]
         Tensor teacher;
         using (no_grad())
             teacher = _teacher.Forward(inputs, context).Logits.reshape(-1, _teacher.Config.VocabSize)[trained];

@@ -86,7 +86,7 @@ public sealed class TrainingObjective
         // The target of position i at distance d (1 for the main head, k + 1 for MTP depth k), ignored across examples.
         Tensor Targets(long d, long s) => segments is null
             ? targets.narrow(1, d, s)
-            : targets.narrow(1, d, s).masked_fill(segments.narrow(1, d, s).ne(segments.narrow(1, 0, s)), Data.PackedDataset.Ignored);
+            : targets.narrow(1, d, s).masked_fill(segments.narrow(1, d, s).ne(segments.narrow(1, 0, s)), Scalars.IgnoredLabel);
         var main = _model.Head(lastBlockOutput);
         var mainLoss = crossEntropy(main.Logits, Targets(1, length));                     // L_Main
 
@@ -137,6 +137,6 @@ public sealed class TrainingObjective
         var flat = targets.reshape(-1);
         var sum = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]).to(ScalarType.Float32), flat,
             ignore_index: Data.PackedDataset.IgnoredLabel, reduction: nn.Reduction.Sum);
-        return (sum / flat.ne(Data.PackedDataset.Ignored).sum().clamp_min(Scalars.One)).MoveToOuterDisposeScope();
+        return (sum / flat.ne(Scalars.IgnoredLabel).sum().clamp_min(Scalars.One)).MoveToOuterDisposeScope();
     }
 }

@@ -46,7 +46,9 @@ internal static class BigModelSummary
             var engines = pair.GroupBy(r => r.Engine).ToDictionary(g => g.Key, g => g.ToList());
             string? ours = engines.Keys.FirstOrDefault(e => e.StartsWith("DeepSeekV3.NET", StringComparison.Ordinal));
             string? llama = engines.Keys.FirstOrDefault(e => e.StartsWith("llama.cpp", StringComparison.Ordinal));
-            Console.WriteLine($"\n{pair.Key}: {string.Join(" vs ", engines.Keys)} ({engines.Values.Max(v => v.Count)} rounds)");
+            // Ours first, as in the columns below, whichever engine ran first.
+            var names = new[] { ours, llama }.OfType<string>().Concat(engines.Keys.Where(e => e != ours && e != llama));
+            Console.WriteLine($"\n{pair.Key}: {string.Join(" vs ", names)} ({engines.Values.Max(v => v.Count)} rounds)");
             Console.WriteLine($"  {"figure",-18} {"ours",-22} {"llama.cpp",-22} ours/llama (medians; by round where both ran each round)");
             var figures = new JsonObject();
             foreach (var (name, read) in Figures)

@@ -22,11 +22,13 @@ internal static class ChatCommand
         var dtype = CliOptions.Dtype("f32");
         var sampling = new SamplingOptions();
         var weights = CliOptions.Weights();
-        var command = new Command("chat", "Chat with a model (one user turn per line; empty line to quit)") { model, system, device, dtype, weights };
+        var threads = CliOptions.Threads();
+        var command = new Command("chat", "Chat with a model (one user turn per line; empty line to quit)") { model, system, device, dtype, weights, threads };
         sampling.AddTo(command);
         command.SetAction(result =>
         {
             string dir = result.GetValue(model) ?? CliOptions.DefaultModelDirectory();
+            CliOptions.ApplyThreads(result.GetValue(threads));
             var parameters = sampling.Read(result, ChatDefaults(dir));
             bool speculative = sampling.ReadSpeculative(result);
             // With --weights no LibTorch model is built: the fused decoder reads the checkpoint's weights (mapped or converted).

@@ -35,6 +35,21 @@ internal static class CliOptions
         DefaultValueFactory = _ => defaultValue,
     };
 
+    /// <summary>--threads N for the commands that run a model: LibTorch's threads and the fused decoder's team.</summary>
+    public static Option<int> Threads() => new("--threads")
+    {
+        Description = "Compute threads: LibTorch's and the fused decoder's (0: LibTorch's default, the machine's cores)",
+        DefaultValueFactory = _ => 0,
+    };
+
+    /// <summary>Applies <see cref="Threads"/>: a positive count becomes LibTorch's thread count, which the fused
+    /// decoder's team follows; 0 leaves the default.</summary>
+    public static void ApplyThreads(int threads)
+    {
+        if (threads < 0) throw new InvalidArgumentException($"--threads {threads}: expected 0 (LibTorch's default) or a positive count");
+        if (threads > 0) TorchSharp.torch.set_num_threads(threads);
+    }
+
     /// <summary>--weights stored|fp8|bf16|f32: run on the fused decoder straight from the checkpoint's weights, no
     /// LibTorch model (<see cref="Inference.Fused.WeightsMode"/>).</summary>
     public static Option<string?> Weights() => new("--weights")

@@ -30,7 +30,8 @@ internal static class GenerateCommand
         var sampling = new SamplingOptions();
         var parallel = new ExpertParallelOptions();
         var weights = CliOptions.Weights();
-        var command = new Command("generate", "Generate a continuation of a prompt") { model, prompt, tokens, stream, device, dtype, backend, dumpLogits, weights };
+        var threads = CliOptions.Threads();
+        var command = new Command("generate", "Generate a continuation of a prompt") { model, prompt, tokens, stream, device, dtype, backend, dumpLogits, weights, threads };
         sampling.AddTo(command);
         parallel.AddTo(command);
         command.SetAction(result =>
@@ -44,6 +45,7 @@ internal static class GenerateCommand
         int Run(ParseResult result, ICommunicator world)
         {
             string dir = result.GetValue(model) ?? CliOptions.DefaultModelDirectory();
+            CliOptions.ApplyThreads(result.GetValue(threads));
             var parameters = sampling.Read(result, new SamplingParams());   // greedy: a completion tool, compared token for token with other engines
             bool speculative = sampling.ReadSpeculative(result);
             var expertParallel = parallel.Read(result, world);

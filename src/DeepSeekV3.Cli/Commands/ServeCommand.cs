@@ -32,7 +32,7 @@ internal static class ServeCommand
             DefaultValueFactory = _ => ServingOptions.DefaultPrefillChunk,
         };
         var noPrefixCache = new Option<bool>("--no-prefix-cache") { Description = "Do not share cached prompt-prefix blocks across requests" };
-        var threads = new Option<int>("--threads") { Description = "Compute threads (0: LibTorch's default)", DefaultValueFactory = _ => 0 };
+        var threads = CliOptions.Threads();
         var role = new Option<ServeRole>("--role")
         {
             Description = "colocated (default); prefill: only POST /v1/prefill for a decode server; decode: the OpenAI API, prompts prefilled by --prefill",
@@ -56,7 +56,7 @@ internal static class ServeCommand
         experts.AddTo(command);
         command.SetAction(async (result, cancellation) =>
         {
-            if (result.GetValue(threads) is > 0 and int n) TorchSharp.torch.set_num_threads(n);
+            CliOptions.ApplyThreads(result.GetValue(threads));
             using var world = Communicators.FromEnvironment();
             var parallel = experts.Read(result, world);
             var serving = new ServingOptions

@@ -64,7 +64,9 @@ public class CliTests
     {
         using var dir = new TempDirectory();
         Assert.Equal(0, Run("init", "--preset", "tiny", "--out", dir.Path).Code);
-        var (code, text, err) = Run("generate", "--model", dir.Path, "--tokens", "4,5,6", "--max-tokens", "5");
+        // --threads as LibTorch has it already: accepted, and no other test's thread count changes.
+        var (code, text, err) = Run("generate", "--model", dir.Path, "--tokens", "4,5,6", "--max-tokens", "5",
+                                    "--threads", TorchSharp.torch.get_num_threads().ToString(System.Globalization.CultureInfo.InvariantCulture));
         Assert.True(code == 0, err);
         Assert.Contains("prompt:    4,5,6", text);
         string generated = text.Split('\n').Single(l => l.StartsWith("generated:")).Split(':')[1].Trim();
@@ -82,6 +84,8 @@ public class CliTests
     [InlineData("--prefill URL is for --role decode; this server's role is prefill", "serve", "--role", "prefill", "--prefill", "http://127.0.0.1:9", "--port", "0")]
     [InlineData("model directory not found", "logits", "--model", "/nonexistent/model", "--tokens", "1")]
     [InlineData("config file not found", "info", "/")]
+    [InlineData("--threads -1: expected 0 (LibTorch's default) or a positive count", "generate", "--threads", "-1", "--tokens", "1")]
+    [InlineData("--threads -2: expected 0 (LibTorch's default) or a positive count", "chat", "--threads", "-2")]
     public void Bad_arguments_exit_2_with_one_clear_line(string message, params string[] args)
     {
         var (code, _, err) = Run(args);

@@ -96,7 +96,7 @@ foreach (int batch in batches)
             .Select(kv => $"{kv.Key} {kv.Value.ToString("F2", CultureInfo.InvariantCulture)}")));
 }
 long residentEnd = ProcessMemory.ResidentBytes(), peakResident = ProcessMemory.PeakResidentBytes();
-long hugeMapped = FileHugePages.MappedBytes();
+long hugeMapped = ProcessMemory.FileHugePageBytes();
 engine.Dispose();
 
 // Measured after the engine is gone so that its buffer neither competes with the weights nor raises VmHWM above.

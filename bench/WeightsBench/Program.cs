@@ -30,7 +30,7 @@ if (options.GetValueOrDefault("part") == "prefill")
     Console.WriteLine($"wrote {prefillRecorder.Save($"weights-prefill-{get_num_threads()}t", result)}");
     return;
 }
-int steps = int.Parse(options.GetValueOrDefault("steps", "32")), stepsOption = steps, repeats = int.Parse(options.GetValueOrDefault("repeats", "3"));
+int steps = int.Parse(options.GetValueOrDefault("steps", "32")), repeats = int.Parse(options.GetValueOrDefault("repeats", "3"));
 int threads = int.Parse(options.GetValueOrDefault("threads", "2"));
 var modes = options.GetValueOrDefault("modes", "stored,fp8,bf16,f32").Split(',').Select(m => Enum.Parse<WeightsMode>(m, ignoreCase: true)).ToArray();
 var batches = options.GetValueOrDefault("batches", "1,4").Split(',').Select(int.Parse).ToArray();
@@ -70,7 +70,7 @@ if (options.GetValueOrDefault("part") == "mapping")
             double tokensPerSecond = Decode(decoder, 1);
             if (round == 0) continue;
             mapped[huge].TokensPerSecond.Add(tokensPerSecond);
-            mapped[huge].PmdBytes.Add(FileHugePages.MappedBytes());
+            mapped[huge].PmdBytes.Add(ProcessMemory.FileHugePageBytes());
         }
     Console.WriteLine($"load average before: {recorder.LoadBefore}");
     Console.WriteLine($"{"mapping",-22} {"tokens/s median [min, max]",30} {"weight GB/s",12} {"2 MB-mapped MB",15}");
@@ -94,7 +94,7 @@ var stepBytes = new Dictionary<WeightsMode, long>();
 for (int round = 0; round <= repeats; round++)                         // round 0 warms up and is not recorded
     foreach (var mode in modes)
     {
-        long residentBefore = ResidentBytes();
+        long residentBefore = ProcessMemory.ResidentBytes();
         var watch = Stopwatch.StartNew();
         using var weights = CheckpointWeights.Open(directory, mode);
         using var decoder = new FusedDecoder(config, weights, threads);
@@ -108,7 +108,7 @@ for (int round = 0; round <= repeats; round++)                         // round 
         }
         if (round == 0) continue;
         (loadSeconds.TryGetValue(mode, out var loads) ? loads : loadSeconds[mode] = []).Add(load);
-        resident[mode] = ResidentBytes() - residentBefore;
+        resident[mode] = ProcessMemory.ResidentBytes() - residentBefore;
     }
 
 Console.WriteLine($"load average before: {recorder.LoadBefore}");
@@ -132,7 +132,7 @@ Console.WriteLine($"wrote {recorder.Save("weights", new { model = directory, thr
 // Decode tokens/s of `batch` sequences over `count` steps (default --steps) after a 16-token prompt each (fused prefill), greedy.
 double Decode(FusedDecoder decoder, int batch, int? count = null)
 {
-    int steps = count ?? stepsOption;
+    int stepCount = count ?? steps;
     using var cache = new PagedLatentCache(config, config.NumHiddenLayers, ScalarType.Float32, CPU);
     var ids = Enumerable.Range(0, batch).Select(_ => cache.AddSequence()).ToArray();
     var next = new long[batch];
@@ -144,13 +144,13 @@ double Decode(FusedDecoder decoder, int batch, int? count = null)
     }
     cache.SetBatch(ids);
     var watch = Stopwatch.StartNew();
-    for (int step = 0; step < steps; step++)
+    for (int step = 0; step < stepCount; step++)
     {
         using var scope = NewDisposeScope();
         var output = decoder.Forward(tensor(next).view(batch, 1), cache);
         next = output.Logits.select(1, 0).argmax(-1).data<long>().ToArray();
     }
-    return steps * batch / watch.Elapsed.TotalSeconds;
+    return stepCount * batch / watch.Elapsed.TotalSeconds;
 }
 
 // Weight bytes one token's step reads: every block's attention and dense/shared FFN and router, K routed experts
@@ -174,10 +174,4 @@ static long BatchOneStepBytes(ModelConfig config, IDecoderWeights weights)
         bytes += names.Sum(n => weights.Matrix(n).Bytes);
     }
     return bytes;
-}
-
-static long ResidentBytes()
-{
-    string line = File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
-    return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
 }
